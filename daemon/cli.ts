@@ -1,0 +1,132 @@
+#!/usr/bin/env node
+/**
+ * The `tinyllamad` command: `serve` (the daemon), `config --print`, `models make-test`.
+ */
+import { readFileSync } from "node:fs";
+import { runMakeTestModelCommand } from "../models/cli/makeTestModelCommand.js";
+import { projectRoot } from "../models/projectCacheDirectory.js";
+import { ModelMissingError } from "../models/store/defaultModelLocation.js";
+import { ConfigError, loadConfig } from "./config/loadConfig.js";
+import { formatConfig } from "./config/printConfig.js";
+import { Daemon } from "./Daemon.js";
+import { createLogger } from "./logging/createLogger.js";
+
+/** sysexits' EX_CONFIG: the unit's RestartPreventExitStatus keeps systemd from retrying a bad config. */
+const EXIT_CONFIG = 78;
+
+const usage = `Usage: tinyllamad <command> [options]
+
+Commands:
+  serve [--config FILE] [--<key> VALUE…]   run the daemon (keys as in \`tinyllamad config --print\`)
+  config --print [--json] [--config FILE]  show the effective configuration and where each value came from
+  models make-test --out FILE [...]         write a random-weight TinyLlama-shaped test model
+  --version                                 print the version
+
+Configuration: defaults < config file (--config, else /etc/tinyllamad/config.json) < TINYLLAMAD_* env < --flags.
+See docs/configuration.md.`;
+
+function version(): string {
+  const manifest = JSON.parse(readFileSync(`${projectRoot()}/package.json`, "utf8")) as { version: string };
+  return manifest.version;
+}
+
+async function serve(args: string[]): Promise<number> {
+  const { config } = loadConfig({ argv: args });
+  const log = createLogger({ level: config.log.level });
+  log.info({ component: "daemon", version: version() }, "starting tinyllamad");
+  const daemon = new Daemon(config, log);
+
+  let stopping: Promise<void> | undefined;
+  const exitCode = new Promise<number>((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stopping !== undefined) {
+        log.warn({ component: "daemon", signal }, "second signal: exiting now");
+        log.flush();
+        process.exit(1);
+      }
+      log.info({ component: "daemon", signal }, "signal received; shutting down");
+      stopping = daemon.stop().then(
+        () => resolve(0),
+        (error: unknown) => {
+          log.error({ component: "daemon", err: error }, "error while stopping");
+          resolve(1);
+        },
+      );
+    };
+    process.on("SIGTERM", onSignal);
+    process.on("SIGINT", onSignal);
+  });
+  process.on("unhandledRejection", (reason) => log.error({ component: "daemon", err: reason }, "unhandled rejection"));
+
+  try {
+    await daemon.start();
+  } catch (error) {
+    if (error instanceof ModelMissingError) {
+      log.fatal({ component: "daemon", code: error.code, path: error.path }, "model file not found");
+      log.flush();
+      console.error(error.message);
+      return EXIT_CONFIG;
+    }
+    log.fatal({ component: "daemon", err: error }, "start-up failed");
+    log.flush();
+    console.error(`tinyllamad: start-up failed: ${(error as Error).message}`);
+    await daemon.stop().catch(() => undefined);
+    return 1;
+  }
+  const code = await exitCode;
+  log.flush();
+  return code;
+}
+
+function printConfig(args: string[]): number {
+  const json = args.includes("--json");
+  const rest = args.filter((arg) => arg !== "--print" && arg !== "--json");
+  if (!args.includes("--print")) {
+    console.error("usage: tinyllamad config --print [--json] [--config FILE] [--<key> VALUE…]");
+    return 2;
+  }
+  console.log(formatConfig(loadConfig({ argv: rest }), json ? "json" : "text"));
+  return 0;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...args] = argv;
+  try {
+    switch (command) {
+      case "serve":
+        return await serve(args);
+      case "config":
+        return printConfig(args);
+      case "models":
+        if (args[0] === "make-test") return runMakeTestModelCommand(args.slice(1));
+        console.error("usage: tinyllamad models make-test --out FILE [--shape …] [--quant …] [--seed N]");
+        return 2;
+      case "--version":
+      case "-v":
+        console.log(version());
+        return 0;
+      case undefined:
+      case "--help":
+      case "-h":
+      case "help":
+        console.log(usage);
+        return command === undefined ? 2 : 0;
+      default:
+        console.error(`unknown command '${command}'\n\n${usage}`);
+        return 2;
+    }
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(`tinyllamad: ${error.message}`);
+      return EXIT_CONFIG;
+    }
+    if (error instanceof Error && (error as NodeJS.ErrnoException).code?.startsWith("ERR_PARSE_ARGS")) {
+      console.error(`tinyllamad: ${error.message}`);
+      return 2;
+    }
+    throw error;
+  }
+}
+
+// Exit explicitly: native handles (llama.cpp threads) must not keep a stopped daemon alive.
+process.exit(await main(process.argv.slice(2)));

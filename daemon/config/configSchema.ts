@@ -1,0 +1,277 @@
+import os from "node:os";
+import type convict from "convict";
+import {
+  boolean,
+  integerFromMinusOne,
+  mqttBrokerUrlOrEmpty,
+  mqttTopicLevel,
+  mqttTopicPrefix,
+  nonNegativeInteger,
+  oneOf,
+  port,
+  positiveInteger,
+  type SettingFormat,
+  settingFormatNamed,
+  text,
+} from "./settingFormats.js";
+import { cliArgNameFor, cliFlagFor, envVarNameFor } from "./settingNames.js";
+
+export const backendKinds = ["auto", "cpu", "vulkan", "npu"] as const;
+export type BackendKind = (typeof backendKinds)[number];
+
+export const logLevels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+export type LogLevel = (typeof logLevels)[number];
+
+export const mqttProtocolVersions = [4, 5] as const;
+export type MqttProtocolVersion = (typeof mqttProtocolVersions)[number];
+
+/** The daemon's configuration once loaded and validated. Matches configSchema key for key. */
+export interface TinyllamadConfig {
+  model: { path: string; contextSize: number };
+  backend: { kind: BackendKind; threads: number; gpuLayers: number };
+  scheduler: { parallelSequences: number; maxQueue: number; shutdownGraceMs: number };
+  limits: { defaultMaxTokens: number; maxMaxTokens: number; maxMessageBytes: number; maxPromptChars: number };
+  ws: { enabled: boolean; host: string; port: number; token: string };
+  mqtt: {
+    enabled: boolean;
+    url: string;
+    embeddedPort: number;
+    nodeId: string;
+    baseTopic: string;
+    username: string;
+    password: string;
+    protocolVersion: MqttProtocolVersion;
+    fleetGroup: string;
+  };
+  log: { level: LogLevel; prompts: boolean };
+}
+
+interface SettingSpec<Value> {
+  doc: string;
+  default: Value;
+  format: SettingFormat;
+  sensitive?: boolean;
+  /** How docs describe the default, where the value itself depends on the machine. */
+  defaultDescription?: string;
+}
+
+function setting<Value>(spec: SettingSpec<Value>): convict.SchemaObj<Value> {
+  return {
+    doc: spec.doc,
+    default: spec.default,
+    format: spec.format.name,
+    sensitive: spec.sensitive ?? false,
+    ...(spec.defaultDescription === undefined ? {} : { defaultDescription: spec.defaultDescription }),
+  };
+}
+
+/** Every setting with its default, doc and format; env and arg are added by withEnvAndArg. */
+const settingsWithoutNames: convict.Schema<TinyllamadConfig> = {
+  model: {
+    path: setting({
+      doc: 'Path to the GGUF model file. Empty ("") means the default model (TinyLlama 1.1B Chat).',
+      default: "",
+      format: text,
+    }),
+    contextSize: setting({
+      doc: "Context window of each parallel sequence, in tokens (prompt and answer together; TinyLlama was trained on 2048).",
+      default: 2048,
+      format: positiveInteger,
+    }),
+  },
+  backend: {
+    kind: setting<BackendKind>({
+      doc: `Inference backend: ${backendKinds.join(", ")}. "auto" picks the best one available.`,
+      default: "auto",
+      format: oneOf(backendKinds),
+    }),
+    threads: setting({
+      doc: "CPU threads used for inference; 0 picks a number automatically.",
+      default: 0,
+      format: nonNegativeInteger,
+    }),
+    gpuLayers: setting({
+      doc: "Model layers to offload to the GPU/NPU; -1 offloads all of them, 0 none.",
+      default: -1,
+      format: integerFromMinusOne,
+    }),
+  },
+  scheduler: {
+    parallelSequences: setting({
+      doc: "Requests generated at the same time (sequences in the shared context); at least 1.",
+      default: 4,
+      format: positiveInteger,
+    }),
+    maxQueue: setting({
+      doc: "Requests that may wait for a free sequence; more are refused with E_QUEUE_FULL.",
+      default: 64,
+      format: nonNegativeInteger,
+    }),
+    shutdownGraceMs: setting({
+      doc: "On shutdown, milliseconds to let running requests finish before they are cancelled.",
+      default: 10000,
+      format: nonNegativeInteger,
+    }),
+  },
+  limits: {
+    defaultMaxTokens: setting({
+      doc: "max_tokens used when a request does not set it; at most limits.maxMaxTokens.",
+      default: 128,
+      format: positiveInteger,
+    }),
+    maxMaxTokens: setting({
+      doc: "Largest max_tokens a request may ask for.",
+      default: 2048,
+      format: positiveInteger,
+    }),
+    maxMessageBytes: setting({
+      doc: "Largest incoming message (WebSocket frame or MQTT payload) in bytes; larger ones get E_MESSAGE_TOO_LARGE.",
+      default: 1048576,
+      format: positiveInteger,
+    }),
+    maxPromptChars: setting({
+      doc: "Longest prompt, in characters (all chat messages together).",
+      default: 32768,
+      format: positiveInteger,
+    }),
+  },
+  ws: {
+    enabled: setting({ doc: "Serve the WebSocket API.", default: true, format: boolean }),
+    host: setting({
+      doc: "Address the WebSocket server listens on; 0.0.0.0 listens on every interface.",
+      default: "127.0.0.1",
+      format: text,
+    }),
+    port: setting({ doc: "Port the WebSocket server listens on.", default: 8765, format: port }),
+    token: setting({
+      doc: "Bearer token WebSocket clients must present; empty means no authentication.",
+      default: "",
+      format: text,
+      sensitive: true,
+    }),
+  },
+  mqtt: {
+    enabled: setting({ doc: "Serve the MQTT API.", default: true, format: boolean }),
+    url: setting({
+      doc: "Broker to connect to, e.g. mqtt://broker.local:1883. Empty starts an embedded broker on mqtt.embeddedPort.",
+      default: "",
+      format: mqttBrokerUrlOrEmpty,
+    }),
+    embeddedPort: setting({
+      doc: "Port of the embedded broker (used only when mqtt.url is empty).",
+      default: 1883,
+      format: port,
+    }),
+    nodeId: setting({
+      doc: "This node's name in topics (<baseTopic>/<nodeId>/...); defaults to the machine's hostname.",
+      default: os.hostname() || "tinyllamad",
+      format: mqttTopicLevel,
+      defaultDescription: "the machine's hostname (`os.hostname()`)",
+    }),
+    baseTopic: setting({
+      doc: "Topic prefix under which every tinyllamad topic lives.",
+      default: "tinyllamad",
+      format: mqttTopicPrefix,
+    }),
+    username: setting({
+      doc: "User name for the broker; empty connects without one.",
+      default: "",
+      format: text,
+    }),
+    password: setting({
+      doc: "Password for the broker; empty connects without one.",
+      default: "",
+      format: text,
+      sensitive: true,
+    }),
+    protocolVersion: setting<MqttProtocolVersion>({
+      doc: "MQTT protocol version: 4 (MQTT 3.1.1) or 5 (MQTT 5.0).",
+      default: 5,
+      format: oneOf(mqttProtocolVersions),
+    }),
+    fleetGroup: setting({
+      doc: "Shared-subscription group ($share/<fleetGroup>/...) through which nodes split fleet-wide requests.",
+      default: "tinyllamad",
+      format: mqttTopicLevel,
+    }),
+  },
+  log: {
+    level: setting<LogLevel>({
+      doc: `Log level: ${logLevels.join(", ")}.`,
+      default: "info",
+      format: oneOf(logLevels),
+    }),
+    prompts: setting({
+      doc: "Log prompt text (at debug level). Off by default: prompts may hold private data.",
+      default: false,
+      format: boolean,
+    }),
+  },
+};
+
+type SchemaNode = { [name: string]: unknown };
+
+function isSetting(node: SchemaNode): boolean {
+  return "default" in node;
+}
+
+/** Gives every setting its environment variable and command-line argument, derived from its key. */
+function withEnvAndArg(node: SchemaNode, path: readonly string[] = []): SchemaNode {
+  if (isSetting(node)) {
+    const key = path.join(".");
+    return { ...node, env: envVarNameFor(key), arg: cliArgNameFor(key) };
+  }
+  return Object.fromEntries(
+    Object.entries(node).map(([name, child]) => [name, withEnvAndArg(child as SchemaNode, [...path, name])]),
+  );
+}
+
+/** The convict schema: the single source of defaults, docs, formats, env var names and CLI flags. */
+export const configSchema = withEnvAndArg(settingsWithoutNames) as convict.Schema<TinyllamadConfig>;
+
+/** One setting of configSchema, flattened. */
+export interface ConfigSetting {
+  /** Dotted key, e.g. "mqtt.nodeId". */
+  readonly key: string;
+  readonly doc: string;
+  readonly default: unknown;
+  /** How docs describe the default where it depends on the machine (the hostname); else undefined. */
+  readonly defaultDescription: string | undefined;
+  readonly env: string;
+  readonly flag: string;
+  readonly sensitive: boolean;
+  readonly format: SettingFormat;
+}
+
+function listSettings(node: SchemaNode, path: readonly string[] = []): ConfigSetting[] {
+  if (!isSetting(node)) {
+    return Object.entries(node).flatMap(([name, child]) => listSettings(child as SchemaNode, [...path, name]));
+  }
+  const key = path.join(".");
+  return [
+    {
+      key,
+      doc: String(node.doc),
+      default: node.default,
+      defaultDescription: typeof node.defaultDescription === "string" ? node.defaultDescription : undefined,
+      env: String(node.env),
+      flag: cliFlagFor(key),
+      sensitive: node.sensitive === true,
+      format: settingFormatNamed(String(node.format)),
+    },
+  ];
+}
+
+/** Every setting in schema order. */
+export const configSettings: readonly ConfigSetting[] = listSettings(configSchema as SchemaNode);
+
+const settingsByKey = new Map(configSettings.map((entry) => [entry.key, entry]));
+
+export function settingForKey(key: string): ConfigSetting | undefined {
+  return settingsByKey.get(key);
+}
+
+/** True when `key` names a group of settings, like "mqtt" or "limits". */
+export function isSettingGroup(key: string): boolean {
+  return !settingsByKey.has(key) && configSettings.some((entry) => entry.key.startsWith(`${key}.`));
+}

@@ -1,0 +1,124 @@
+import convict from "convict";
+
+/**
+ * What a setting accepts. Each format is registered with convict under its name, so convict
+ * uses `fromString` to turn environment variables and flags into values, and loadConfig uses
+ * `accepts` and `expected` to report a bad value in words.
+ */
+export interface SettingFormat {
+  readonly name: string;
+  /** What an accepted value looks like, phrased to follow "must ...". */
+  readonly expected: string;
+  accepts(value: unknown): boolean;
+  /** Turns text from the environment, a flag or a file into a value; text it can't read is returned as is. */
+  fromString?(text: string): unknown;
+}
+
+const formatsByName = new Map<string, SettingFormat>();
+
+/** Defines a format and registers it with convict, so a schema can name it. */
+function defineFormat(format: SettingFormat): SettingFormat {
+  formatsByName.set(format.name, format);
+  convict.addFormat({
+    name: format.name,
+    validate(value: unknown) {
+      if (!format.accepts(value)) throw new Error(format.expected);
+    },
+    ...(format.fromString ? { coerce: format.fromString } : {}),
+  });
+  return format;
+}
+
+export function settingFormatNamed(name: string): SettingFormat {
+  const format = formatsByName.get(name);
+  if (format === undefined) throw new Error(`unknown setting format ${name}`);
+  return format;
+}
+
+/** Reads "42" or "-1" as a number; anything else ("1.5", "12abc", "") is left for validation to reject. */
+function integerFromString(text: string): unknown {
+  const trimmed = text.trim();
+  return /^[+-]?\d+$/.test(trimmed) ? Number(trimmed) : text;
+}
+
+function integerAtLeast(minimum: number, name: string, expected: string): SettingFormat {
+  return defineFormat({
+    name,
+    expected,
+    accepts: (value) => Number.isSafeInteger(value) && (value as number) >= minimum,
+    fromString: integerFromString,
+  });
+}
+
+export const integerFromMinusOne = integerAtLeast(-1, "tinyllamad:integer>=-1", "must be an integer >= -1");
+export const nonNegativeInteger = integerAtLeast(0, "tinyllamad:integer>=0", "must be an integer >= 0");
+export const positiveInteger = integerAtLeast(1, "tinyllamad:integer>=1", "must be an integer >= 1");
+
+export const port = defineFormat({
+  name: "tinyllamad:port",
+  expected: "must be a port number 0-65535",
+  accepts: (value) => Number.isInteger(value) && (value as number) >= 0 && (value as number) <= 65535,
+  fromString: integerFromString,
+});
+
+const trueWords = new Set(["true", "1", "yes", "on"]);
+const falseWords = new Set(["false", "0", "no", "off"]);
+
+export const boolean = defineFormat({
+  name: "tinyllamad:boolean",
+  expected: "must be true or false (also accepted: 1/0, yes/no, on/off)",
+  accepts: (value) => typeof value === "boolean",
+  fromString(text) {
+    const word = text.trim().toLowerCase();
+    if (trueWords.has(word)) return true;
+    if (falseWords.has(word)) return false;
+    return text;
+  },
+});
+
+export const text = defineFormat({
+  name: "tinyllamad:string",
+  expected: "must be a string",
+  accepts: (value) => typeof value === "string",
+});
+
+export function oneOf<const Value extends string | number>(values: readonly Value[]): SettingFormat {
+  const allNumbers = values.every((value) => typeof value === "number");
+  return defineFormat({
+    name: `tinyllamad:oneOf:${values.join("|")}`,
+    expected: `must be one of ${values.map((value) => JSON.stringify(value)).join(", ")}`,
+    accepts: (value) => (values as readonly unknown[]).includes(value),
+    ...(allNumbers ? { fromString: integerFromString } : {}),
+  });
+}
+
+const mqttUrlProtocols = ["mqtt:", "mqtts:", "tcp:", "tls:", "ssl:", "ws:", "wss:"];
+
+export const mqttBrokerUrlOrEmpty = defineFormat({
+  name: "tinyllamad:mqttBrokerUrlOrEmpty",
+  expected: `must be empty (start an embedded broker) or a broker URL (${mqttUrlProtocols.map((p) => `${p}//`).join(", ")})`,
+  accepts(value) {
+    if (value === "") return true;
+    if (typeof value !== "string" || !URL.canParse(value)) return false;
+    return mqttUrlProtocols.includes(new URL(value).protocol);
+  },
+});
+
+/** One level of an MQTT topic: it goes between slashes, so it can't hold one, nor a wildcard. */
+export const mqttTopicLevel = defineFormat({
+  name: "tinyllamad:mqttTopicLevel",
+  expected: "must be a non-empty MQTT topic level (no '/', '+', '#' or NUL)",
+  accepts: (value) => typeof value === "string" && /^[^/+#\0]+$/.test(value),
+});
+
+/** A topic that other topics are built under: levels are allowed, wildcards and `$` topics are not. */
+export const mqttTopicPrefix = defineFormat({
+  name: "tinyllamad:mqttTopicPrefix",
+  expected: "must be a non-empty MQTT topic without wildcards ('+', '#'), NUL, a leading '$' or '/', or a trailing '/'",
+  accepts: (value) =>
+    typeof value === "string" &&
+    /^[^+#\0]+$/.test(value) &&
+    !value.startsWith("$") &&
+    !value.startsWith("/") &&
+    !value.endsWith("/"),
+});

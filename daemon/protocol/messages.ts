@@ -1,0 +1,90 @@
+/**
+ * The one protocol every transport speaks (WebSocket, MQTT, HTTP). Transports only move these
+ * messages; they never invent their own shapes.
+ */
+import type { ErrorCode } from "./errorCodes.js";
+
+export type ChatRole = "system" | "user" | "assistant";
+export interface ChatMessage {
+  role: ChatRole;
+  content: string;
+}
+
+export type Priority = "interactive" | "batch";
+
+/** Sampling settings. Temperature 0 means greedy. */
+export interface SamplingOptions {
+  temperature: number;
+  topP?: number | undefined;
+  topK?: number | undefined;
+  minP?: number | undefined;
+  repeatPenalty?: number | undefined;
+  seed?: number | undefined;
+}
+
+export interface GenerateRequest {
+  type: "generate";
+  id: string;
+  prompt?: string | undefined;
+  messages?: ChatMessage[] | undefined;
+  max_tokens: number;
+  temperature?: number | undefined;
+  top_p?: number | undefined;
+  top_k?: number | undefined;
+  min_p?: number | undefined;
+  repeat_penalty?: number | undefined;
+  seed?: number | undefined;
+  stop?: string[] | undefined;
+  json_schema?: Record<string, unknown> | undefined;
+  session?: string | undefined;
+  priority: Priority;
+  deadline_ms?: number | undefined;
+  stream: boolean;
+  /** MQTT only: where to send answers when the request has no MQTT v5 response topic. */
+  reply_to?: string | undefined;
+}
+
+export interface CancelRequest {
+  type: "cancel";
+  id: string;
+}
+
+export type ClientMessage = GenerateRequest | CancelRequest;
+
+export type FinishReason = "stop" | "length" | "cancelled";
+
+export interface TokenMessage {
+  type: "token";
+  id: string;
+  seq: number;
+  text: string;
+}
+
+export interface Usage {
+  prompt_tokens: number;
+  completion_tokens: number;
+}
+
+export interface Timings {
+  queue_ms: number;
+  ttft_ms: number | null;
+  tokens_per_s: number | null;
+}
+
+export interface DoneMessage {
+  type: "done";
+  id: string;
+  text: string;
+  finish_reason: FinishReason;
+  usage: Usage;
+  timings: Timings;
+}
+
+export interface ErrorMessage {
+  type: "error";
+  id: string | null;
+  error: { code: ErrorCode; message: string };
+}
+
+export type ServerMessage = TokenMessage | DoneMessage | ErrorMessage;
+export type FinalMessage = DoneMessage | ErrorMessage;

@@ -1,0 +1,310 @@
+/**
+ * A bounded, prioritised queue in front of one backend. It owns the lifecycle of every accepted
+ * request and guarantees that each one ends with exactly one final message (done or error), however
+ * it ends: finished, cancelled, past its deadline, failed, or cut off by shutdown.
+ */
+import { EventEmitter } from "node:events";
+import type { Backend, GenerationResult } from "../../hal/backends/Backend.js";
+import { isProtocolError, ProtocolError } from "../protocol/errorCodes.js";
+import type { FinalMessage, GenerateRequest, ServerMessage } from "../protocol/messages.js";
+import { toGenerationJob } from "./toGenerationJob.js";
+
+/** Where the answers of one request go; implemented by each transport. */
+export interface ResponseSink {
+  send(message: ServerMessage): void;
+}
+
+export interface SchedulerOptions {
+  backend: Backend;
+  maxQueue: number;
+  /** Generations run at once (the backend's parallel sequences). */
+  concurrency: number;
+  log?: { warn(object: object, message: string): void; debug(object: object, message: string): void };
+}
+
+export interface RequestHandle {
+  /** Ends the request with finish_reason "cancelled" (queued or running). No-op once finished. */
+  cancel(): void;
+  readonly finished: Promise<FinalMessage>;
+}
+
+export interface SchedulerStats {
+  queued: number;
+  running: number;
+  accepted: number;
+  completed: number;
+  failed: number;
+  cancelled: number;
+  tokensGenerated: number;
+}
+
+type EndCause = "cancelled" | "deadline" | "shutdown";
+
+interface Job {
+  request: GenerateRequest;
+  sink: ResponseSink;
+  acceptedAt: number;
+  startedAt?: number;
+  firstTokenAt?: number;
+  lastTokenAt?: number;
+  seq: number;
+  text: string;
+  abort: AbortController;
+  endCause?: EndCause;
+  deadlineTimer?: NodeJS.Timeout;
+  done: boolean;
+  finished: Promise<FinalMessage>;
+  resolveFinished(message: FinalMessage): void;
+}
+
+export interface SchedulerEvents {
+  /** A request ended (for metrics). */
+  finished: [message: FinalMessage, timings: { completionTokens: number }];
+  /** Queue depth or running count changed. */
+  load: [stats: SchedulerStats];
+}
+
+export class Scheduler extends EventEmitter<SchedulerEvents> {
+  private readonly queues: { interactive: Job[]; batch: Job[] } = { interactive: [], batch: [] };
+  private readonly running = new Set<Job>();
+  private accepting = false;
+  private batchPaused = false;
+  private drained: (() => void) | undefined;
+  private readonly counters = { accepted: 0, completed: 0, failed: 0, cancelled: 0, tokensGenerated: 0 };
+
+  constructor(private readonly options: SchedulerOptions) {
+    super();
+  }
+
+  start(): void {
+    this.accepting = true;
+  }
+
+  /** Stops accepting; waits up to graceMs for in-flight work, then ends what is left with E_SHUTTING_DOWN. */
+  async stop(graceMs: number): Promise<void> {
+    this.accepting = false;
+    if (this.inFlight() > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, graceMs);
+        this.drained = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    this.drained = undefined;
+    for (const job of [...this.queues.interactive, ...this.queues.batch]) this.endQueued(job, "shutdown");
+    const stillRunning = [...this.running];
+    for (const job of stillRunning) this.abortRunning(job, "shutdown");
+    await Promise.all(stillRunning.map((job) => job.finished));
+  }
+
+  get accepts(): boolean {
+    return this.accepting;
+  }
+
+  stats(): SchedulerStats {
+    return {
+      queued: this.queues.interactive.length + this.queues.batch.length,
+      running: this.running.size,
+      ...this.counters,
+    };
+  }
+
+  /** Whether a new request would be queued rather than refused with E_QUEUE_FULL. */
+  hasRoom(): boolean {
+    return this.stats().queued < this.options.maxQueue || this.running.size < this.options.concurrency;
+  }
+
+  /** Thermal or operator control: batch-priority work waits while paused. */
+  setBatchPaused(paused: boolean): void {
+    this.batchPaused = paused;
+    if (!paused) this.dispatch();
+  }
+
+  /**
+   * Accepts a request. Every outcome, including refusal, reaches the sink as exactly one final
+   * message; this method never throws for a request.
+   */
+  submit(request: GenerateRequest, sink: ResponseSink): RequestHandle {
+    let resolveFinished!: (message: FinalMessage) => void;
+    const finished = new Promise<FinalMessage>((resolve) => {
+      resolveFinished = resolve;
+    });
+    const job: Job = {
+      request,
+      sink,
+      acceptedAt: performance.now(),
+      seq: 0,
+      text: "",
+      abort: new AbortController(),
+      done: false,
+      finished,
+      resolveFinished,
+    };
+    const handle: RequestHandle = { cancel: () => this.cancel(job), finished };
+    if (!this.accepting) {
+      this.fail(job, new ProtocolError("E_SHUTTING_DOWN"));
+      return handle;
+    }
+    if (!this.hasRoom()) {
+      this.fail(job, new ProtocolError("E_QUEUE_FULL", `the queue is full (${this.options.maxQueue} waiting)`));
+      return handle;
+    }
+    this.counters.accepted += 1;
+    if (request.deadline_ms !== undefined) {
+      job.deadlineTimer = setTimeout(() => this.expire(job), request.deadline_ms);
+      job.deadlineTimer.unref();
+    }
+    this.queues[request.priority].push(job);
+    this.emitLoad();
+    this.dispatch();
+    return handle;
+  }
+
+  private inFlight(): number {
+    return this.queues.interactive.length + this.queues.batch.length + this.running.size;
+  }
+
+  private dispatch(): void {
+    while (this.running.size < this.options.concurrency) {
+      const job = this.queues.interactive.shift() ?? (this.batchPaused ? undefined : this.queues.batch.shift());
+      if (job === undefined) return;
+      this.running.add(job);
+      void this.run(job);
+    }
+  }
+
+  private async run(job: Job): Promise<void> {
+    job.startedAt = performance.now();
+    this.emitLoad();
+    try {
+      const result = await this.options.backend.generate(
+        toGenerationJob(job.request),
+        {
+          onText: (text) => this.onText(job, text),
+          onFirstToken: () => {
+            job.firstTokenAt = performance.now();
+          },
+        },
+        job.abort.signal,
+      );
+      this.complete(job, result);
+    } catch (error) {
+      if (isProtocolError(error)) this.fail(job, error);
+      else {
+        this.options.log?.warn({ id: job.request.id, err: error }, "backend failed during generation");
+        this.fail(job, new ProtocolError("E_BACKEND", `the backend failed: ${(error as Error).message}`));
+      }
+    } finally {
+      this.running.delete(job);
+      this.emitLoad();
+      this.dispatch();
+      if (this.inFlight() === 0) this.drained?.();
+    }
+  }
+
+  private onText(job: Job, text: string): void {
+    if (job.done || text.length === 0) return;
+    job.lastTokenAt = performance.now();
+    job.text += text;
+    if (job.request.stream) this.send(job, { type: "token", id: job.request.id, seq: job.seq++, text });
+  }
+
+  private complete(job: Job, result: GenerationResult): void {
+    this.counters.tokensGenerated += result.completionTokens;
+    if (job.endCause === "deadline") {
+      this.fail(job, new ProtocolError("E_DEADLINE_EXCEEDED", `deadline of ${job.request.deadline_ms} ms passed`));
+      return;
+    }
+    if (job.endCause === "shutdown") {
+      this.fail(job, new ProtocolError("E_SHUTTING_DOWN", "the daemon stopped before the request finished"));
+      return;
+    }
+    const decodeMs = (job.lastTokenAt ?? 0) - (job.firstTokenAt ?? 0);
+    this.finish(
+      job,
+      {
+        type: "done",
+        id: job.request.id,
+        text: result.text,
+        finish_reason: result.finishReason,
+        usage: { prompt_tokens: result.promptTokens, completion_tokens: result.completionTokens },
+        timings: {
+          queue_ms: round((job.startedAt ?? job.acceptedAt) - job.acceptedAt),
+          ttft_ms: job.firstTokenAt === undefined ? null : round(job.firstTokenAt - job.acceptedAt),
+          tokens_per_s:
+            result.completionTokens > 1 && decodeMs > 0
+              ? round(((result.completionTokens - 1) * 1000) / decodeMs)
+              : null,
+        },
+      },
+      result.completionTokens,
+    );
+  }
+
+  private cancel(job: Job): void {
+    if (job.done) return;
+    if (this.running.has(job)) this.abortRunning(job, "cancelled");
+    else this.endQueued(job, "cancelled");
+  }
+
+  private expire(job: Job): void {
+    if (job.done) return;
+    if (this.running.has(job)) this.abortRunning(job, "deadline");
+    else this.endQueued(job, "deadline");
+  }
+
+  private abortRunning(job: Job, cause: EndCause): void {
+    job.endCause ??= cause;
+    job.abort.abort(new Error(cause));
+  }
+
+  private endQueued(job: Job, cause: EndCause): void {
+    const queue = this.queues[job.request.priority];
+    const index = queue.indexOf(job);
+    if (index >= 0) queue.splice(index, 1);
+    this.emitLoad();
+    job.endCause = cause;
+    this.complete(job, {
+      text: "",
+      finishReason: "cancelled",
+      promptTokens: 0,
+      completionTokens: 0,
+      reusedPromptTokens: 0,
+    });
+    if (this.inFlight() === 0) this.drained?.();
+  }
+
+  private fail(job: Job, error: ProtocolError): void {
+    this.finish(job, { type: "error", id: job.request.id, error: { code: error.code, message: error.message } }, 0);
+  }
+
+  private finish(job: Job, message: FinalMessage, completionTokens: number): void {
+    if (job.done) return;
+    job.done = true;
+    clearTimeout(job.deadlineTimer);
+    if (message.type === "error") this.counters.failed += 1;
+    else if (message.finish_reason === "cancelled") this.counters.cancelled += 1;
+    else this.counters.completed += 1;
+    this.send(job, message);
+    job.resolveFinished(message);
+    this.emit("finished", message, { completionTokens });
+  }
+
+  private send(job: Job, message: ServerMessage): void {
+    try {
+      job.sink.send(message);
+    } catch (error) {
+      this.options.log?.debug({ id: job.request.id, err: error }, "a sink refused a message");
+    }
+  }
+
+  private emitLoad(): void {
+    this.emit("load", this.stats());
+  }
+}
+
+function round(value: number): number {
+  return Math.round(value * 10) / 10;
+}

@@ -1,0 +1,32 @@
+/** Authentication shared by the HTTP-based transports. */
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { IncomingMessage } from "node:http";
+import { isIP } from "node:net";
+import { ProtocolError } from "../protocol/errorCodes.js";
+
+/** A transport that listens beyond loopback must require a token (config keys named for the message). */
+export function assertTokenWhenExposed(hostKey: string, host: string, tokenKey: string, token: string): void {
+  if (!isLoopbackHost(host) && token.length === 0) {
+    const envName = `TINYLLAMAD_${tokenKey.replace(".", "_").toUpperCase()}`;
+    throw new ProtocolError(
+      "E_UNAUTHORIZED",
+      `${hostKey} is ${host}, beyond loopback: set ${tokenKey} (${envName}) so that clients must authenticate`,
+    );
+  }
+}
+
+export function isLoopbackHost(host: string): boolean {
+  if (host === "localhost" || host === "::1") return true;
+  return isIP(host) === 4 && host.startsWith("127.");
+}
+
+/** Accepts `Authorization: Bearer TOKEN` or `?token=TOKEN`; compares in constant time. */
+export function bearerTokenMatches(request: IncomingMessage, expected: string): boolean {
+  const header = request.headers.authorization;
+  let presented: string | null = null;
+  if (header?.startsWith("Bearer ")) presented = header.slice("Bearer ".length).trim();
+  else presented = new URL(request.url ?? "/", "http://localhost").searchParams.get("token");
+  if (presented === null) return false;
+  const digest = (value: string) => createHash("sha256").update(value).digest();
+  return timingSafeEqual(digest(presented), digest(expected));
+}

@@ -1,0 +1,202 @@
+/**
+ * The WebSocket transport: game NPCs and local apps connect to ws://host:port/ and speak the JSON
+ * protocol of daemon/protocol. Each client's requests are tracked by id and cancelled when it
+ * disconnects. The same HTTP server answers GET /healthz.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
+import { type RawData, WebSocket, WebSocketServer } from "ws";
+import type { Logger } from "../../logging/createLogger.js";
+import { ProtocolError } from "../../protocol/errorCodes.js";
+import type { ServerMessage } from "../../protocol/messages.js";
+import { type ProtocolLimits, parseClientMessage } from "../../protocol/parseClientMessage.js";
+import type { RequestHandle, Scheduler } from "../../scheduler/Scheduler.js";
+import { assertTokenWhenExposed, bearerTokenMatches } from "../transportSecurity.js";
+
+export interface WebSocketTransportOptions {
+  host: string;
+  port: number;
+  /** Bearer token; required (non-empty) when host is not a loopback address. */
+  token: string;
+  /** Largest message answered with E_MESSAGE_TOO_LARGE; 4× this closes the connection (1009). */
+  maxMessageBytes: number;
+  limits: ProtocolLimits;
+  scheduler: Scheduler;
+  log: Logger;
+  /** Body of /healthz; `ready: false` answers 503. */
+  health(): { ready: boolean } & Record<string, unknown>;
+}
+
+/** Outgoing bytes buffered for one slow client before it is disconnected. */
+const maxBufferedBytes = 8 << 20;
+
+export class WebSocketTransport {
+  private server: Server | undefined;
+  private sockets: WebSocketServer | undefined;
+  private readonly clients = new Set<WebSocket>();
+
+  constructor(private readonly options: WebSocketTransportOptions) {
+    assertTokenWhenExposed("ws.host", options.host, "ws.token", options.token);
+  }
+
+  async start(): Promise<void> {
+    const server = createServer((request, response) => this.onHttpRequest(request, response));
+    const sockets = new WebSocketServer({ noServer: true, maxPayload: this.options.maxMessageBytes * 4 });
+    server.on("upgrade", (request, socket, head) => this.onUpgrade(sockets, request, socket, head));
+    sockets.on("connection", (socket) => this.onConnection(socket));
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(this.options.port, this.options.host, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+    this.server = server;
+    this.sockets = sockets;
+    this.options.log.info({ address: this.address() }, "WebSocket transport listening");
+  }
+
+  /** Where the server listens, e.g. ws://127.0.0.1:8765/ (port resolved when 0 was configured). */
+  address(): string {
+    const address = this.server?.address() as AddressInfo | null | undefined;
+    if (!address) return "";
+    const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+    return `ws://${host}:${address.port}/`;
+  }
+
+  get port(): number {
+    return (this.server?.address() as AddressInfo | null)?.port ?? 0;
+  }
+
+  /** Refuses new connections; open ones keep their in-flight requests until stop(). */
+  stopAccepting(): void {
+    this.server?.close();
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    for (const client of this.clients) client.close(1001, "server shutting down");
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        for (const client of this.clients) client.terminate();
+        resolve();
+      }, 1000);
+      timer.unref();
+      const check = () => {
+        if (this.clients.size === 0) {
+          clearTimeout(timer);
+          resolve();
+        } else setTimeout(check, 10).unref();
+      };
+      check();
+    });
+    this.sockets?.close();
+    if (server) {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  }
+
+  private onHttpRequest(request: IncomingMessage, response: ServerResponse): void {
+    const path = new URL(request.url ?? "/", "http://localhost").pathname;
+    if (request.method === "GET" && path === "/healthz") {
+      const health = this.options.health();
+      response.writeHead(health.ready ? 200 : 503, { "content-type": "application/json" });
+      response.end(JSON.stringify({ status: health.ready ? "ok" : "not ready", ...health }));
+      return;
+    }
+    response.writeHead(404, { "content-type": "application/json" });
+    response.end(JSON.stringify({ error: { code: "E_NOT_FOUND", message: `no route ${request.method} ${path}` } }));
+  }
+
+  private onUpgrade(sockets: WebSocketServer, request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (this.options.token.length > 0 && !bearerTokenMatches(request, this.options.token)) {
+      this.options.log.warn({ remote: request.socket.remoteAddress }, "WebSocket client refused: bad or missing token");
+      socket.end(
+        "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n" +
+          JSON.stringify({ error: { code: "E_UNAUTHORIZED", message: "a valid bearer token is required" } }),
+      );
+      return;
+    }
+    sockets.handleUpgrade(request, socket, head, (client) => sockets.emit("connection", client, request));
+  }
+
+  private onConnection(client: WebSocket): void {
+    this.clients.add(client);
+    const inFlight = new Map<string, RequestHandle>();
+    const send = (message: ServerMessage) => {
+      if (client.readyState !== WebSocket.OPEN) return;
+      if (client.bufferedAmount > maxBufferedBytes) {
+        this.options.log.warn({ id: message.id }, "WebSocket client too slow to read its answers; disconnecting");
+        client.terminate();
+        return;
+      }
+      client.send(JSON.stringify(message));
+    };
+    client.on("message", (data, isBinary) => this.onMessage(data, isBinary, inFlight, send));
+    client.on("error", (error) => this.options.log.debug({ err: error }, "WebSocket client error"));
+    client.on("close", () => {
+      this.clients.delete(client);
+      for (const [id, handle] of inFlight) {
+        this.options.log.debug({ id }, "client disconnected; cancelling its request");
+        handle.cancel();
+      }
+      inFlight.clear();
+    });
+  }
+
+  private onMessage(
+    data: RawData,
+    isBinary: boolean,
+    inFlight: Map<string, RequestHandle>,
+    send: (message: ServerMessage) => void,
+  ): void {
+    const raw = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+    const refuse = (id: string | null, error: ProtocolError) =>
+      send({ type: "error", id, error: { code: error.code, message: error.message } });
+    if (raw.length > this.options.maxMessageBytes) {
+      refuse(
+        null,
+        new ProtocolError(
+          "E_MESSAGE_TOO_LARGE",
+          `the message is ${raw.length} bytes; the limit is ${this.options.maxMessageBytes}`,
+        ),
+      );
+      return;
+    }
+    if (isBinary) {
+      refuse(null, new ProtocolError("E_BAD_JSON", "binary frames are not accepted; send JSON text"));
+      return;
+    }
+    const parsed = parseClientMessage(raw, this.options.limits);
+    if (!parsed.ok) {
+      refuse(parsed.id, parsed.error);
+      return;
+    }
+    const message = parsed.message;
+    if (message.type === "cancel") {
+      const handle = inFlight.get(message.id);
+      if (handle === undefined)
+        refuse(message.id, new ProtocolError("E_NOT_FOUND", `no request '${message.id}' in flight`));
+      else handle.cancel();
+      return;
+    }
+    if (inFlight.has(message.id)) {
+      refuse(message.id, new ProtocolError("E_DUPLICATE_ID", `request '${message.id}' is still in flight`));
+      return;
+    }
+    const handle = this.options.scheduler.submit(message, {
+      send: (answer) => {
+        if (answer.type === "done" || answer.type === "error") inFlight.delete(message.id);
+        send(answer);
+      },
+    });
+    // A request refused at once has already been answered; the check below removes it again.
+    inFlight.set(message.id, handle);
+    void handle.finished.then(() => {
+      if (inFlight.get(message.id) === handle) inFlight.delete(message.id);
+    });
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * The contract every inference backend implements (CPU and Vulkan through node-llama-cpp, the
+ * Rockchip NPU through RKLLM). The scheduler talks only to this interface.
+ */
+import type { ChatMessage, FinishReason, SamplingOptions } from "../../daemon/protocol/messages.js";
+
+export type BackendKind = "cpu" | "vulkan" | "npu";
+
+export interface BackendLoadOptions {
+  /** Path of the model file (GGUF for cpu/vulkan, .rkllm for npu). */
+  modelPath: string;
+  /** Context window per sequence, in tokens. */
+  contextSize: number;
+  /** Number of generations the backend may run at once (sequences / slots). */
+  parallelSequences: number;
+  /** CPU threads for inference. */
+  threads: number;
+  /** Chat template (Jinja) to use when the model file carries none or it must be overridden. */
+  chatTemplate?: string | undefined;
+  signal?: AbortSignal | undefined;
+  onProgress?: ((fraction: number) => void) | undefined;
+}
+
+export type GenerationInput = { kind: "prompt"; prompt: string } | { kind: "chat"; messages: ChatMessage[] };
+
+export interface GenerationJob {
+  /** Request id, for logs only. */
+  id: string;
+  input: GenerationInput;
+  maxTokens: number;
+  sampling: SamplingOptions;
+  stop: string[];
+  jsonSchema?: Record<string, unknown> | undefined;
+  /** Requests with the same session reuse the evaluated prefix of earlier ones. */
+  session?: string | undefined;
+}
+
+export interface GenerationCallbacks {
+  /** Called for each piece of text as it becomes final (never splits a UTF-8 character). */
+  onText(text: string): void;
+  /** Called once, when the first generated token is sampled. */
+  onFirstToken?(): void;
+}
+
+export interface GenerationResult {
+  text: string;
+  finishReason: FinishReason;
+  promptTokens: number;
+  completionTokens: number;
+  /** Prompt tokens that were reused from a cached prefix instead of evaluated. */
+  reusedPromptTokens: number;
+}
+
+export interface BackendInfo {
+  kind: BackendKind;
+  modelPath: string;
+  contextSize: number;
+  parallelSequences: number;
+  threads: number;
+  /** Devices in use, e.g. ["llvmpipe (LLVM 15.0.6, 256 bits)"] for Vulkan. */
+  devices: string[];
+  /** Model layers offloaded to a GPU (0 on the CPU backend). */
+  gpuLayers: number;
+}
+
+export interface Backend {
+  readonly kind: BackendKind;
+  load(options: BackendLoadOptions): Promise<void>;
+  unload(): Promise<void>;
+  info(): BackendInfo;
+  /**
+   * Counts the prompt tokens of a job and throws ProtocolError(E_PROMPT_TOO_LONG) when the prompt
+   * plus maxTokens cannot fit the context. Cheap; called before a job is queued.
+   */
+  checkFits(job: GenerationJob): Promise<number>;
+  /**
+   * Generates for one job. Resolves with finishReason "cancelled" when the signal aborts; rejects
+   * only on a backend failure.
+   */
+  generate(job: GenerationJob, callbacks: GenerationCallbacks, signal: AbortSignal): Promise<GenerationResult>;
+}

@@ -1,0 +1,277 @@
+/**
+ * The llama.cpp backend through node-llama-cpp: the CPU build (NEON on ARM, AVX2 on x86) or the
+ * Vulkan build. One context holds one sequence per concurrent generation, so concurrent requests
+ * are decoded together in one batch per step.
+ */
+import {
+  getLlama,
+  type Llama,
+  type LlamaContext,
+  LlamaGrammarEvaluationState,
+  type LlamaJsonSchemaGrammar,
+  LlamaLogLevel,
+  type LlamaModel,
+  type Token,
+} from "node-llama-cpp";
+import { ProtocolError } from "../../../daemon/protocol/errorCodes.js";
+import type {
+  Backend,
+  BackendInfo,
+  BackendKind,
+  BackendLoadOptions,
+  GenerationCallbacks,
+  GenerationInput,
+  GenerationJob,
+  GenerationResult,
+} from "../Backend.js";
+import { ChatTemplate } from "../text/ChatTemplate.js";
+import { StopStringMatcher } from "../text/StopStringMatcher.js";
+import { SequencePool } from "./SequencePool.js";
+import { TokenTextStream } from "./TokenTextStream.js";
+
+/** Tokens looked back on for repeat_penalty, as llama.cpp's default. */
+const repeatPenaltyWindow = 64;
+const grammarCacheSize = 16;
+
+interface Loaded {
+  llama: Llama;
+  model: LlamaModel;
+  context: LlamaContext;
+  pool: SequencePool;
+  chatTemplate: ChatTemplate | undefined;
+  options: BackendLoadOptions;
+  devices: string[];
+}
+
+export interface LlamaCppBackendOptions {
+  kind: Extract<BackendKind, "cpu" | "vulkan">;
+  /** Receives llama.cpp's own log lines (warnings and errors). */
+  onLog?: (level: "warn" | "error", message: string) => void;
+}
+
+export class LlamaCppBackend implements Backend {
+  readonly kind: "cpu" | "vulkan";
+  private loaded: Loaded | undefined;
+  private readonly grammars = new Map<string, Promise<LlamaJsonSchemaGrammar<never>>>();
+
+  constructor(private readonly options: LlamaCppBackendOptions) {
+    this.kind = options.kind;
+  }
+
+  async load(options: BackendLoadOptions): Promise<void> {
+    if (this.loaded !== undefined) throw new Error("this backend already has a model loaded; unload it first");
+    const llama = await getLlama({
+      gpu: this.kind === "vulkan" ? "vulkan" : false,
+      build: "never",
+      maxThreads: options.threads,
+      logLevel: LlamaLogLevel.warn,
+      logger: (level, message) => {
+        const text = message.trim();
+        if (text.length === 0) return;
+        if (level === LlamaLogLevel.error || level === LlamaLogLevel.fatal) this.options.onLog?.("error", text);
+        else if (level === LlamaLogLevel.warn) this.options.onLog?.("warn", text);
+      },
+    });
+    try {
+      const devices = this.kind === "vulkan" ? await llama.getGpuDeviceNames() : [];
+      if (this.kind === "vulkan" && devices.length === 0)
+        throw new Error("the Vulkan build found no usable Vulkan device");
+      const model = await llama.loadModel({
+        modelPath: options.modelPath,
+        gpuLayers: this.kind === "vulkan" ? "max" : 0,
+        loadSignal: options.signal,
+        onLoadProgress: options.onProgress,
+      });
+      const context = await model.createContext({
+        contextSize: options.contextSize,
+        sequences: options.parallelSequences,
+        threads: { ideal: options.threads, min: options.threads },
+        createSignal: options.signal,
+      });
+      const sequences = Array.from({ length: options.parallelSequences }, () => context.getSequence());
+      this.loaded = {
+        llama,
+        model,
+        context,
+        pool: new SequencePool(sequences),
+        chatTemplate: resolveChatTemplate(model, options.chatTemplate),
+        options,
+        devices,
+      };
+    } catch (error) {
+      await llama.dispose();
+      throw error;
+    }
+  }
+
+  async unload(): Promise<void> {
+    const loaded = this.loaded;
+    this.loaded = undefined;
+    this.grammars.clear();
+    if (loaded === undefined) return;
+    await loaded.context.dispose();
+    await loaded.model.dispose();
+    await loaded.llama.dispose();
+  }
+
+  info(): BackendInfo {
+    const loaded = this.requireLoaded();
+    return {
+      kind: this.kind,
+      modelPath: loaded.options.modelPath,
+      contextSize: loaded.context.contextSize,
+      parallelSequences: loaded.pool.size,
+      threads: loaded.context.currentThreads,
+      devices: loaded.devices,
+      gpuLayers: loaded.model.gpuLayers,
+    };
+  }
+
+  /** The model, for in-process comparisons (tests, benchmarks). */
+  get model(): LlamaModel {
+    return this.requireLoaded().model;
+  }
+
+  async checkFits(job: GenerationJob): Promise<number> {
+    const loaded = this.requireLoaded();
+    const tokens = this.tokenizeInput(loaded, job.input);
+    assertFits(tokens.length, loaded.context.contextSize);
+    return tokens.length;
+  }
+
+  async generate(job: GenerationJob, callbacks: GenerationCallbacks, signal: AbortSignal): Promise<GenerationResult> {
+    const loaded = this.requireLoaded();
+    const promptTokens = this.tokenizeInput(loaded, job.input);
+    assertFits(promptTokens.length, loaded.context.contextSize);
+    const maxTokens = Math.min(job.maxTokens, loaded.context.contextSize - promptTokens.length);
+    const grammarState =
+      job.jsonSchema === undefined
+        ? undefined
+        : new LlamaGrammarEvaluationState({
+            model: loaded.model,
+            grammar: await this.grammarFor(loaded, job.jsonSchema),
+          });
+
+    const lease = loaded.pool.acquire(job.session, promptTokens);
+    const { sequence } = lease;
+    let text = "";
+    let completionTokens = 0;
+    let finishReason: GenerationResult["finishReason"] = "stop";
+    // Keep at least one prompt token to evaluate: its logits sample the first new token.
+    const reused = Math.min(lease.reusableTokens, promptTokens.length - 1);
+    try {
+      if (sequence.nextTokenIndex > reused)
+        await sequence.eraseContextTokenRanges([{ start: reused, end: sequence.nextTokenIndex }]);
+      const history: Token[] = promptTokens.slice(-repeatPenaltyWindow);
+      const textStream = new TokenTextStream(loaded.model, promptTokens);
+      const stops = new StopStringMatcher(job.stop);
+      const { temperature, topK, topP, minP, seed, repeatPenalty } = job.sampling;
+      const tokens = sequence.evaluate(promptTokens.slice(reused), {
+        temperature,
+        topK,
+        topP,
+        minP,
+        seed,
+        grammarEvaluationState: grammarState,
+        repeatPenalty:
+          repeatPenalty !== undefined && repeatPenalty !== 1
+            ? { penalty: repeatPenalty, punishTokens: () => history.slice(-repeatPenaltyWindow) }
+            : undefined,
+      });
+      if (maxTokens <= 0) finishReason = "length";
+      else
+        for await (const token of tokens) {
+          if (completionTokens === 0) callbacks.onFirstToken?.();
+          completionTokens += 1;
+          history.push(token);
+          const step = stops.push(textStream.push(token));
+          if (step.text.length > 0) {
+            text += step.text;
+            callbacks.onText(step.text);
+          }
+          if (step.stopped) break;
+          if (signal.aborted) {
+            finishReason = "cancelled";
+            break;
+          }
+          if (completionTokens >= maxTokens) {
+            finishReason = "length";
+            break;
+          }
+        }
+      if (signal.aborted) finishReason = "cancelled";
+      if (finishReason !== "cancelled") {
+        const rest = stops.push(textStream.flush());
+        const tail = rest.stopped ? rest.text : rest.text + stops.flush();
+        if (tail.length > 0) {
+          text += tail;
+          callbacks.onText(tail);
+        }
+      }
+    } finally {
+      lease.release(job.session);
+    }
+    return {
+      text,
+      finishReason,
+      promptTokens: promptTokens.length,
+      completionTokens,
+      reusedPromptTokens: reused,
+    };
+  }
+
+  private tokenizeInput(loaded: Loaded, input: GenerationInput): Token[] {
+    const { model } = loaded;
+    let body: Token[];
+    if (input.kind === "prompt") body = model.tokenize(input.prompt, false);
+    else {
+      if (loaded.chatTemplate === undefined)
+        throw new ProtocolError(
+          "E_BAD_REQUEST",
+          "this model has no chat template: send 'prompt' instead of 'messages'",
+        );
+      body = model.tokenize(loaded.chatTemplate.render(input.messages), true);
+    }
+    const bos = model.tokens.bos;
+    return bos !== null && model.tokens.shouldPrependBosToken && body[0] !== bos ? [bos, ...body] : body;
+  }
+
+  private async grammarFor(loaded: Loaded, schema: Record<string, unknown>): Promise<LlamaJsonSchemaGrammar<never>> {
+    const key = JSON.stringify(schema);
+    let grammar = this.grammars.get(key);
+    if (grammar === undefined) {
+      grammar = loaded.llama.createGrammarForJsonSchema(schema as never) as Promise<LlamaJsonSchemaGrammar<never>>;
+      this.grammars.set(key, grammar);
+      if (this.grammars.size > grammarCacheSize) this.grammars.delete(this.grammars.keys().next().value as string);
+    }
+    try {
+      return await grammar;
+    } catch (error) {
+      this.grammars.delete(key);
+      throw new ProtocolError("E_BAD_SCHEMA", `json_schema is not supported: ${(error as Error).message}`);
+    }
+  }
+
+  private requireLoaded(): Loaded {
+    if (this.loaded === undefined) throw new ProtocolError("E_NOT_READY", "no model is loaded");
+    return this.loaded;
+  }
+}
+
+function assertFits(promptTokens: number, contextSize: number): void {
+  if (promptTokens >= contextSize)
+    throw new ProtocolError(
+      "E_PROMPT_TOO_LONG",
+      `the prompt is ${promptTokens} tokens; the context holds ${contextSize} (prompt and answer together)`,
+    );
+}
+
+function resolveChatTemplate(model: LlamaModel, override: string | undefined): ChatTemplate | undefined {
+  const source =
+    override !== undefined && override.length > 0
+      ? override
+      : (model.fileInfo.metadata.tokenizer?.chat_template as string | undefined);
+  if (source === undefined) return undefined;
+  const piece = (token: Token | null) => (token === null ? "" : model.detokenize([token], true));
+  return new ChatTemplate(source, { bos: piece(model.tokens.bos), eos: piece(model.tokens.eos) });
+}

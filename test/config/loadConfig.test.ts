@@ -1,0 +1,382 @@
+/**
+ * The configuration: defaults < config file < TINYLLAMAD_* env < --flags, one schema for all of
+ * them, and errors that name the key, the value, its origin and what was expected.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { hostname, tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { renderConfigurationMarkdown } from "../../daemon/config/configDocs.js";
+import { ConfigError, type LoadConfigOptions, loadConfig } from "../../daemon/config/loadConfig.js";
+import { describeSchema, formatConfig } from "../../daemon/config/printConfig.js";
+
+const scratch = mkdtempSync(join(tmpdir(), "tinyllamad-config-"));
+after(() => rmSync(scratch, { recursive: true, force: true }));
+
+const absentDefaultFile = join(scratch, "absent-default.json");
+let fileCount = 0;
+
+function writeConfigFile(content: unknown): string {
+  const path = join(scratch, `config-${++fileCount}.json`);
+  writeFileSync(path, typeof content === "string" ? content : JSON.stringify(content));
+  return path;
+}
+
+/** Loads with an empty environment and no default file, so the machine running the tests can't leak in. */
+function load(options: LoadConfigOptions = {}) {
+  return loadConfig({ argv: [], env: {}, defaultConfigFile: absentDefaultFile, ...options });
+}
+
+function configErrorFrom(action: () => unknown): ConfigError {
+  try {
+    action();
+  } catch (error) {
+    assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${String(error)}`);
+    assert.equal(error.code, "E_CONFIG");
+    return error;
+  }
+  assert.fail("expected a ConfigError, but loading succeeded");
+}
+
+/** For every key: its environment variable, a valid non-default value as text, and that value loaded. */
+const everySetting: ReadonlyArray<[key: string, env: string, text: string, loaded: unknown]> = [
+  ["model.path", "TINYLLAMAD_MODEL_PATH", "/models/tiny.gguf", "/models/tiny.gguf"],
+  ["model.contextSize", "TINYLLAMAD_MODEL_CONTEXT_SIZE", "4096", 4096],
+  ["backend.kind", "TINYLLAMAD_BACKEND_KIND", "vulkan", "vulkan"],
+  ["backend.threads", "TINYLLAMAD_BACKEND_THREADS", "3", 3],
+  ["backend.gpuLayers", "TINYLLAMAD_BACKEND_GPU_LAYERS", "10", 10],
+  ["scheduler.parallelSequences", "TINYLLAMAD_SCHEDULER_PARALLEL_SEQUENCES", "2", 2],
+  ["scheduler.maxQueue", "TINYLLAMAD_SCHEDULER_MAX_QUEUE", "8", 8],
+  ["scheduler.shutdownGraceMs", "TINYLLAMAD_SCHEDULER_SHUTDOWN_GRACE_MS", "500", 500],
+  ["limits.defaultMaxTokens", "TINYLLAMAD_LIMITS_DEFAULT_MAX_TOKENS", "64", 64],
+  ["limits.maxMaxTokens", "TINYLLAMAD_LIMITS_MAX_MAX_TOKENS", "4096", 4096],
+  ["limits.maxMessageBytes", "TINYLLAMAD_LIMITS_MAX_MESSAGE_BYTES", "2048", 2048],
+  ["limits.maxPromptChars", "TINYLLAMAD_LIMITS_MAX_PROMPT_CHARS", "1000", 1000],
+  ["ws.enabled", "TINYLLAMAD_WS_ENABLED", "false", false],
+  ["ws.host", "TINYLLAMAD_WS_HOST", "0.0.0.0", "0.0.0.0"],
+  ["ws.port", "TINYLLAMAD_WS_PORT", "9000", 9000],
+  ["ws.token", "TINYLLAMAD_WS_TOKEN", "tok", "tok"],
+  ["mqtt.enabled", "TINYLLAMAD_MQTT_ENABLED", "false", false],
+  ["mqtt.url", "TINYLLAMAD_MQTT_URL", "mqtt://broker.local:1883", "mqtt://broker.local:1883"],
+  ["mqtt.embeddedPort", "TINYLLAMAD_MQTT_EMBEDDED_PORT", "1884", 1884],
+  ["mqtt.nodeId", "TINYLLAMAD_MQTT_NODE_ID", "kitchen-pi", "kitchen-pi"],
+  ["mqtt.baseTopic", "TINYLLAMAD_MQTT_BASE_TOPIC", "home/llm", "home/llm"],
+  ["mqtt.username", "TINYLLAMAD_MQTT_USERNAME", "alice", "alice"],
+  ["mqtt.password", "TINYLLAMAD_MQTT_PASSWORD", "pw", "pw"],
+  ["mqtt.protocolVersion", "TINYLLAMAD_MQTT_PROTOCOL_VERSION", "4", 4],
+  ["mqtt.fleetGroup", "TINYLLAMAD_MQTT_FLEET_GROUP", "pis", "pis"],
+  ["log.level", "TINYLLAMAD_LOG_LEVEL", "debug", "debug"],
+  ["log.prompts", "TINYLLAMAD_LOG_PROMPTS", "true", true],
+];
+
+function valueAt(config: object, key: string): unknown {
+  return key.split(".").reduce<unknown>((node, name) => (node as Record<string, unknown>)[name], config);
+}
+
+describe("defaults", () => {
+  it("with no file, env or flags every setting has its documented default", () => {
+    const loaded = load();
+    assert.deepEqual(loaded.config, {
+      model: { path: "", contextSize: 2048 },
+      backend: { kind: "auto", threads: 0, gpuLayers: -1 },
+      scheduler: { parallelSequences: 4, maxQueue: 64, shutdownGraceMs: 10000 },
+      limits: { defaultMaxTokens: 128, maxMaxTokens: 2048, maxMessageBytes: 1048576, maxPromptChars: 32768 },
+      ws: { enabled: true, host: "127.0.0.1", port: 8765, token: "" },
+      mqtt: {
+        enabled: true,
+        url: "",
+        embeddedPort: 1883,
+        nodeId: hostname(),
+        baseTopic: "tinyllamad",
+        username: "",
+        password: "",
+        protocolVersion: 5,
+        fleetGroup: "tinyllamad",
+      },
+      log: { level: "info", prompts: false },
+    });
+    assert.equal(loaded.configFile, undefined);
+    assert.deepEqual(new Set(Object.values(loaded.sources)), new Set(["default"]));
+    assert.equal(Object.keys(loaded.sources).length, everySetting.length);
+  });
+
+  it("every setting has a doc string, and only the token and the password are sensitive", () => {
+    const settings = describeSchema();
+    for (const setting of settings) assert.ok(setting.doc.length > 10, `${setting.key} needs a doc`);
+    assert.deepEqual(
+      settings.filter((setting) => setting.sensitive).map((setting) => setting.key),
+      ["ws.token", "mqtt.password"],
+    );
+  });
+});
+
+describe("names derived from keys", () => {
+  it("the table in this test covers every key of the schema", () => {
+    assert.deepEqual(
+      describeSchema().map((setting) => setting.key),
+      everySetting.map(([key]) => key),
+    );
+  });
+
+  it("env is TINYLLAMAD_ + the key in upper snake case, and the flag is --<key>", () => {
+    const settings = new Map(describeSchema().map((setting) => [setting.key, setting]));
+    for (const [key, env] of everySetting) {
+      assert.equal(settings.get(key)?.env, env);
+      assert.equal(settings.get(key)?.flag, `--${key}`);
+    }
+  });
+
+  for (const [key, env, text, loaded] of everySetting) {
+    it(`${env} sets ${key}; --${key} sets it too`, () => {
+      const fromEnv = load({ env: { [env]: text } });
+      assert.deepEqual(valueAt(fromEnv.config, key), loaded);
+      assert.equal(fromEnv.sources[key], "env");
+
+      const fromFlag = load({ argv: ["serve", `--${key}`, text] });
+      assert.deepEqual(valueAt(fromFlag.config, key), loaded);
+      assert.equal(fromFlag.sources[key], "arg");
+    });
+  }
+});
+
+describe("precedence and sources", () => {
+  it("a flag overrides env, which overrides the file, which overrides the default", () => {
+    const file = writeConfigFile({ ws: { port: 1111 } });
+    const env = { TINYLLAMAD_WS_PORT: "2222" };
+    const flags = ["--config", file, "--ws.port", "3333"];
+
+    assert.equal(load({ argv: flags, env }).config.ws.port, 3333);
+    assert.equal(load({ argv: flags, env }).sources["ws.port"], "arg");
+    assert.equal(load({ argv: ["--config", file], env }).config.ws.port, 2222);
+    assert.equal(load({ argv: ["--config", file], env }).sources["ws.port"], "env");
+    assert.equal(load({ argv: ["--config", file] }).config.ws.port, 1111);
+    assert.equal(load({ argv: ["--config", file] }).sources["ws.port"], "file");
+    assert.equal(load().sources["ws.port"], "default");
+  });
+
+  it("reports each key's own source when values come from everywhere at once", () => {
+    const file = writeConfigFile({ model: { path: "/from/file.gguf" }, ws: { host: "10.0.0.1" } });
+    const loaded = load({
+      argv: ["serve", "--config", file, "--log.level=debug"],
+      env: { TINYLLAMAD_WS_HOST: "0.0.0.0", TINYLLAMAD_MQTT_NODE_ID: "pi-4", UNRELATED: "x" },
+    });
+    assert.equal(loaded.config.model.path, "/from/file.gguf");
+    assert.equal(loaded.config.ws.host, "0.0.0.0");
+    assert.equal(loaded.config.mqtt.nodeId, "pi-4");
+    assert.equal(loaded.config.log.level, "debug");
+    const notDefault = Object.entries(loaded.sources).filter(([, source]) => source !== "default");
+    assert.deepEqual(Object.fromEntries(notDefault), {
+      "model.path": "file",
+      "ws.host": "env",
+      "mqtt.nodeId": "env",
+      "log.level": "arg",
+    });
+  });
+
+  it("keeps flag text exactly as typed, negative numbers included", () => {
+    const loaded = load({
+      argv: ["--ws.token", "0x10", "--mqtt.username", "1e3", "--backend.gpuLayers", "-1", "--log.prompts"],
+      env: { TINYLLAMAD_BACKEND_GPU_LAYERS: "5" },
+    });
+    assert.equal(loaded.config.ws.token, "0x10");
+    assert.equal(loaded.config.mqtt.username, "1e3");
+    assert.equal(loaded.config.backend.gpuLayers, -1);
+    assert.equal(loaded.config.log.prompts, true);
+  });
+
+  it("reads booleans as true/false, 1/0, yes/no or on/off", () => {
+    assert.equal(load({ env: { TINYLLAMAD_WS_ENABLED: "0" } }).config.ws.enabled, false);
+    assert.equal(load({ env: { TINYLLAMAD_MQTT_ENABLED: "OFF" } }).config.mqtt.enabled, false);
+    assert.equal(load({ argv: ["--ws.enabled", "no"] }).config.ws.enabled, false);
+    assert.equal(load({ argv: ["--ws.enabled=yes"] }).config.ws.enabled, true);
+  });
+});
+
+describe("config file", () => {
+  it("--config FILE and --config=FILE are read, and reported as the config file", () => {
+    const file = writeConfigFile({ mqtt: { baseTopic: "lab/llm", protocolVersion: 4 } });
+    for (const argv of [
+      ["serve", "--config", file],
+      [`--config=${file}`, "serve"],
+    ]) {
+      const loaded = load({ argv });
+      assert.equal(loaded.configFile, file);
+      assert.equal(loaded.config.mqtt.baseTopic, "lab/llm");
+      assert.equal(loaded.config.mqtt.protocolVersion, 4);
+      assert.equal(loaded.sources["mqtt.protocolVersion"], "file");
+    }
+  });
+
+  it("options.configFile is read, and --config takes its place", () => {
+    const optionFile = writeConfigFile({ ws: { port: 4000 } });
+    const flagFile = writeConfigFile({ ws: { port: 5000 } });
+    assert.equal(load({ configFile: optionFile }).config.ws.port, 4000);
+    const loaded = load({ configFile: optionFile, argv: ["--config", flagFile] });
+    assert.equal(loaded.configFile, flagFile);
+    assert.equal(loaded.config.ws.port, 5000);
+  });
+
+  it("the default file is read when it exists and skipped when it does not", () => {
+    const defaultFile = writeConfigFile({ log: { level: "warn" } });
+    const loaded = load({ defaultConfigFile: defaultFile });
+    assert.equal(loaded.configFile, defaultFile);
+    assert.equal(loaded.config.log.level, "warn");
+    assert.equal(load().configFile, undefined);
+  });
+
+  it("a missing explicitly named file is an error naming the path", () => {
+    const missing = join(scratch, "missing.json");
+    const error = configErrorFrom(() => load({ argv: ["--config", missing] }));
+    assert.equal(error.message, `Invalid config: config file ${missing} does not exist`);
+    configErrorFrom(() => load({ configFile: missing }));
+  });
+
+  it("rejects an unknown key, naming it and the file", () => {
+    const file = writeConfigFile({ ws: { prot: 9000 } });
+    const error = configErrorFrom(() => load({ argv: ["--config", file] }));
+    assert.equal(error.message, `Invalid config: unknown key "ws.prot" in config file ${file}`);
+
+    const topLevel = writeConfigFile({ websocket: { port: 9000 } });
+    assert.match(configErrorFrom(() => load({ configFile: topLevel })).message, /unknown key "websocket"/);
+  });
+
+  it("rejects a group given as a plain value", () => {
+    const file = writeConfigFile({ mqtt: "mqtt://broker" });
+    assert.match(configErrorFrom(() => load({ configFile: file })).message, /"mqtt" .* must be an object/);
+  });
+
+  it("rejects a file that is not valid JSON", () => {
+    const file = writeConfigFile('{"ws": {"port": 9000,}}');
+    const error = configErrorFrom(() => load({ configFile: file }));
+    assert.match(error.message, new RegExp(`config file ${file} is not valid JSON`));
+  });
+});
+
+describe("bad values", () => {
+  it("a bad port from env names the key, the value, the variable and what was expected", () => {
+    const error = configErrorFrom(() => load({ env: { TINYLLAMAD_WS_PORT: "abc" } }));
+    assert.equal(
+      error.message,
+      'Invalid config: ws.port = "abc" (from env TINYLLAMAD_WS_PORT): must be a port number 0-65535',
+    );
+  });
+
+  it("a bad value from the file or a flag names where it came from", () => {
+    const file = writeConfigFile({ mqtt: { embeddedPort: 70000 } });
+    const fromFile = configErrorFrom(() => load({ configFile: file }));
+    assert.equal(
+      fromFile.message,
+      `Invalid config: mqtt.embeddedPort = 70000 (from file ${file}): must be a port number 0-65535`,
+    );
+    const fromFlag = configErrorFrom(() => load({ argv: ["--backend.kind", "cuda"] }));
+    assert.equal(
+      fromFlag.message,
+      'Invalid config: backend.kind = "cuda" (from flag --backend.kind): must be one of "auto", "cpu", "vulkan", "npu"',
+    );
+  });
+
+  it("numbers are read strictly: trailing junk, fractions and values below the minimum are rejected", () => {
+    assert.match(configErrorFrom(() => load({ env: { TINYLLAMAD_WS_PORT: "80abc" } })).message, /ws\.port/);
+    assert.match(
+      configErrorFrom(() => load({ argv: ["--model.contextSize", "1.5"] })).message,
+      /model\.contextSize = "1\.5"/,
+    );
+    assert.match(
+      configErrorFrom(() => load({ argv: ["--scheduler.parallelSequences", "0"] })).message,
+      /scheduler\.parallelSequences = "0" \(from flag --scheduler\.parallelSequences\): must be an integer >= 1/,
+    );
+    assert.match(
+      configErrorFrom(() => load({ argv: ["--backend.gpuLayers", "-2"] })).message,
+      /must be an integer >= -1/,
+    );
+  });
+
+  it("reports every bad value at once", () => {
+    const error = configErrorFrom(() =>
+      load({
+        env: { TINYLLAMAD_WS_ENABLED: "maybe", TINYLLAMAD_MQTT_PROTOCOL_VERSION: "3", TINYLLAMAD_LOG_LEVEL: "loud" },
+      }),
+    );
+    assert.deepEqual(
+      error.problems.map((problem) => problem.split(" = ")[0]),
+      ["ws.enabled", "mqtt.protocolVersion", "log.level"],
+    );
+  });
+
+  it("rejects MQTT names that would break topics and URLs that are not brokers", () => {
+    assert.match(configErrorFrom(() => load({ env: { TINYLLAMAD_MQTT_NODE_ID: "a/b" } })).message, /mqtt\.nodeId/);
+    assert.match(configErrorFrom(() => load({ argv: ["--mqtt.baseTopic", "x/#"] })).message, /mqtt\.baseTopic/);
+    assert.match(configErrorFrom(() => load({ argv: ["--mqtt.url", "http://x"] })).message, /mqtt\.url/);
+  });
+
+  it("rejects a default max_tokens above the maximum", () => {
+    const error = configErrorFrom(() => load({ argv: ["--limits.defaultMaxTokens", "4096"] }));
+    assert.match(error.message, /limits\.defaultMaxTokens = "4096" .*must not exceed limits\.maxMaxTokens \(2048\)/);
+  });
+
+  it("never shows a sensitive value in an error", () => {
+    const file = writeConfigFile({ ws: { token: 987654321 } });
+    const error = configErrorFrom(() => load({ configFile: file }));
+    assert.match(error.message, /ws\.token = "\[redacted\]" .*must be a string/);
+    assert.doesNotMatch(error.message, /987654321/);
+  });
+});
+
+describe("command line", () => {
+  it("ignores positional arguments but rejects options that are not settings", () => {
+    assert.equal(load({ argv: ["serve", "extra"] }).config.ws.port, 8765);
+    assert.equal(
+      configErrorFrom(() => load({ argv: ["serve", "--foo"] })).message,
+      "Invalid config: unknown option --foo",
+    );
+    assert.match(configErrorFrom(() => load({ argv: ["--ws.Port=1"] })).message, /unknown option --ws\.Port/);
+  });
+
+  it("rejects a flag without its value", () => {
+    assert.match(configErrorFrom(() => load({ argv: ["--ws.port"] })).message, /option --ws\.port needs a value/);
+    assert.match(configErrorFrom(() => load({ argv: ["--config"] })).message, /option --config needs a file path/);
+  });
+});
+
+describe("printing", () => {
+  const secretEnv = { TINYLLAMAD_WS_TOKEN: "hunter2-token", TINYLLAMAD_MQTT_PASSWORD: "hunter2-password" };
+
+  it("text lists every key with its value, source and env var, redacting secrets", () => {
+    const text = formatConfig(load({ env: secretEnv, argv: ["--ws.port", "9000"] }), "text");
+    const lines = text.split("\n");
+    assert.equal(lines.length, everySetting.length);
+    assert.doesNotMatch(text, /hunter2/);
+    assert.match(text, /^ws\.token = "\[redacted\]" +# from env; env TINYLLAMAD_WS_TOKEN$/m);
+    assert.match(text, /^mqtt\.password = "\[redacted\]" +# from env; env TINYLLAMAD_MQTT_PASSWORD$/m);
+    assert.match(text, /^ws\.port = 9000 +# from arg; env TINYLLAMAD_WS_PORT$/m);
+    assert.match(text, /^model\.path = "" +# from default; env TINYLLAMAD_MODEL_PATH$/m);
+  });
+
+  it("json gives value, source, env and flag per key, redacting secrets", () => {
+    const json = JSON.parse(formatConfig(load({ env: secretEnv }), "json")) as Record<string, unknown>;
+    assert.deepEqual(
+      Object.keys(json),
+      everySetting.map(([key]) => key),
+    );
+    assert.deepEqual(json["ws.token"], {
+      value: "[redacted]",
+      source: "env",
+      env: "TINYLLAMAD_WS_TOKEN",
+      flag: "--ws.token",
+    });
+    assert.equal((json["mqtt.password"] as { value: unknown }).value, "[redacted]");
+    assert.deepEqual(json["ws.port"], { value: 8765, source: "default", env: "TINYLLAMAD_WS_PORT", flag: "--ws.port" });
+  });
+
+  it("an empty secret shows as empty, so an unset token is visible", () => {
+    const json = JSON.parse(formatConfig(load(), "json")) as Record<string, { value: unknown }>;
+    assert.equal(json["ws.token"]?.value, "");
+  });
+
+  it("docs/configuration.md is the output of writeConfigDocs", () => {
+    const docs = readFileSync(new URL("../../../docs/configuration.md", import.meta.url), "utf8");
+    assert.equal(docs, renderConfigurationMarkdown(), "regenerate docs/configuration.md with writeConfigDocs");
+    for (const setting of describeSchema()) assert.ok(docs.includes(`| \`${setting.key}\` |`), setting.key);
+  });
+});

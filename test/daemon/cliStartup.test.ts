@@ -1,0 +1,59 @@
+/**
+ * Start-up failures of `tinyllamad serve` stop the process with a message a person can act on.
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { cliPath } from "../support/DaemonProcess.js";
+
+const scratch = mkdtempSync(join(tmpdir(), "tinyllamad-cli-"));
+after(() => rmSync(scratch, { recursive: true, force: true }));
+
+function runCli(args: string[], env: NodeJS.ProcessEnv = {}) {
+  return spawnSync(process.execPath, [cliPath, ...args], {
+    encoding: "utf8",
+    env: { ...process.env, XDG_DATA_HOME: scratch, ...env },
+    timeout: 60_000,
+  });
+}
+
+describe("tinyllamad serve start-up", () => {
+  it("a missing model file stops start-up with exit 78 and says how to get a model", () => {
+    const missing = join(scratch, "nope.gguf");
+    const result = runCli(["serve", "--model.path", missing, "--ws.port", "0"]);
+    assert.equal(result.status, 78);
+    assert.match(result.stderr, new RegExp(`model file not found: ${missing}`));
+    assert.match(result.stderr, /models make-test/);
+    assert.match(result.stderr, /TINYLLAMAD_MODEL_PATH/);
+  });
+
+  it("without model.path it looks for the default model in the store and names that path", () => {
+    const result = runCli(["serve", "--ws.port", "0"]);
+    assert.equal(result.status, 78);
+    assert.match(result.stderr, /tinyllamad\/models\/tinyllama-1\.1b-chat-v1\.0\.Q4_K_M\.gguf/);
+  });
+
+  it("an invalid config value stops start-up naming the key, the value and what was expected", () => {
+    const result = runCli(["serve"], { TINYLLAMAD_WS_PORT: "eighty" });
+    assert.equal(result.status, 78);
+    assert.match(result.stderr, /ws\.port/);
+    assert.match(result.stderr, /eighty/);
+    assert.match(result.stderr, /TINYLLAMAD_WS_PORT/);
+  });
+
+  it("an unknown command prints the usage and exits 2", () => {
+    const result = runCli(["dance"]);
+    assert.equal(result.status, 2);
+    assert.match(result.stderr, /unknown command 'dance'/);
+    assert.match(result.stderr, /serve/);
+  });
+
+  it("listening beyond loopback without a token is refused", () => {
+    const result = runCli(["serve", "--ws.host", "0.0.0.0", "--model.path", cliPath]);
+    assert.notEqual(result.status, 0);
+    assert.match(result.stderr, /ws\.token/);
+  });
+});

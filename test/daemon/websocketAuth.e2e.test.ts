@@ -1,0 +1,58 @@
+/**
+ * With ws.token set, only clients presenting it (header or query) get a WebSocket.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { WebSocket } from "ws";
+import { DaemonProcess } from "../support/DaemonProcess.js";
+import { ProtocolClient } from "../support/ProtocolClient.js";
+import { testModelPath } from "../support/testModels.js";
+
+const token = "s3cret-token";
+
+function upgradeStatus(url: string, headers: Record<string, string> = {}): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(url, { headers });
+    socket.once("open", () => {
+      socket.close();
+      resolve(101);
+    });
+    socket.once("unexpected-response", (_request, response) => resolve(response.statusCode ?? 0));
+    socket.once("error", (error) => reject(error));
+  });
+}
+
+describe("WebSocket bearer token", () => {
+  const daemon = new DaemonProcess(
+    ["--model.path", testModelPath(), "--model.contextSize", "256", "--ws.port", "0", "--mqtt.enabled", "false"],
+    { TINYLLAMAD_WS_TOKEN: token },
+  );
+  let url = "";
+  before(async () => {
+    url = await daemon.start();
+  });
+  after(async () => {
+    assert.equal((await daemon.stop()).code, 0);
+  });
+
+  it("refuses a client without a token or with a wrong one (401)", async () => {
+    assert.equal(await upgradeStatus(url), 401);
+    assert.equal(await upgradeStatus(url, { authorization: "Bearer wrong" }), 401);
+    assert.equal(await upgradeStatus(`${url}?token=wrong`), 401);
+  });
+
+  it("accepts the token in the Authorization header or the query, and serves", async () => {
+    assert.equal(await upgradeStatus(url, { authorization: `Bearer ${token}` }), 101);
+    const client = await ProtocolClient.connect(`${url}?token=${token}`);
+    try {
+      const answer = await client.request({ id: "a", prompt: "Hi", max_tokens: 3, temperature: 0 });
+      assert.equal(answer.final.type, "done");
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("never logs the token", () => {
+    assert.ok(!JSON.stringify(daemon.logLines).includes(token));
+  });
+});

@@ -1,0 +1,101 @@
+/**
+ * Runs `tinyllamad serve` as a separate process, as systemd would, and reads its JSON log lines.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { projectRoot } from "../../models/projectCacheDirectory.js";
+
+export const cliPath = join(projectRoot(), "dist", "daemon", "cli.js");
+
+export interface LogLine {
+  level: string;
+  msg: string;
+  [key: string]: unknown;
+}
+
+export class DaemonProcess {
+  readonly logLines: LogLine[] = [];
+  stderr = "";
+  private child: ChildProcess | undefined;
+  private exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }> | undefined;
+  private lineWaiters: Array<{ match: (line: LogLine) => boolean; resolve: (line: LogLine) => void }> = [];
+
+  constructor(
+    private readonly args: string[],
+    private readonly env: NodeJS.ProcessEnv = {},
+  ) {}
+
+  /** Starts the daemon and resolves with its WebSocket URL once it serves. */
+  async start(timeoutMs = 60_000): Promise<string> {
+    const child = spawn(process.execPath, [cliPath, "serve", ...this.args], {
+      env: { ...process.env, ...this.env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    this.child = child;
+    this.exit = once(child, "exit").then(([code, signal]) => ({ code, signal })) as Promise<{
+      code: number | null;
+      signal: NodeJS.Signals | null;
+    }>;
+    child.stderr?.on("data", (chunk: Buffer) => {
+      this.stderr += chunk.toString();
+    });
+    createInterface({ input: child.stdout! }).on("line", (text) => {
+      let line: LogLine;
+      try {
+        line = JSON.parse(text) as LogLine;
+      } catch {
+        line = { level: "raw", msg: text };
+      }
+      this.logLines.push(line);
+      this.lineWaiters = this.lineWaiters.filter((waiter) => {
+        if (!waiter.match(line)) return true;
+        waiter.resolve(line);
+        return false;
+      });
+    });
+    const listening = this.waitForLog((line) => line.msg === "WebSocket transport listening", timeoutMs);
+    const exited = this.exit.then(({ code }) => {
+      throw new Error(`daemon exited (${code}) before serving:\n${this.stderr}\n${JSON.stringify(this.logLines)}`);
+    });
+    const line = await Promise.race([listening, exited]);
+    await this.waitForLog((l) => l.msg === "serving", timeoutMs);
+    return String(line.address);
+  }
+
+  waitForLog(match: (line: LogLine) => boolean, timeoutMs = 30_000): Promise<LogLine> {
+    const seen = this.logLines.find(match);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error("timed out waiting for a log line")), timeoutMs);
+      this.lineWaiters.push({
+        match,
+        resolve: (line) => {
+          clearTimeout(timer);
+          resolve(line);
+        },
+      });
+    });
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  signal(signal: NodeJS.Signals): void {
+    this.child?.kill(signal);
+  }
+
+  async exited(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    if (!this.exit) throw new Error("not started");
+    return this.exit;
+  }
+
+  /** SIGTERM, then the exit status. */
+  async stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    if (!this.child || this.child.exitCode !== null) return this.exited();
+    this.signal("SIGTERM");
+    return this.exited();
+  }
+}
