@@ -31,7 +31,12 @@ export function benchModelPath(): string {
   return path;
 }
 
-async function inProcess(modelPath: string, threads: number, tokens: number, reps: number): Promise<GenerationTiming[]> {
+async function inProcess(
+  modelPath: string,
+  threads: number,
+  tokens: number,
+  reps: number,
+): Promise<GenerationTiming[]> {
   const llama = await getLlama({ gpu: false, build: "never", maxThreads: threads });
   try {
     const model = await llama.loadModel({ modelPath });
@@ -55,7 +60,12 @@ async function inProcess(modelPath: string, threads: number, tokens: number, rep
   }
 }
 
-async function overWebSocket(modelPath: string, threads: number, tokens: number, reps: number): Promise<GenerationTiming[]> {
+async function overWebSocket(
+  modelPath: string,
+  threads: number,
+  tokens: number,
+  reps: number,
+): Promise<GenerationTiming[]> {
   const daemon = new DaemonProcess([
     "--model.path",
     modelPath,
@@ -122,7 +132,9 @@ async function main(): Promise<void> {
   }
   const [a, b] = rows;
   if (a && b) {
-    console.log(`ratio WebSocket / in-process: decode ${(b.decode.median / a.decode.median).toFixed(3)}×, TTFT ${(b.ttft.median / a.ttft.median).toFixed(3)}×`);
+    console.log(
+      `ratio WebSocket / in-process: decode ${(b.decode.median / a.decode.median).toFixed(3)}×, TTFT ${(b.ttft.median / a.ttft.median).toFixed(3)}×`,
+    );
   }
 }
 
