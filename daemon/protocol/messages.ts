@@ -63,6 +63,8 @@ export interface TokenMessage {
 export interface Usage {
   prompt_tokens: number;
   completion_tokens: number;
+  /** Prompt tokens served from a cached prefix (same `session`, or a shared prefix) instead of evaluated. */
+  cached_prompt_tokens: number;
 }
 
 export interface Timings {

@@ -229,7 +229,11 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
         id: job.request.id,
         text: result.text,
         finish_reason: result.finishReason,
-        usage: { prompt_tokens: result.promptTokens, completion_tokens: result.completionTokens },
+        usage: {
+          prompt_tokens: result.promptTokens,
+          completion_tokens: result.completionTokens,
+          cached_prompt_tokens: result.reusedPromptTokens,
+        },
         timings: {
           queue_ms: round((job.startedAt ?? job.acceptedAt) - job.acceptedAt),
           ttft_ms: job.firstTokenAt === undefined ? null : round(job.firstTokenAt - job.acceptedAt),

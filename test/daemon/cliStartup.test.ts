@@ -44,6 +44,27 @@ describe("tinyllamad serve start-up", () => {
     assert.match(result.stderr, /TINYLLAMAD_WS_PORT/);
   });
 
+  it("config --print shows effective values with their sources and redacts secrets", () => {
+    const result = runCli(["config", "--print", "--ws.port", "9000"], {
+      TINYLLAMAD_WS_TOKEN: "hunter2-secret",
+      TINYLLAMAD_MQTT_NODE_ID: "barn-3",
+    });
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(result.stdout, /ws\.port = 9000 +# from arg/);
+    assert.match(result.stdout, /mqtt\.nodeId = "barn-3" +# from env/);
+    assert.match(result.stdout, /log\.level = "info" +# from default/);
+    assert.match(result.stdout, /ws\.token = "\[redacted\]"/);
+    assert.ok(!result.stdout.includes("hunter2-secret"));
+    const json = runCli(["config", "--print", "--json"], { TINYLLAMAD_WS_PORT: "8800" });
+    const parsed = JSON.parse(json.stdout) as Record<string, { value: unknown; source: string; env: string }>;
+    assert.deepEqual(parsed["ws.port"], {
+      ...parsed["ws.port"],
+      value: 8800,
+      source: "env",
+      env: "TINYLLAMAD_WS_PORT",
+    });
+  });
+
   it("an unknown command prints the usage and exits 2", () => {
     const result = runCli(["dance"]);
     assert.equal(result.status, 2);

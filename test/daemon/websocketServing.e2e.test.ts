@@ -97,6 +97,57 @@ describe("tinyllamad serve over WebSocket", () => {
     }
   });
 
+  it("passes chat, json_schema, session and sampling fields through to the backend", async () => {
+    const client = await ProtocolClient.connect(url);
+    try {
+      const persona = `You are Bram, a gruff dwarf smith. ${"He hates elves and loves gold. ".repeat(6)}`;
+      const chat = (id: string, question: string) =>
+        client.request({
+          id,
+          messages: [
+            { role: "system", content: persona },
+            { role: "user", content: question },
+          ],
+          session: "bram",
+          max_tokens: 40,
+          temperature: 0.7,
+          seed: 5,
+          json_schema: {
+            type: "object",
+            properties: { mood: { enum: ["angry", "happy"] } },
+            required: ["mood"],
+            additionalProperties: false,
+          },
+        });
+      const first = await chat("s1", "Hello there!");
+      const second = await chat("s2", "Can you fix my axe?");
+      for (const answer of [first, second]) {
+        assert.equal(answer.final.type, "done", JSON.stringify(answer.final));
+        if (answer.final.type !== "done") return;
+        assert.equal(answer.final.finish_reason, "stop");
+        assert.ok(["angry", "happy"].includes((JSON.parse(answer.final.text) as { mood: string }).mood));
+      }
+      assert.ok(
+        second.final.type === "done" && second.final.usage.cached_prompt_tokens > 50,
+        `the session's persona was reused: ${JSON.stringify(second.final)}`,
+      );
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("stream:false sends only the final answer", async () => {
+    const client = await ProtocolClient.connect(url);
+    try {
+      const answer = await client.request({ id: "quiet", prompt: "Hi", max_tokens: 6, stream: false, temperature: 0 });
+      assert.equal(answer.tokens.length, 0);
+      assert.equal(answer.all.length, 1);
+      assert.equal(answer.final.type === "done" && answer.final.usage.completion_tokens, 6);
+    } finally {
+      await client.close();
+    }
+  });
+
   it("serves 8 concurrent clients, each to a complete answer", async () => {
     const clients = await Promise.all(Array.from({ length: 8 }, () => ProtocolClient.connect(url)));
     try {

@@ -26,6 +26,7 @@ import type {
 } from "../Backend.js";
 import { ChatTemplate } from "../text/ChatTemplate.js";
 import { StopStringMatcher } from "../text/StopStringMatcher.js";
+import { jsonSchemaProblem } from "./checkJsonSchemaSubset.js";
 import { SequencePool } from "./SequencePool.js";
 import { TokenTextStream } from "./TokenTextStream.js";
 
@@ -143,6 +144,7 @@ export class LlamaCppBackend implements Backend {
     const loaded = this.requireLoaded();
     const promptTokens = this.tokenizeInput(loaded, job.input);
     assertFits(promptTokens.length, loaded.context.contextSize);
+    if (signal.aborted) return cancelledBeforeStart(promptTokens.length);
     const maxTokens = Math.min(job.maxTokens, loaded.context.contextSize - promptTokens.length);
     const grammarState =
       job.jsonSchema === undefined
@@ -237,6 +239,8 @@ export class LlamaCppBackend implements Backend {
   }
 
   private async grammarFor(loaded: Loaded, schema: Record<string, unknown>): Promise<LlamaJsonSchemaGrammar<never>> {
+    const problem = jsonSchemaProblem(schema);
+    if (problem !== undefined) throw new ProtocolError("E_BAD_SCHEMA", `json_schema is not supported: ${problem}`);
     const key = JSON.stringify(schema);
     let grammar = this.grammars.get(key);
     if (grammar === undefined) {
@@ -256,6 +260,10 @@ export class LlamaCppBackend implements Backend {
     if (this.loaded === undefined) throw new ProtocolError("E_NOT_READY", "no model is loaded");
     return this.loaded;
   }
+}
+
+function cancelledBeforeStart(promptTokens: number): GenerationResult {
+  return { text: "", finishReason: "cancelled", promptTokens, completionTokens: 0, reusedPromptTokens: 0 };
 }
 
 function assertFits(promptTokens: number, contextSize: number): void {

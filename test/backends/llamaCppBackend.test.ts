@@ -1,0 +1,94 @@
+/**
+ * The node-llama-cpp CPU backend: the shared Backend contract, then what only llama.cpp offers
+ * here (chat templates, json_schema grammars, session prefix reuse).
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { LlamaCppBackend } from "../../hal/backends/llamaCpp/LlamaCppBackend.js";
+import { testModelPath } from "../support/testModels.js";
+import { collect, describeBackendContract, jobFor } from "./backendContract.js";
+
+const loadOptions = { modelPath: testModelPath(), contextSize: 512, parallelSequences: 3, threads: 2 };
+
+describeBackendContract({
+  name: "llama.cpp cpu",
+  createBackend: () => new LlamaCppBackend({ kind: "cpu" }),
+  loadOptions,
+});
+
+describe("llama.cpp cpu backend", () => {
+  const backend = new LlamaCppBackend({ kind: "cpu" });
+  before(() => backend.load(loadOptions));
+  after(() => backend.unload());
+
+  it("formats chat messages with TinyLlama-Chat's template", async () => {
+    const messages = [
+      { role: "system" as const, content: "You are a blacksmith." },
+      { role: "user" as const, content: "Hello!" },
+    ];
+    const rendered = "<|system|>\nYou are a blacksmith.</s>\n<|user|>\nHello!</s>\n<|assistant|>\n";
+    const expectedTokens = 1 + backend.model.tokenize(rendered, true).length;
+    const chat = await collect(backend, jobFor("", { input: { kind: "chat", messages }, maxTokens: 8 }));
+    assert.equal(chat.result.promptTokens, expectedTokens);
+    assert.equal(chat.result.completionTokens, 8);
+    const eos = backend.model.tokenize("</s>", true);
+    assert.deepEqual(eos, [2], "</s> is the EOS token, not text");
+  });
+
+  it("constrains output to a json_schema", async () => {
+    const jsonSchema = {
+      type: "object",
+      properties: { action: { enum: ["wave", "attack", "flee"] }, loud: { type: "boolean" } },
+      required: ["action", "loud"],
+      additionalProperties: false,
+    };
+    const { result } = await collect(
+      backend,
+      jobFor("The guard decides:", { maxTokens: 60, jsonSchema, sampling: { temperature: 0.8, seed: 3 } }),
+    );
+    assert.equal(result.finishReason, "stop");
+    const parsed = JSON.parse(result.text) as { action: string; loud: boolean };
+    assert.ok(["wave", "attack", "flee"].includes(parsed.action));
+    assert.equal(typeof parsed.loud, "boolean");
+  });
+
+  it("refuses a json_schema it cannot turn into a grammar with E_BAD_SCHEMA", async () => {
+    const refused = [
+      { type: "nonsense-type" },
+      { enum: 5 },
+      { const: { a: 1 } },
+      { $ref: "#/elsewhere" },
+      { type: "object", properties: { mood: { type: "feeling" } } },
+      { anyOf: "x" },
+    ];
+    for (const jsonSchema of refused) {
+      await assert.rejects(collect(backend, jobFor("x", { jsonSchema })), (error: Error & { code?: string }) => {
+        assert.equal(error.code, "E_BAD_SCHEMA", JSON.stringify(jsonSchema));
+        assert.match(error.message, /json_schema/);
+        return true;
+      });
+    }
+  });
+
+  it("reuses a session's evaluated prefix, with the same output as without it", async () => {
+    const persona = `You are Mira, the innkeeper of the Golden Goose. ${"She knows every traveller by name. ".repeat(8)}`;
+    const first = await collect(backend, jobFor(`${persona}Q: Any rooms? A:`, { session: "mira", maxTokens: 8 }));
+    const second = await collect(backend, jobFor(`${persona}Q: Any food? A:`, { session: "mira", maxTokens: 8 }));
+    const personaTokens = backend.model.tokenize(persona).length;
+    assert.ok(
+      second.result.reusedPromptTokens >= personaTokens - 1,
+      `reused ${second.result.reusedPromptTokens} of ${personaTokens}`,
+    );
+    assert.ok(first.result.reusedPromptTokens < 5, "the first request evaluates the persona itself");
+    // Reuse must not change the answer: compare with a sequence that has never seen the persona.
+    const fresh = new LlamaCppBackend({ kind: "cpu" });
+    await fresh.load({ ...loadOptions, parallelSequences: 1 });
+    try {
+      const baseline = await collect(fresh, jobFor(`${persona}Q: Any food? A:`, { maxTokens: 8 }));
+      assert.equal(baseline.result.reusedPromptTokens, 0);
+      assert.equal(second.result.text, baseline.result.text);
+    } finally {
+      await fresh.unload();
+    }
+  });
+});
