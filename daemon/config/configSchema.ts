@@ -25,6 +25,9 @@ export type LogLevel = (typeof logLevels)[number];
 export const mqttProtocolVersions = [4, 5] as const;
 export type MqttProtocolVersion = (typeof mqttProtocolVersions)[number];
 
+export const mqttQosLevels = [0, 1] as const;
+export type MqttQos = (typeof mqttQosLevels)[number];
+
 /** The daemon's configuration once loaded and validated. Matches configSchema key for key. */
 export interface TinyllamadConfig {
   model: { path: string; contextSize: number };
@@ -32,15 +35,26 @@ export interface TinyllamadConfig {
   scheduler: { parallelSequences: number; maxQueue: number; shutdownGraceMs: number };
   limits: { defaultMaxTokens: number; maxMaxTokens: number; maxMessageBytes: number; maxPromptChars: number };
   ws: { enabled: boolean; host: string; port: number; token: string };
+  state: { directory: string };
   mqtt: {
     enabled: boolean;
     url: string;
+    embeddedHost: string;
     embeddedPort: number;
     nodeId: string;
     baseTopic: string;
     username: string;
     password: string;
+    passwordFile: string;
+    caFile: string;
+    certFile: string;
+    keyFile: string;
     protocolVersion: MqttProtocolVersion;
+    sessionExpirySeconds: number;
+    tokenQos: MqttQos;
+    statusIntervalMs: number;
+    dedupeWindowSeconds: number;
+    fleet: boolean;
     fleetGroup: string;
   };
   log: { level: LogLevel; prompts: boolean };
@@ -150,12 +164,24 @@ const settingsWithoutNames: convict.Schema<TinyllamadConfig> = {
       sensitive: true,
     }),
   },
+  state: {
+    directory: setting({
+      doc: "Directory for the daemon's own state (the MQTT request journal, calibration results). Empty picks /var/lib/tinyllamad when writable, else ~/.local/state/tinyllamad.",
+      default: "",
+      format: text,
+    }),
+  },
   mqtt: {
     enabled: setting({ doc: "Serve the MQTT API.", default: true, format: boolean }),
     url: setting({
       doc: "Broker to connect to, e.g. mqtt://broker.local:1883. Empty starts an embedded broker on mqtt.embeddedPort.",
       default: "",
       format: mqttBrokerUrlOrEmpty,
+    }),
+    embeddedHost: setting({
+      doc: "Address the embedded broker listens on (used only when mqtt.url is empty). 0.0.0.0 lets devices on the network connect; then set mqtt.username and mqtt.password, which the embedded broker requires.",
+      default: "127.0.0.1",
+      format: text,
     }),
     embeddedPort: setting({
       doc: "Port of the embedded broker (used only when mqtt.url is empty).",
@@ -184,10 +210,51 @@ const settingsWithoutNames: convict.Schema<TinyllamadConfig> = {
       format: text,
       sensitive: true,
     }),
+    passwordFile: setting({
+      doc: "File holding the broker password (first line); used when mqtt.password is empty. Keeps the secret out of the environment.",
+      default: "",
+      format: text,
+    }),
+    caFile: setting({
+      doc: "PEM file of the CA that signed the broker's certificate (for mqtts://); empty uses the system CAs.",
+      default: "",
+      format: text,
+    }),
+    certFile: setting({
+      doc: "PEM client certificate for brokers that authenticate clients by certificate.",
+      default: "",
+      format: text,
+    }),
+    keyFile: setting({ doc: "PEM private key of mqtt.certFile.", default: "", format: text }),
     protocolVersion: setting<MqttProtocolVersion>({
-      doc: "MQTT protocol version: 4 (MQTT 3.1.1) or 5 (MQTT 5.0).",
+      doc: "MQTT protocol version: 4 (MQTT 3.1.1) or 5 (MQTT 5.0). The embedded broker speaks 3.1.1 only, so 4 is used with it.",
       default: 5,
       format: oneOf(mqttProtocolVersions),
+    }),
+    sessionExpirySeconds: setting({
+      doc: "How long the broker keeps this node's session (subscriptions and queued requests) while it is away (MQTT 5).",
+      default: 3600,
+      format: nonNegativeInteger,
+    }),
+    tokenQos: setting<MqttQos>({
+      doc: "QoS of streamed token messages (0 or 1). Requests and final answers always use QoS 1.",
+      default: 0,
+      format: oneOf(mqttQosLevels),
+    }),
+    statusIntervalMs: setting({
+      doc: "Milliseconds between periodic refreshes of the retained status topic (it is also refreshed on change).",
+      default: 30000,
+      format: positiveInteger,
+    }),
+    dedupeWindowSeconds: setting({
+      doc: "A request redelivered within this many seconds of being answered is not served again.",
+      default: 600,
+      format: positiveInteger,
+    }),
+    fleet: setting({
+      doc: "Take fleet-wide requests (<baseTopic>/fleet/request) through the shared subscription group mqtt.fleetGroup.",
+      default: true,
+      format: boolean,
     }),
     fleetGroup: setting({
       doc: "Shared-subscription group ($share/<fleetGroup>/...) through which nodes split fleet-wide requests.",

@@ -18,6 +18,7 @@ export const errorCatalogue = {
   E_SHUTTING_DOWN: "The daemon is stopping and accepts no new work.",
   E_NOT_READY: "The daemon has no model loaded yet.",
   E_BACKEND: "The inference backend failed while serving this request.",
+  E_INTERRUPTED: "The daemon restarted while answering; the answer is incomplete. Send the request again.",
   E_INTERNAL: "An unexpected internal error; the daemon keeps serving.",
 } as const;
 

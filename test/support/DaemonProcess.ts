@@ -18,6 +18,8 @@ export interface LogLine {
 export class DaemonProcess {
   readonly logLines: LogLine[] = [];
   stderr = "";
+  /** The broker the daemon uses (its embedded one when mqtt.url is empty), once started. */
+  mqttUrl: string | undefined;
   private child: ChildProcess | undefined;
   private exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }> | undefined;
   private lineWaiters: Array<{ match: (line: LogLine) => boolean; resolve: (line: LogLine) => void }> = [];
@@ -55,13 +57,13 @@ export class DaemonProcess {
         return false;
       });
     });
-    const listening = this.waitForLog((line) => line.msg === "WebSocket transport listening", timeoutMs);
     const exited = this.exit.then(({ code }) => {
       throw new Error(`daemon exited (${code}) before serving:\n${this.stderr}\n${JSON.stringify(this.logLines)}`);
     });
-    const line = await Promise.race([listening, exited]);
-    await this.waitForLog((l) => l.msg === "serving", timeoutMs);
-    return String(line.address);
+    const serving = this.waitForLog((l) => l.msg === "serving", timeoutMs);
+    const line = await Promise.race([serving, exited]);
+    this.mqttUrl = typeof line.mqtt === "string" ? line.mqtt : undefined;
+    return String(line.websocket ?? "");
   }
 
   waitForLog(match: (line: LogLine) => boolean, timeoutMs = 30_000): Promise<LogLine> {
