@@ -19,7 +19,11 @@ export interface SchedulerOptions {
   maxQueue: number;
   /** Generations run at once (the backend's parallel sequences). */
   concurrency: number;
-  log?: { warn(object: object, message: string): void; debug(object: object, message: string): void };
+  log?: {
+    info(object: object, message: string): void;
+    warn(object: object, message: string): void;
+    debug(object: object, message: string): void;
+  };
 }
 
 export interface RequestHandle {
@@ -292,6 +296,18 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     else if (message.finish_reason === "cancelled") this.counters.cancelled += 1;
     else this.counters.completed += 1;
     this.send(job, message);
+    this.options.log?.info(
+      message.type === "done"
+        ? {
+            id: message.id,
+            outcome: message.finish_reason,
+            completion_tokens: message.usage.completion_tokens,
+            prompt_tokens: message.usage.prompt_tokens,
+            ...message.timings,
+          }
+        : { id: message.id, outcome: "error", code: message.error.code },
+      "request finished",
+    );
     job.resolveFinished(message);
     this.emit("finished", message, { completionTokens });
   }
