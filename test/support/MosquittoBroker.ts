@@ -38,10 +38,22 @@ export class MosquittoBroker {
   port = 0;
   log = "";
 
-  constructor(private readonly options: { persistence?: boolean } = {}) {}
+  constructor(
+    private readonly options: {
+      persistence?: boolean;
+      /** Extra mosquitto.conf lines for the listener (TLS files, password_file, …). */
+      listenerLines?: string[];
+      scheme?: "mqtt" | "mqtts";
+    } = {},
+  ) {}
+
+  /** A scratch directory that lives as long as the broker (for certificates, password files). */
+  get workDirectory(): string {
+    return this.directory;
+  }
 
   get url(): string {
-    return `mqtt://127.0.0.1:${this.port}`;
+    return `${this.options.scheme ?? "mqtt"}://127.0.0.1:${this.port}`;
   }
 
   async start(): Promise<void> {
@@ -53,7 +65,7 @@ export class MosquittoBroker {
       config,
       [
         `listener ${this.port} 127.0.0.1`,
-        "allow_anonymous true",
+        ...(this.options.listenerLines ?? ["allow_anonymous true"]),
         `persistence ${this.options.persistence ? "true" : "false"}`,
         `persistence_location ${this.directory}/`,
         "user root",

@@ -348,9 +348,22 @@ export class MqttTransport {
     void handle.finished.then(() => this.inFlight.delete(key));
   }
 
+  /**
+   * Publishes a final answer and marks it answered in the journal as soon as its bytes are in the
+   * kernel's socket buffer (a crash after that still delivers them), or at the latest on PUBACK.
+   * mqtt-packet corks the socket until the next tick, so the check runs in setImmediate. When the
+   * broker is away the answer waits in memory, and only the PUBACK marks it answered: a crash
+   * before that answers the request again after the restart.
+   */
   private publishFinal(key: string, reply: ReplyTarget, message: ServerMessage): void {
-    // Marked answered only once the broker has it (PUBACK): a crash before that answers again after restart.
-    this.publish(reply, message, 1, () => this.options.journal.answeredNow(key));
+    const { journal } = this.options;
+    const client = this.client;
+    this.publish(reply, message, 1, () => journal.answeredNow(key));
+    if (!client?.connected) return;
+    setImmediate(() => {
+      const stream = (client as unknown as { stream?: { writableLength?: number } }).stream;
+      if (client.connected && stream?.writableLength === 0) journal.answeredNow(key);
+    });
   }
 
   private publish(reply: ReplyTarget, message: ServerMessage, qos: 0 | 1, onDelivered?: () => void): void {
