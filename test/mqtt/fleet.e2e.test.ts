@@ -89,7 +89,82 @@ describe("fleet sharing through $share", () => {
         }
       }
       assert.equal(servedBy.size, 60, "every request was served by exactly one node");
-      for (const node of nodes) assert.ok(served.some((s) => s.node === node), `${node} served some requests`);
+      for (const node of nodes)
+        assert.ok(
+          served.some((s) => s.node === node),
+          `${node} served some requests`,
+        );
+    } finally {
+      await client.end();
+    }
+  });
+});
+
+describe("a full node does not take fleet work", () => {
+  const broker = new MosquittoBroker();
+  const state = mkdtempSync(join(tmpdir(), "tinyllamad-fleet-full-"));
+  const node = (name: string, parallel: number, maxQueue: number) =>
+    new DaemonProcess([
+      "--model.path",
+      testModelPath(),
+      "--model.contextSize",
+      "256",
+      "--backend.threads",
+      "1",
+      "--scheduler.parallelSequences",
+      String(parallel),
+      "--scheduler.maxQueue",
+      String(maxQueue),
+      "--ws.enabled",
+      "false",
+      "--mqtt.nodeId",
+      name,
+      "--state.directory",
+      state,
+    ]);
+  // "tight" can run one request and queue none; "roomy" has plenty of room.
+  const tight = node("tight", 1, 0);
+  const roomy = node("roomy", 2, 50);
+
+  before(async () => {
+    await broker.start();
+    for (const daemon of [tight, roomy]) {
+      const args = (daemon as unknown as { args: string[] }).args;
+      args.push("--mqtt.url", broker.url);
+    }
+    await Promise.all([tight.start(), roomy.start()]);
+  });
+
+  after(async () => {
+    for (const daemon of [tight, roomy]) assert.equal((await daemon.stop()).code, 0);
+    await broker.dispose();
+    rmSync(state, { recursive: true, force: true });
+  });
+
+  it("never answers E_QUEUE_FULL while a sibling has room: it unsubscribes and hands requests back", async () => {
+    const client = await MqttProbeClient.connect(broker.url);
+    try {
+      await client.subscribe("full-replies/#");
+      const ids = Array.from({ length: 16 }, (_, i) => `h${i}`);
+      await Promise.all(
+        ids.map((id) =>
+          client.publish(
+            "tinyllamad/fleet/request",
+            { type: "generate", id, prompt: `Work ${id}:`, max_tokens: 24, temperature: 0 },
+            { properties: { responseTopic: `full-replies/${id}` } },
+          ),
+        ),
+      );
+      await client.waitFor(() => ids.every((id) => client.finals(id).length > 0), 120_000, "16 answers");
+      for (const id of ids) {
+        const finals = client.finals(id);
+        assert.equal(finals.length, 1);
+        assert.equal(finals[0]?.message.type, "done", JSON.stringify(finals[0]?.message));
+      }
+      const tightServed = tight.logLines.filter((l) => l.msg === "request finished").length;
+      const roomyServed = roomy.logLines.filter((l) => l.msg === "request finished").length;
+      assert.equal(tightServed + roomyServed, 16);
+      assert.ok(roomyServed > tightServed, `roomy ${roomyServed}, tight ${tightServed}`);
     } finally {
       await client.end();
     }

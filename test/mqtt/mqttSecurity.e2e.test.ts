@@ -38,12 +38,47 @@ function openssl(args: string[], cwd: string): void {
 
 /** A site CA, a server certificate for 127.0.0.1 and a client certificate, all signed by the CA. */
 function makeCertificates(directory: string): void {
-  openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=site-ca", "-keyout", "ca.key", "-out", "ca.pem"], directory);
+  openssl(
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-days",
+      "2",
+      "-subj",
+      "/CN=site-ca",
+      "-keyout",
+      "ca.key",
+      "-out",
+      "ca.pem",
+    ],
+    directory,
+  );
   writeFileSync(join(directory, "server.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
   for (const name of ["server", "client"]) {
-    openssl(["req", "-newkey", "rsa:2048", "-nodes", "-subj", `/CN=${name}`, "-keyout", `${name}.key`, "-out", `${name}.csr`], directory);
     openssl(
-      ["x509", "-req", "-in", `${name}.csr`, "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-out", `${name}.pem`, ...(name === "server" ? ["-extfile", "server.ext"] : [])],
+      ["req", "-newkey", "rsa:2048", "-nodes", "-subj", `/CN=${name}`, "-keyout", `${name}.key`, "-out", `${name}.csr`],
+      directory,
+    );
+    openssl(
+      [
+        "x509",
+        "-req",
+        "-in",
+        `${name}.csr`,
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-out",
+        `${name}.pem`,
+        ...(name === "server" ? ["-extfile", "server.ext"] : []),
+      ],
       directory,
     );
   }
@@ -77,7 +112,8 @@ describe("MQTT security", () => {
     writeFileSync(passwords, "");
     execFileSync("mosquitto_passwd", ["-b", passwords, "board", password]);
     execFileSync("mosquitto_passwd", ["-b", passwords, "tester", "tester-pw"]);
-    (broker as unknown as { options: { listenerLines: string[] } }).options.listenerLines[1] = `password_file ${passwords}`;
+    (broker as unknown as { options: { listenerLines: string[] } }).options.listenerLines[1] =
+      `password_file ${passwords}`;
     const passwordFile = join(broker.workDirectory, "board.pass");
     writeFileSync(passwordFile, `${password}\n`);
     await broker.start();

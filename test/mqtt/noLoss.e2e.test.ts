@@ -90,7 +90,8 @@ describe("no request is lost", () => {
         const final = finals[0]!.message;
         outcomes.set(id, final.type === "done" ? final.finish_reason : final.type === "error" ? final.error.code : "?");
       }
-      for (const [id, outcome] of outcomes) assert.ok(["length", "stop", "E_INTERRUPTED"].includes(outcome), `${id}: ${outcome}`);
+      for (const [id, outcome] of outcomes)
+        assert.ok(["length", "stop", "E_INTERRUPTED"].includes(outcome), `${id}: ${outcome}`);
       for (let i = 50; i < 60; i++) assert.notEqual(outcomes.get(`k${i}`), "E_INTERRUPTED", "late requests are served");
     } finally {
       if (second) assert.equal((await second.stop()).code, 0);

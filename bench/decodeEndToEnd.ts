@@ -1,8 +1,9 @@
 /**
- * First benchmark: decode tokens/s and TTFT through tinyllamad's WebSocket (the daemon as its own
- * process) against node-llama-cpp called in-process, on the same model, threads and prompt.
+ * Decode tokens/s and TTFT end to end through tinyllamad (the daemon as its own process) over
+ * WebSocket and over MQTT (a real Mosquitto), against node-llama-cpp called in-process, on the same
+ * model, threads and prompts; one after another so they never share the CPU.
  *
- *   npm run build && node dist/bench/decodeOverWebSocket.js [--model FILE] [--threads N] [--tokens N] [--reps N]
+ *   npm run build && node dist/bench/decodeEndToEnd.js [--model FILE] [--threads N] [--tokens N] [--reps N]
  *
  * Without --model it generates the TinyLlama-1.1B-shaped q4_0 model (random weights: speed depends
  * on shape and quantization, not on the values) once, into .cache/bench-models.
@@ -14,6 +15,8 @@ import { getLlama, type Token } from "node-llama-cpp";
 import { projectCacheDirectory } from "../models/projectCacheDirectory.js";
 import { makeTestModel } from "../models/testModel/makeTestModel.js";
 import { DaemonProcess } from "../test/support/DaemonProcess.js";
+import { MosquittoBroker } from "../test/support/MosquittoBroker.js";
+import { MqttProbeClient } from "../test/support/MqttProbeClient.js";
 import { ProtocolClient } from "../test/support/ProtocolClient.js";
 import { type GenerationTiming, summarize, timingFrom } from "./measurements.js";
 
@@ -60,13 +63,8 @@ async function inProcess(
   }
 }
 
-async function overWebSocket(
-  modelPath: string,
-  threads: number,
-  tokens: number,
-  reps: number,
-): Promise<GenerationTiming[]> {
-  const daemon = new DaemonProcess([
+function daemonArgs(modelPath: string, threads: number, extra: string[]): string[] {
+  return [
     "--model.path",
     modelPath,
     "--backend.threads",
@@ -75,9 +73,17 @@ async function overWebSocket(
     "1",
     "--ws.port",
     "0",
-    "--mqtt.enabled",
-    "false",
-  ]);
+    ...extra,
+  ];
+}
+
+async function overWebSocket(
+  modelPath: string,
+  threads: number,
+  tokens: number,
+  reps: number,
+): Promise<GenerationTiming[]> {
+  const daemon = new DaemonProcess(daemonArgs(modelPath, threads, ["--mqtt.enabled", "false"]));
   const url = await daemon.start(300_000);
   const client = await ProtocolClient.connect(url);
   const timings: GenerationTiming[] = [];
@@ -102,6 +108,43 @@ async function overWebSocket(
   return timings;
 }
 
+async function overMqtt(modelPath: string, threads: number, tokens: number, reps: number): Promise<GenerationTiming[]> {
+  const broker = new MosquittoBroker();
+  await broker.start();
+  const daemon = new DaemonProcess(
+    daemonArgs(modelPath, threads, ["--ws.enabled", "false", "--mqtt.url", broker.url, "--mqtt.nodeId", "bench"]),
+  );
+  await daemon.start(300_000);
+  const client = await MqttProbeClient.connect(broker.url);
+  const timings: GenerationTiming[] = [];
+  try {
+    await client.subscribe("bench-replies/#");
+    for (let rep = 0; rep <= reps; rep++) {
+      const id = `mqtt-bench-${Date.now()}-${rep}`;
+      const times: number[] = [];
+      const onMessage = (_topic: string, payload: Buffer) => {
+        if (payload.includes(`"type":"token","id":"${id}"`)) times.push(performance.now());
+      };
+      client.client.on("message", onMessage);
+      const startedAt = performance.now();
+      await client.publish(
+        "tinyllamad/bench/request",
+        { type: "generate", id, prompt: promptFor(rep), max_tokens: tokens, temperature: 0 },
+        { properties: { responseTopic: `bench-replies/${id}` } },
+      );
+      const final = await client.final(id, 600_000);
+      client.client.off("message", onMessage);
+      if (final.type !== "done") throw new Error(`daemon answered ${JSON.stringify(final)}`);
+      if (rep > 0) timings.push(timingFrom(startedAt, times));
+    }
+  } finally {
+    await client.end();
+    await daemon.stop();
+    await broker.dispose();
+  }
+  return timings;
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -117,23 +160,31 @@ async function main(): Promise<void> {
   const reps = Number(values.reps);
   console.log(`model ${modelPath}, ${threads} threads, ${tokens} tokens, ${reps} repetitions (+1 warm-up)`);
   const local = await inProcess(modelPath, threads, tokens, reps);
-  const remote = await overWebSocket(modelPath, threads, tokens, reps);
+  const webSocket = await overWebSocket(modelPath, threads, tokens, reps);
+  const viaMqtt = await overMqtt(modelPath, threads, tokens, reps);
   const row = (name: string, runs: GenerationTiming[]) => {
     const decode = summarize(runs.map((r) => r.decodeTokensPerSecond));
     const ttft = summarize(runs.map((r) => r.ttftMs));
     return { name, decode, ttft };
   };
-  const rows = [row("node-llama-cpp in-process", local), row("tinyllamad over WebSocket", remote)];
+  const rows = [
+    row("node-llama-cpp in-process", local),
+    row("tinyllamad over WebSocket", webSocket),
+    row("tinyllamad over MQTT", viaMqtt),
+  ];
   for (const { name, decode, ttft } of rows) {
     console.log(
       `${name.padEnd(28)} decode ${decode.median.toFixed(2)} tok/s (${decode.min.toFixed(2)}–${decode.max.toFixed(2)})` +
         `  TTFT ${ttft.median.toFixed(1)} ms (${ttft.min.toFixed(1)}–${ttft.max.toFixed(1)})`,
     );
   }
-  const [a, b] = rows;
-  if (a && b) {
+  const [base, ...others] = rows;
+  for (const other of base ? others : []) {
+    if (!base) break;
+    const transport = other.name.replace("tinyllamad over ", "");
     console.log(
-      `ratio WebSocket / in-process: decode ${(b.decode.median / a.decode.median).toFixed(3)}×, TTFT ${(b.ttft.median / a.ttft.median).toFixed(3)}×`,
+      `ratio ${transport} / in-process: decode ${(other.decode.median / base.decode.median).toFixed(3)}×, ` +
+        `TTFT ${(other.ttft.median / base.ttft.median).toFixed(3)}×`,
     );
   }
 }
