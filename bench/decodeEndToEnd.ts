@@ -112,7 +112,16 @@ async function overMqtt(modelPath: string, threads: number, tokens: number, reps
   const broker = new MosquittoBroker();
   await broker.start();
   const daemon = new DaemonProcess(
-    daemonArgs(modelPath, threads, ["--ws.enabled", "false", "--mqtt.url", broker.url, "--mqtt.nodeId", "bench"]),
+    daemonArgs(modelPath, threads, [
+      "--ws.enabled",
+      "false",
+      "--ws.port",
+      "0",
+      "--mqtt.url",
+      broker.url,
+      "--mqtt.nodeId",
+      "bench",
+    ]),
   );
   await daemon.start(300_000);
   const client = await MqttProbeClient.connect(broker.url);

@@ -2,14 +2,13 @@
 /**
  * The `tinyllamad` command: `serve` (the daemon), `config --print`, `models make-test`.
  */
-import { readFileSync } from "node:fs";
 import { runMakeTestModelCommand } from "../models/cli/makeTestModelCommand.js";
-import { projectRoot } from "../models/projectCacheDirectory.js";
 import { ModelMissingError } from "../models/store/defaultModelLocation.js";
 import { ConfigError, loadConfig } from "./config/loadConfig.js";
 import { formatConfig } from "./config/printConfig.js";
 import { Daemon } from "./Daemon.js";
 import { createLogger } from "./logging/createLogger.js";
+import { packageVersion } from "./packageVersion.js";
 
 /** sysexits' EX_CONFIG: the unit's RestartPreventExitStatus keeps systemd from retrying a bad config. */
 const EXIT_CONFIG = 78;
@@ -25,24 +24,19 @@ Commands:
 Configuration: defaults < config file (--config, else /etc/tinyllamad/config.json) < TINYLLAMAD_* env < --flags.
 See docs/configuration.md.`;
 
-function version(): string {
-  const manifest = JSON.parse(readFileSync(`${projectRoot()}/package.json`, "utf8")) as { version: string };
-  return manifest.version;
-}
-
 async function serve(args: string[]): Promise<number> {
   const { config } = loadConfig({ argv: args });
   const log = createLogger({ level: config.log.level });
-  log.info({ component: "daemon", version: version() }, "starting tinyllamad");
+  log.info({ component: "daemon", version: packageVersion() }, "starting tinyllamad");
   const daemon = new Daemon(config, log);
 
   let stopping: Promise<void> | undefined;
   const exitCode = new Promise<number>((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => {
       if (stopping !== undefined) {
-        log.warn({ component: "daemon", signal }, "second signal: exiting now");
-        log.flush();
-        process.exit(1);
+        log.warn({ component: "daemon", signal }, "second signal: ending in-flight work now");
+        daemon.cutShutdownShort();
+        return;
       }
       log.info({ component: "daemon", signal }, "signal received; shutting down");
       stopping = daemon.stop().then(
@@ -55,6 +49,17 @@ async function serve(args: string[]): Promise<number> {
     };
     process.on("SIGTERM", onSignal);
     process.on("SIGINT", onSignal);
+  });
+  process.on("SIGHUP", () => {
+    try {
+      const next = loadConfig({ argv: args }).config;
+      daemon.reload(next);
+    } catch (error) {
+      log.error(
+        { component: "daemon", err: (error as Error).message },
+        "reload refused: the new configuration is invalid; keeping the old one",
+      );
+    }
   });
   process.on("unhandledRejection", (reason) => log.error({ component: "daemon", err: reason }, "unhandled rejection"));
 
@@ -103,7 +108,7 @@ async function main(argv: string[]): Promise<number> {
         return 2;
       case "--version":
       case "-v":
-        console.log(version());
+        console.log(packageVersion());
         return 0;
       case undefined:
       case "--help":

@@ -32,7 +32,7 @@ export type MqttQos = (typeof mqttQosLevels)[number];
 export interface TinyllamadConfig {
   model: { path: string; contextSize: number };
   backend: { kind: BackendKind; threads: number; gpuLayers: number };
-  scheduler: { parallelSequences: number; maxQueue: number; shutdownGraceMs: number };
+  scheduler: { parallelSequences: number; maxQueue: number; shutdownGraceMs: number; stallTimeoutMs: number };
   limits: { defaultMaxTokens: number; maxMaxTokens: number; maxMessageBytes: number; maxPromptChars: number };
   ws: { enabled: boolean; host: string; port: number; token: string };
   state: { directory: string };
@@ -57,7 +57,7 @@ export interface TinyllamadConfig {
     fleet: boolean;
     fleetGroup: string;
   };
-  log: { level: LogLevel; prompts: boolean };
+  log: { level: LogLevel; componentLevels: string; prompts: boolean };
 }
 
 interface SettingSpec<Value> {
@@ -126,6 +126,11 @@ const settingsWithoutNames: convict.Schema<TinyllamadConfig> = {
       default: 10000,
       format: nonNegativeInteger,
     }),
+    stallTimeoutMs: setting({
+      doc: "A running generation that makes no progress for this long counts as hung: the liveness check (/healthz, systemd's watchdog) fails, so systemd restarts the service. Allow for a long prompt's prefill on a slow board.",
+      default: 120000,
+      format: positiveInteger,
+    }),
   },
   limits: {
     defaultMaxTokens: setting({
@@ -152,11 +157,15 @@ const settingsWithoutNames: convict.Schema<TinyllamadConfig> = {
   ws: {
     enabled: setting({ doc: "Serve the WebSocket API.", default: true, format: boolean }),
     host: setting({
-      doc: "Address the WebSocket server listens on; 0.0.0.0 listens on every interface.",
+      doc: "Address the HTTP server (WebSocket API, health, metrics) listens on; 0.0.0.0 listens on every interface.",
       default: "127.0.0.1",
       format: text,
     }),
-    port: setting({ doc: "Port the WebSocket server listens on.", default: 8765, format: port }),
+    port: setting({
+      doc: "Port of the HTTP server: the WebSocket API (when ws.enabled) and /healthz, /readyz, /metrics (always).",
+      default: 8765,
+      format: port,
+    }),
     token: setting({
       doc: "Bearer token WebSocket clients must present; empty means no authentication.",
       default: "",
@@ -267,6 +276,11 @@ const settingsWithoutNames: convict.Schema<TinyllamadConfig> = {
       doc: `Log level: ${logLevels.join(", ")}.`,
       default: "info",
       format: oneOf(logLevels),
+    }),
+    componentLevels: setting({
+      doc: 'Per-part log levels overriding log.level, e.g. "mqtt=debug,backend=warn". Parts: daemon, backend, scheduler, websocket, mqtt, systemd, llama.cpp.',
+      default: "",
+      format: text,
     }),
     prompts: setting({
       doc: "Log prompt text (at debug level). Off by default: prompts may hold private data.",

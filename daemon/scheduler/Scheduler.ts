@@ -19,6 +19,8 @@ export interface SchedulerOptions {
   maxQueue: number;
   /** Generations run at once (the backend's parallel sequences). */
   concurrency: number;
+  /** Log prompt text (debug level) when requests are accepted. */
+  logPrompts?: boolean;
   log?: {
     info(object: object, message: string): void;
     warn(object: object, message: string): void;
@@ -74,6 +76,9 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   private accepting = false;
   private batchPaused = false;
   private drained: (() => void) | undefined;
+  private endGrace: (() => void) | undefined;
+  /** When a running generation last made progress (started, produced text, or ended). */
+  private lastProgressAt = performance.now();
   private readonly counters = { accepted: 0, completed: 0, failed: 0, cancelled: 0, tokensGenerated: 0 };
 
   constructor(private readonly options: SchedulerOptions) {
@@ -94,13 +99,35 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
           clearTimeout(timer);
           resolve();
         };
+        this.endGrace = this.drained;
       });
     }
     this.drained = undefined;
+    this.endGrace = undefined;
     for (const job of [...this.queues.interactive, ...this.queues.batch]) this.endQueued(job, "shutdown");
     const stillRunning = [...this.running];
     for (const job of stillRunning) this.abortRunning(job, "shutdown");
     await Promise.all(stillRunning.map((job) => job.finished));
+  }
+
+  /** Ends a shutdown's grace period now: what is still running is ended with E_SHUTTING_DOWN. */
+  endGracePeriod(): void {
+    this.endGrace?.();
+  }
+
+  /** Settings a configuration reload may change. */
+  reconfigure(settings: { maxQueue: number; logPrompts: boolean }): void {
+    this.options.maxQueue = settings.maxQueue;
+    this.options.logPrompts = settings.logPrompts;
+    this.dispatch();
+  }
+
+  /**
+   * How long generations have been running without any progress (0 when nothing runs): the
+   * liveness check behind systemd's watchdog. A hung backend makes this grow.
+   */
+  stalledForMs(now = performance.now()): number {
+    return this.running.size === 0 ? 0 : now - this.lastProgressAt;
   }
 
   get accepts(): boolean {
@@ -156,6 +183,15 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       return handle;
     }
     this.counters.accepted += 1;
+    this.options.log?.debug(
+      {
+        id: request.id,
+        priority: request.priority,
+        max_tokens: request.max_tokens,
+        ...(this.options.logPrompts ? { prompt: request.prompt, messages: request.messages } : {}),
+      },
+      "request accepted",
+    );
     if (request.deadline_ms !== undefined) {
       job.deadlineTimer = setTimeout(() => this.expire(job), request.deadline_ms);
       job.deadlineTimer.unref();
@@ -181,6 +217,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
 
   private async run(job: Job): Promise<void> {
     job.startedAt = performance.now();
+    if (this.running.size === 1) this.lastProgressAt = job.startedAt;
     this.emitLoad();
     try {
       const result = await this.options.backend.generate(
@@ -201,6 +238,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
         this.fail(job, new ProtocolError("E_BACKEND", `the backend failed: ${(error as Error).message}`));
       }
     } finally {
+      this.lastProgressAt = performance.now();
       this.running.delete(job);
       this.emitLoad();
       this.dispatch();
@@ -211,6 +249,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   private onText(job: Job, text: string): void {
     if (job.done || text.length === 0) return;
     job.lastTokenAt = performance.now();
+    this.lastProgressAt = job.lastTokenAt;
     job.text += text;
     if (job.request.stream) this.send(job, { type: "token", id: job.request.id, seq: job.seq++, text });
   }

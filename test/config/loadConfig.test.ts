@@ -49,6 +49,7 @@ const everySetting: ReadonlyArray<[key: string, env: string, text: string, loade
   ["scheduler.parallelSequences", "TINYLLAMAD_SCHEDULER_PARALLEL_SEQUENCES", "2", 2],
   ["scheduler.maxQueue", "TINYLLAMAD_SCHEDULER_MAX_QUEUE", "8", 8],
   ["scheduler.shutdownGraceMs", "TINYLLAMAD_SCHEDULER_SHUTDOWN_GRACE_MS", "500", 500],
+  ["scheduler.stallTimeoutMs", "TINYLLAMAD_SCHEDULER_STALL_TIMEOUT_MS", "5000", 5000],
   ["limits.defaultMaxTokens", "TINYLLAMAD_LIMITS_DEFAULT_MAX_TOKENS", "64", 64],
   ["limits.maxMaxTokens", "TINYLLAMAD_LIMITS_MAX_MAX_TOKENS", "4096", 4096],
   ["limits.maxMessageBytes", "TINYLLAMAD_LIMITS_MAX_MESSAGE_BYTES", "2048", 2048],
@@ -78,6 +79,7 @@ const everySetting: ReadonlyArray<[key: string, env: string, text: string, loade
   ["mqtt.fleet", "TINYLLAMAD_MQTT_FLEET", "false", false],
   ["mqtt.fleetGroup", "TINYLLAMAD_MQTT_FLEET_GROUP", "pis", "pis"],
   ["log.level", "TINYLLAMAD_LOG_LEVEL", "debug", "debug"],
+  ["log.componentLevels", "TINYLLAMAD_LOG_COMPONENT_LEVELS", "mqtt=debug", "mqtt=debug"],
   ["log.prompts", "TINYLLAMAD_LOG_PROMPTS", "true", true],
 ];
 
@@ -91,7 +93,7 @@ describe("defaults", () => {
     assert.deepEqual(loaded.config, {
       model: { path: "", contextSize: 2048 },
       backend: { kind: "auto", threads: 0, gpuLayers: -1 },
-      scheduler: { parallelSequences: 4, maxQueue: 64, shutdownGraceMs: 10000 },
+      scheduler: { parallelSequences: 4, maxQueue: 64, shutdownGraceMs: 10000, stallTimeoutMs: 120000 },
       limits: { defaultMaxTokens: 128, maxMaxTokens: 2048, maxMessageBytes: 1048576, maxPromptChars: 32768 },
       ws: { enabled: true, host: "127.0.0.1", port: 8765, token: "" },
       state: { directory: "" },
@@ -116,7 +118,7 @@ describe("defaults", () => {
         fleet: true,
         fleetGroup: "tinyllamad",
       },
-      log: { level: "info", prompts: false },
+      log: { level: "info", componentLevels: "", prompts: false },
     });
     assert.equal(loaded.configFile, undefined);
     assert.deepEqual(new Set(Object.values(loaded.sources)), new Set(["default"]));

@@ -24,6 +24,8 @@ function daemonArgs(extra: string[]): string[] {
     "256",
     "--ws.enabled",
     "false",
+    "--ws.port",
+    "0",
     "--mqtt.nodeId",
     "secure",
     "--state.directory",

@@ -27,6 +27,8 @@ function daemonFor(brokerUrl: string, node: string, state: string): DaemonProces
     "100",
     "--ws.enabled",
     "false",
+    "--ws.port",
+    "0",
     "--mqtt.url",
     brokerUrl,
     "--mqtt.nodeId",

@@ -12,11 +12,12 @@ import { ProtocolError } from "../../protocol/errorCodes.js";
 import type { ServerMessage } from "../../protocol/messages.js";
 import { type ProtocolLimits, parseClientMessage } from "../../protocol/parseClientMessage.js";
 import type { RequestHandle, Scheduler } from "../../scheduler/Scheduler.js";
+import type { HttpServer } from "../http/HttpServer.js";
 import { assertTokenWhenExposed, bearerTokenMatches } from "../transportSecurity.js";
 
 export interface WebSocketTransportOptions {
+  http: HttpServer;
   host: string;
-  port: number;
   /** Bearer token; required (non-empty) when host is not a loopback address. */
   token: string;
   /** Largest message answered with E_MESSAGE_TOO_LARGE; 4× this closes the connection (1009). */
@@ -24,59 +25,42 @@ export interface WebSocketTransportOptions {
   limits: ProtocolLimits;
   scheduler: Scheduler;
   log: Logger;
-  /** Body of /healthz; `ready: false` answers 503. */
-  health(): { ready: boolean } & Record<string, unknown>;
 }
 
 /** Outgoing bytes buffered for one slow client before it is disconnected. */
 const maxBufferedBytes = 8 << 20;
 
 export class WebSocketTransport {
-  private server: Server | undefined;
   private sockets: WebSocketServer | undefined;
   private readonly clients = new Set<WebSocket>();
+  private accepting = false;
 
   constructor(private readonly options: WebSocketTransportOptions) {
     assertTokenWhenExposed("ws.host", options.host, "ws.token", options.token);
   }
 
-  async start(): Promise<void> {
-    const server = createServer((request, response) => this.onHttpRequest(request, response));
+  start(): void {
     const sockets = new WebSocketServer({ noServer: true, maxPayload: this.options.maxMessageBytes * 4 });
-    server.on("upgrade", (request, socket, head) => this.onUpgrade(sockets, request, socket, head));
     sockets.on("connection", (socket) => this.onConnection(socket));
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(this.options.port, this.options.host, () => {
-        server.off("error", reject);
-        resolve();
-      });
-    });
-    this.server = server;
+    this.options.http.onUpgrade((request, socket, head) => this.onUpgrade(sockets, request, socket, head));
     this.sockets = sockets;
+    this.accepting = true;
     this.options.log.info({ address: this.address() }, "WebSocket transport listening");
   }
 
-  /** Where the server listens, e.g. ws://127.0.0.1:8765/ (port resolved when 0 was configured). */
+  /** Where clients connect, e.g. ws://127.0.0.1:8765/ (port resolved when 0 was configured). */
   address(): string {
-    const address = this.server?.address() as AddressInfo | null | undefined;
-    if (!address) return "";
-    const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
-    return `ws://${host}:${address.port}/`;
-  }
-
-  get port(): number {
-    return (this.server?.address() as AddressInfo | null)?.port ?? 0;
+    const address = this.options.http.address();
+    return address ? `ws://${address.host}:${address.port}/` : "";
   }
 
   /** Refuses new connections; open ones keep their in-flight requests until stop(). */
   stopAccepting(): void {
-    this.server?.close();
+    this.accepting = false;
   }
 
   async stop(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
+    this.accepting = false;
     for (const client of this.clients) client.close(1001, "server shutting down");
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
@@ -93,25 +77,16 @@ export class WebSocketTransport {
       check();
     });
     this.sockets?.close();
-    if (server) {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    }
-  }
-
-  private onHttpRequest(request: IncomingMessage, response: ServerResponse): void {
-    const path = new URL(request.url ?? "/", "http://localhost").pathname;
-    if (request.method === "GET" && path === "/healthz") {
-      const health = this.options.health();
-      response.writeHead(health.ready ? 200 : 503, { "content-type": "application/json" });
-      response.end(JSON.stringify({ status: health.ready ? "ok" : "not ready", ...health }));
-      return;
-    }
-    response.writeHead(404, { "content-type": "application/json" });
-    response.end(JSON.stringify({ error: { code: "E_NOT_FOUND", message: `no route ${request.method} ${path}` } }));
   }
 
   private onUpgrade(sockets: WebSocketServer, request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (!this.accepting) {
+      socket.end(
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n" +
+          JSON.stringify({ error: { code: "E_SHUTTING_DOWN", message: "the daemon is stopping" } }),
+      );
+      return;
+    }
     if (this.options.token.length > 0 && !bearerTokenMatches(request, this.options.token)) {
       this.options.log.warn({ remote: request.socket.remoteAddress }, "WebSocket client refused: bad or missing token");
       socket.end(

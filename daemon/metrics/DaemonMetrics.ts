@@ -1,0 +1,95 @@
+/**
+ * Prometheus metrics of one daemon (prom-client): requests by outcome, queue depth, tokens, TTFT and
+ * decode-rate histograms, what runs (backend, model), board temperature and the process's own
+ * figures (RSS, CPU, event-loop lag: prom-client's default collectors).
+ */
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type { FinalMessage } from "../protocol/messages.js";
+import type { SchedulerStats } from "../scheduler/Scheduler.js";
+
+export class DaemonMetrics {
+  readonly registry = new Registry();
+  private readonly requests: Counter<"outcome">;
+  private readonly tokens: Counter;
+  private readonly ttft: Histogram;
+  private readonly decodeRate: Histogram;
+  private readonly queued: Gauge;
+  private readonly running: Gauge;
+  private readonly info: Gauge<"backend" | "model" | "version">;
+  private readonly temperature: Gauge<"zone">;
+  private readonly ready: Gauge;
+
+  constructor() {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+    this.requests = new Counter({
+      name: "tinyllamad_requests_total",
+      help: "Requests that ended, by outcome (stop, length, cancelled, or an error code).",
+      labelNames: ["outcome"],
+      registers,
+    });
+    this.tokens = new Counter({ name: "tinyllamad_generated_tokens_total", help: "Tokens generated.", registers });
+    this.ttft = new Histogram({
+      name: "tinyllamad_time_to_first_token_seconds",
+      help: "From acceptance to the first generated token.",
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32],
+      registers,
+    });
+    this.decodeRate = new Histogram({
+      name: "tinyllamad_decode_tokens_per_second",
+      help: "Decode rate of each request after its first token.",
+      buckets: [1, 2, 4, 6, 8, 10, 15, 20, 30, 50, 100],
+      registers,
+    });
+    this.queued = new Gauge({ name: "tinyllamad_queue_depth", help: "Requests waiting for a sequence.", registers });
+    this.running = new Gauge({ name: "tinyllamad_running_requests", help: "Requests being generated.", registers });
+    this.info = new Gauge({
+      name: "tinyllamad_backend_info",
+      help: "What this daemon runs (value 1).",
+      labelNames: ["backend", "model", "version"],
+      registers,
+    });
+    this.temperature = new Gauge({
+      name: "tinyllamad_temperature_celsius",
+      help: "Board temperature by thermal zone.",
+      labelNames: ["zone"],
+      registers,
+    });
+    this.ready = new Gauge({ name: "tinyllamad_ready", help: "1 while serving, else 0.", registers });
+  }
+
+  requestFinished(message: FinalMessage, completionTokens: number): void {
+    this.requests.inc({ outcome: message.type === "done" ? message.finish_reason : message.error.code });
+    this.tokens.inc(completionTokens);
+    if (message.type !== "done") return;
+    if (message.timings.ttft_ms !== null) this.ttft.observe(message.timings.ttft_ms / 1000);
+    if (message.timings.tokens_per_s !== null) this.decodeRate.observe(message.timings.tokens_per_s);
+  }
+
+  load(stats: SchedulerStats): void {
+    this.queued.set(stats.queued);
+    this.running.set(stats.running);
+  }
+
+  serving(backend: string, model: string, version: string): void {
+    this.info.reset();
+    this.info.set({ backend, model, version }, 1);
+    this.ready.set(1);
+  }
+
+  notReady(): void {
+    this.ready.set(0);
+  }
+
+  temperatures(zones: Array<{ zone: string; celsius: number }>): void {
+    for (const { zone, celsius } of zones) this.temperature.set({ zone }, celsius);
+  }
+
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}

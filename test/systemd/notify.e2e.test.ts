@@ -1,0 +1,116 @@
+/**
+ * Plays systemd: a unix datagram NOTIFY_SOCKET and WATCHDOG_USEC, and the sequence the daemon must
+ * send — STATUS while loading, READY=1 once serving, WATCHDOG=1 pings, RELOADING=1/READY=1 on SIGHUP,
+ * STOPPING=1 on SIGTERM — and no pings while a generation makes no progress.
+ */
+import assert from "node:assert/strict";
+import { after, describe, it } from "node:test";
+import { DaemonProcess } from "../support/DaemonProcess.js";
+import { NotifySocketListener } from "../support/NotifySocketListener.js";
+import { ProtocolClient } from "../support/ProtocolClient.js";
+import { testModelPath } from "../support/testModels.js";
+
+describe("systemd notify protocol", () => {
+  const listener = new NotifySocketListener();
+  after(() => listener.stop());
+
+  it("READY after the model loads, STATUS lines, watchdog pings, RELOADING on SIGHUP, STOPPING on SIGTERM", async () => {
+    await listener.start();
+    const daemon = new DaemonProcess(
+      ["--model.path", testModelPath(), "--model.contextSize", "256", "--mqtt.enabled", "false", "--ws.port", "0"],
+      { NOTIFY_SOCKET: listener.path, WATCHDOG_USEC: "400000" },
+    );
+    const url = await daemon.start();
+    await listener.waitFor(() => listener.with("READY").length === 1, 10_000, "READY=1");
+    const ready = listener.with("READY")[0]!;
+    assert.match(ready.fields.STATUS ?? "", /^serving on cpu ×\d+/);
+    const loading = listener.received.filter((n) => n.fields.STATUS?.startsWith("loading model"));
+    assert.ok(loading.length >= 1, "a loading STATUS before READY");
+    assert.ok(loading.every((n) => n.t <= ready.t));
+    assert.ok(listener.with("EXTEND_TIMEOUT_USEC").length >= 1, "start-up time extended while loading");
+    assert.ok(
+      daemon.logLines.findIndex((l) => l.msg === "model loaded") <
+        daemon.logLines.findIndex((l) => l.msg === "serving"),
+    );
+
+    const pingsBefore = listener.with("WATCHDOG").length;
+    await listener.waitFor(() => listener.with("WATCHDOG").length >= pingsBefore + 3, 5_000, "three watchdog pings");
+
+    const client = await ProtocolClient.connect(url);
+    await client.request({ id: "r1", prompt: "Hi", max_tokens: 4 });
+    await listener.waitFor(
+      () => listener.received.some((n) => /tok\/s/.test(n.fields.STATUS ?? "")),
+      5_000,
+      "a STATUS with the decode rate",
+    );
+    await client.close();
+
+    daemon.signal("SIGHUP");
+    await listener.waitFor(() => listener.with("READY").length === 2, 5_000, "READY=1 after the reload");
+    const reloading = listener.with("RELOADING");
+    assert.equal(reloading.length, 1);
+    assert.match(reloading[0]!.fields.MONOTONIC_USEC ?? "", /^\d+$/);
+    assert.ok(reloading[0]!.t <= listener.with("READY")[1]!.t);
+
+    daemon.signal("SIGTERM");
+    assert.equal((await daemon.exited()).code, 0);
+    assert.equal(listener.with("STOPPING").length, 1);
+  });
+
+  it("withholds watchdog pings while a generation makes no progress, and resumes after", async () => {
+    // A 1.1 B-parameter model reading a ~1000-token prompt spends seconds in one prefill without
+    // producing a token: past scheduler.stallTimeoutMs that counts as hung.
+    const daemon = new DaemonProcess(
+      [
+        "--model.path",
+        testModelPath("tinyllama-1.1b", "q4_0"),
+        "--model.contextSize",
+        "1200",
+        "--scheduler.parallelSequences",
+        "1",
+        "--scheduler.stallTimeoutMs",
+        "1000",
+        "--mqtt.enabled",
+        "false",
+        "--ws.port",
+        "0",
+      ],
+      { NOTIFY_SOCKET: listener.path, WATCHDOG_USEC: "300000" },
+    );
+    const url = await daemon.start(120_000);
+    try {
+      const client = await ProtocolClient.connect(url);
+      const started = Date.now();
+      const answer = client.request({ id: "slow", prompt: "word ".repeat(1000), max_tokens: 2 }, 300_000);
+      await daemon.waitForLog((l) => l.msg === "liveness check failed; withholding the watchdog ping", 60_000);
+      const health = await fetch(`${url.replace("ws://", "http://")}healthz`);
+      assert.equal(health.status, 503, "/healthz reports the stall too");
+      assert.equal(((await health.json()) as { status: string }).status, "stalled");
+      const final = (await answer).final;
+      assert.equal(final.type, "done");
+      await daemon.waitForLog((l) => l.msg === "service alive again; watchdog pings resume", 10_000);
+      const pings = listener.with("WATCHDOG").filter((n) => n.t >= listener.received[0]!.t);
+      const gaps = pings.slice(1).map((n, i) => n.t - pings[i]!.t);
+      assert.ok(
+        Math.max(...gaps) > 1.0,
+        `a gap in the pings while stalled (longest ${Math.max(...gaps).toFixed(2)} s)`,
+      );
+      assert.ok(Date.now() - started > 1000);
+      await client.close();
+    } finally {
+      assert.equal((await daemon.stop()).code, 0);
+    }
+  });
+
+  it("sends nothing at all without NOTIFY_SOCKET", async () => {
+    const before = listener.received.length;
+    const daemon = new DaemonProcess(
+      ["--model.path", testModelPath(), "--model.contextSize", "256", "--mqtt.enabled", "false", "--ws.port", "0"],
+      { NOTIFY_SOCKET: "", WATCHDOG_USEC: "400000" },
+    );
+    await daemon.start();
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    assert.equal((await daemon.stop()).code, 0);
+    assert.equal(listener.received.length, before);
+  });
+});
