@@ -8,6 +8,7 @@ import { availableParallelism } from "node:os";
 import { basename, join } from "node:path";
 import type { Backend } from "../hal/backends/Backend.js";
 import { LlamaCppBackend } from "../hal/backends/llamaCpp/LlamaCppBackend.js";
+import { RkllmBackend } from "../hal/backends/rkllm/RkllmBackend.js";
 import { ModelMissingError, resolveModelPath } from "../models/store/defaultModelLocation.js";
 import type { TinyllamadConfig } from "./config/configSchema.js";
 import { componentLogger, type Logger, type LogLevel, parseComponentLevels } from "./logging/createLogger.js";
@@ -97,7 +98,11 @@ export class Daemon {
     this.state = "loading";
     const { config } = this;
     if (config.ws.enabled) assertTokenWhenExposed("ws.host", config.ws.host, "ws.token", config.ws.token);
-    const modelPath = resolveModelPath(config.model.path);
+    if (config.backend.kind === "npu" && config.npu.modelPath.length === 0)
+      throw new Error(
+        "backend.kind=npu needs npu.modelPath: a .rkllm model converted with rkllm-toolkit (docs/npu.md)",
+      );
+    const modelPath = config.backend.kind === "npu" ? config.npu.modelPath : resolveModelPath(config.model.path);
     if (!existsSync(modelPath)) throw new ModelMissingError(modelPath);
     this.notifier.start();
 
@@ -377,7 +382,7 @@ export class Daemon {
       case "vulkan":
         return new LlamaCppBackend({ kind: "vulkan", onLog });
       case "npu":
-        throw new Error("backend.kind=npu: the RKLLM NPU backend is not part of this build yet");
+        return new RkllmBackend({ libraryPath: this.config.npu.libraryPath || undefined });
     }
   }
 }

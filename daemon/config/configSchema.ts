@@ -32,6 +32,7 @@ export type MqttQos = (typeof mqttQosLevels)[number];
 export interface TinyllamadConfig {
   model: { path: string; contextSize: number };
   backend: { kind: BackendKind; threads: number; gpuLayers: number };
+  npu: { libraryPath: string; modelPath: string };
   scheduler: { parallelSequences: number; maxQueue: number; shutdownGraceMs: number; stallTimeoutMs: number };
   limits: { defaultMaxTokens: number; maxMaxTokens: number; maxMessageBytes: number; maxPromptChars: number };
   ws: { enabled: boolean; host: string; port: number; token: string };
@@ -108,6 +109,18 @@ const settingsWithoutNames: convict.Schema<TinyllamadConfig> = {
       doc: "Model layers to offload to the GPU/NPU; -1 offloads all of them, 0 none.",
       default: -1,
       format: integerFromMinusOne,
+    }),
+  },
+  npu: {
+    libraryPath: setting({
+      doc: "Path of Rockchip's RKLLM runtime (librkllmrt.so, API 1.2.0) for the NPU backend; empty searches the system library paths.",
+      default: "",
+      format: text,
+    }),
+    modelPath: setting({
+      doc: "The .rkllm model the NPU backend runs (converted with rkllm-toolkit, see docs/npu.md); empty means none, so the NPU is not used.",
+      default: "",
+      format: text,
     }),
   },
   scheduler: {

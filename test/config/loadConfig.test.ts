@@ -46,6 +46,8 @@ const everySetting: ReadonlyArray<[key: string, env: string, text: string, loade
   ["backend.kind", "TINYLLAMAD_BACKEND_KIND", "vulkan", "vulkan"],
   ["backend.threads", "TINYLLAMAD_BACKEND_THREADS", "3", 3],
   ["backend.gpuLayers", "TINYLLAMAD_BACKEND_GPU_LAYERS", "10", 10],
+  ["npu.libraryPath", "TINYLLAMAD_NPU_LIBRARY_PATH", "/usr/lib/librkllmrt.so", "/usr/lib/librkllmrt.so"],
+  ["npu.modelPath", "TINYLLAMAD_NPU_MODEL_PATH", "/models/tinyllama.rkllm", "/models/tinyllama.rkllm"],
   ["scheduler.parallelSequences", "TINYLLAMAD_SCHEDULER_PARALLEL_SEQUENCES", "2", 2],
   ["scheduler.maxQueue", "TINYLLAMAD_SCHEDULER_MAX_QUEUE", "8", 8],
   ["scheduler.shutdownGraceMs", "TINYLLAMAD_SCHEDULER_SHUTDOWN_GRACE_MS", "500", 500],
@@ -93,6 +95,7 @@ describe("defaults", () => {
     assert.deepEqual(loaded.config, {
       model: { path: "", contextSize: 2048 },
       backend: { kind: "auto", threads: 0, gpuLayers: -1 },
+      npu: { libraryPath: "", modelPath: "" },
       scheduler: { parallelSequences: 4, maxQueue: 64, shutdownGraceMs: 10000, stallTimeoutMs: 120000 },
       limits: { defaultMaxTokens: 128, maxMaxTokens: 2048, maxMessageBytes: 1048576, maxPromptChars: 32768 },
       ws: { enabled: true, host: "127.0.0.1", port: 8765, token: "" },
