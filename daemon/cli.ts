@@ -2,7 +2,7 @@
 /**
  * The `tinyllamad` command: `serve` (the daemon), `config --print`, `models make-test`.
  */
-import { runMakeTestModelCommand } from "../models/cli/makeTestModelCommand.js";
+import { runModelsCommand } from "../models/cli/modelsCommand.js";
 import { ModelMissingError } from "../models/store/defaultModelLocation.js";
 import { ConfigError, loadConfig } from "./config/loadConfig.js";
 import { formatConfig } from "./config/printConfig.js";
@@ -18,6 +18,7 @@ const usage = `Usage: tinyllamad <command> [options]
 Commands:
   serve [--config FILE] [--<key> VALUE…]   run the daemon (keys as in \`tinyllamad config --print\`)
   config --print [--json] [--config FILE]  show the effective configuration and where each value came from
+  models pull|list|verify|rm|info [--json]  manage the model store (docs/models.md)
   models make-test --out FILE [...]         write a random-weight TinyLlama-shaped test model
   --version                                 print the version
 
@@ -103,9 +104,7 @@ async function main(argv: string[]): Promise<number> {
       case "config":
         return printConfig(args);
       case "models":
-        if (args[0] === "make-test") return runMakeTestModelCommand(args.slice(1));
-        console.error("usage: tinyllamad models make-test --out FILE [--shape …] [--quant …] [--seed N]");
-        return 2;
+        return await runModelsCommand(args, { stdout: process.stdout, stderr: process.stderr });
       case "--version":
       case "-v":
         console.log(packageVersion());

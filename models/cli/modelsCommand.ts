@@ -1,0 +1,283 @@
+/**
+ * `tinyllamad models pull|list|verify|rm|info` (and `make-test`): manage the model store from the
+ * command line, human-readable or `--json`. Returns the exit code: 0 ok, 1 failed, 2 usage.
+ */
+import { existsSync } from "node:fs";
+import { parseArgs } from "node:util";
+import {
+  type CatalogEntry,
+  CatalogError,
+  findCatalogEntry,
+  loadModelCatalog,
+  type ModelCatalog,
+  requireCatalogEntry,
+} from "../catalog/modelCatalog.js";
+import { readBoardMemory } from "../store/boardMemory.js";
+import { type BoardMemory, checkCatalogModelFit } from "../store/estimateFit.js";
+import { inspectModel } from "../store/inspectModel.js";
+import { ModelStore } from "../store/ModelStore.js";
+import { ModelStoreError } from "../store/ModelStoreError.js";
+import { pullModel } from "../store/pullModel.js";
+import { createProgressRenderer, type ProgressOutput } from "../store/pullProgressRenderer.js";
+import { runMakeTestModelCommand } from "./makeTestModelCommand.js";
+
+export interface ModelsCommandIo {
+  stdout: ProgressOutput;
+  stderr: { write(text: string): unknown };
+  /** Catalog file to use instead of the built-in one. */
+  catalogPath?: string;
+  /** Board memory for `info`'s fit check (defaults to this machine's). */
+  memory?: BoardMemory;
+}
+
+export const modelsUsage = `Usage: tinyllamad models <command> [options]
+
+  pull NAME [--mirror URL] [--from FILE|URL] [--store DIR] [--allow-unverified]
+                       download a catalog model into the store (resumes, retries, verifies sha256)
+  list                 the models in the store and downloads in progress
+  verify [NAME]        re-hash stored models against the catalog (all when no NAME)
+  rm NAME              delete a model (and its partial download) from the store
+  info NAME|PATH       catalog data, GGUF header and whether it fits this board's memory
+  make-test ...        write a random-weight test model (see models make-test --help)
+
+Options: --json (machine-readable output), --store DIR (default: the model store),
+  --context N and --sequences N (for info's memory estimate; default 2048 and 1), --catalog FILE.`;
+
+export async function runModelsCommand(args: string[], io: ModelsCommandIo): Promise<number> {
+  const [command, ...rest] = args;
+  if (command === "make-test") return runMakeTestModelCommand(rest);
+  let parsed: ReturnType<typeof parseOptions>;
+  try {
+    parsed = parseOptions(rest);
+  } catch (error) {
+    io.stderr.write(`${(error as Error).message}\n\n${modelsUsage}\n`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help || command === undefined || command === "help" || command === "--help") {
+    io.stdout.write(`${modelsUsage}\n`);
+    return command === undefined ? 2 : 0;
+  }
+  const json = values.json ?? false;
+  try {
+    const catalog = loadModelCatalog(values.catalog ?? io.catalogPath);
+    const store = new ModelStore(values.store);
+    const context: CommandContext = { io, json, catalog, store, values, positionals };
+    switch (command) {
+      case "pull":
+        return await pull(context);
+      case "list":
+        return await list(context);
+      case "verify":
+        return await verify(context);
+      case "rm":
+        return await remove(context);
+      case "info":
+        return await info(context);
+      default:
+        io.stderr.write(`unknown models command: ${command}\n\n${modelsUsage}\n`);
+        return 2;
+    }
+  } catch (error) {
+    if (error instanceof ModelStoreError || error instanceof CatalogError) {
+      if (json) io.stdout.write(`${JSON.stringify({ error: { code: error.code, message: error.message } })}\n`);
+      else io.stderr.write(`error ${error.code}: ${error.message}\n`);
+      return 1;
+    }
+    if (error instanceof UsageError) {
+      io.stderr.write(`${error.message}\n\n${modelsUsage}\n`);
+      return 2;
+    }
+    throw error;
+  }
+}
+
+function parseOptions(args: string[]) {
+  return parseArgs({
+    args,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      store: { type: "string" },
+      mirror: { type: "string" },
+      from: { type: "string" },
+      catalog: { type: "string" },
+      context: { type: "string" },
+      sequences: { type: "string" },
+      "allow-unverified": { type: "boolean" },
+      json: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+}
+
+interface CommandContext {
+  io: ModelsCommandIo;
+  json: boolean;
+  catalog: ModelCatalog;
+  store: ModelStore;
+  values: ReturnType<typeof parseOptions>["values"];
+  positionals: string[];
+}
+
+function print(context: CommandContext, human: string, data: unknown): void {
+  context.io.stdout.write(context.json ? `${JSON.stringify(data)}\n` : `${human}\n`);
+}
+
+function requireName(context: CommandContext, what: string): string {
+  const name = context.positionals[0];
+  if (!name) throw new UsageError(`${what} needs a model NAME`);
+  return name;
+}
+
+async function pull(context: CommandContext): Promise<number> {
+  const entry = requireCatalogEntry(context.catalog, requireName(context, "pull"));
+  const renderer = context.json ? undefined : createProgressRenderer(context.io.stdout);
+  const result = await pullModel({
+    entry,
+    store: context.store,
+    allowUnverified: context.values["allow-unverified"] ?? false,
+    ...(context.values.mirror ? { mirrorUrl: context.values.mirror } : {}),
+    ...(context.values.from ? { from: context.values.from } : {}),
+    ...(renderer ? { onProgress: (progress) => renderer.update(progress) } : {}),
+    onWaiting: (pid) =>
+      context.io.stderr.write(
+        `${entry.fileName} is already being pulled by ${pid === null ? "another process" : `pid ${pid}`}; waiting\n`,
+      ),
+    onRetry: ({ attempt, delayMs, reason }) => {
+      renderer?.finish();
+      context.io.stderr.write(`attempt ${attempt} failed (${reason}); retrying in ${(delayMs / 1000).toFixed(1)} s\n`);
+    },
+  }).finally(() => renderer?.finish());
+  const state = result.alreadyPresent ? "already present" : "pulled";
+  const trust = result.verified ? "sha256 verified" : "UNVERIFIED (the catalog has no sha256)";
+  print(context, `${state}: ${entry.name} → ${result.path} (${result.sizeBytes} bytes, ${trust})`, {
+    model: entry.name,
+    ...result,
+  });
+  return 0;
+}
+
+async function list(context: CommandContext): Promise<number> {
+  const { files, partial } = await context.store.list();
+  const models = files.map((file) => ({
+    name: findCatalogEntry(context.catalog, file.fileName)?.name ?? null,
+    fileName: file.fileName,
+    path: file.path,
+    sizeBytes: file.sizeBytes,
+    status: file.status,
+    sha256: file.record?.sha256 ?? null,
+  }));
+  const partialDownloads = partial.map((p) => ({
+    fileName: p.fileName,
+    bytes: p.bytes,
+    expectedSizeBytes: p.info?.expectedSizeBytes ?? null,
+    url: p.info?.url ?? null,
+  }));
+  const lines = [`store: ${context.store.directory}`];
+  if (models.length === 0) lines.push("no models; get one with: tinyllamad models pull NAME");
+  for (const m of models)
+    lines.push(
+      `${(m.name ?? "(not in catalog)").padEnd(34)} ${(m.sizeBytes / 1e6).toFixed(0).padStart(6)} MB  ${m.status.padEnd(10)} ${m.fileName}`,
+    );
+  for (const p of partialDownloads)
+    lines.push(
+      `partial: ${p.fileName} ${(p.bytes / 1e6).toFixed(0)} MB of ${p.expectedSizeBytes === null ? "?" : (p.expectedSizeBytes / 1e6).toFixed(0)} MB`,
+    );
+  print(context, lines.join("\n"), { store: context.store.directory, models, partial: partialDownloads });
+  return 0;
+}
+
+async function verify(context: CommandContext): Promise<number> {
+  const name = context.positionals[0];
+  let fileNames: string[];
+  if (name) {
+    const fileName = findCatalogEntry(context.catalog, name)?.fileName ?? name;
+    if (!(await context.store.storedFile(fileName))) {
+      throw new ModelStoreError("E_MODEL_NOT_IN_STORE", `${name} is not in the store ${context.store.directory}`);
+    }
+    fileNames = [fileName];
+  } else {
+    fileNames = (await context.store.list()).files.map((file) => file.fileName);
+  }
+  const results = [];
+  for (const fileName of fileNames) {
+    const outcome = await context.store.verify(fileName, findCatalogEntry(context.catalog, fileName)?.sha256 ?? null);
+    if (outcome) results.push(outcome);
+  }
+  const human = results
+    .map((r) =>
+      r.result === "mismatch"
+        ? `MISMATCH ${r.fileName}: sha256 ${r.sha256}, expected ${r.expectedSha256}; moved to ${r.movedTo}`
+        : `${r.result === "verified" ? "ok" : "ok (unverified: no known sha256)"} ${r.fileName} ${r.sha256}`,
+    )
+    .join("\n");
+  print(context, human || "nothing to verify", { results });
+  return results.some((r) => r.result === "mismatch") ? 1 : 0;
+}
+
+async function remove(context: CommandContext): Promise<number> {
+  const name = requireName(context, "rm");
+  const fileName = findCatalogEntry(context.catalog, name)?.fileName ?? name;
+  if (fileName.includes("/"))
+    throw new ModelStoreError("E_MODEL_NOT_IN_STORE", `rm takes a model name, not a path: ${name}`);
+  const removed = await context.store.remove(fileName);
+  if (removed.length === 0)
+    throw new ModelStoreError("E_MODEL_NOT_IN_STORE", `${name} is not in the store ${context.store.directory}`);
+  print(context, `removed ${removed.join(", ")}`, { removed });
+  return 0;
+}
+
+async function info(context: CommandContext): Promise<number> {
+  const name = requireName(context, "info");
+  const entry: CatalogEntry | undefined = findCatalogEntry(context.catalog, name);
+  const path = entry ? context.store.completePath(entry.fileName) : name;
+  if (!entry && !existsSync(path)) {
+    throw new ModelStoreError("E_MODEL_NOT_IN_STORE", `${name} is neither a catalog model nor a file`);
+  }
+  const stored = entry ? await context.store.storedFile(entry.fileName) : null;
+  const inspection = !entry || stored ? await inspectModel(path) : null;
+  const request = {
+    contextSize: positiveInteger(context.values.context, 2048),
+    sequences: positiveInteger(context.values.sequences, 1),
+  };
+  const memory = context.io.memory ?? readBoardMemory();
+  const fit = entry
+    ? checkCatalogModelFit(
+        entry,
+        context.catalog,
+        memory,
+        request,
+        inspection ? { modelBytes: inspection.sizeBytes } : {},
+      )
+    : null;
+  const lines: string[] = [];
+  if (entry) {
+    lines.push(`${entry.name}: ${entry.description}`);
+    lines.push(
+      `  file ${entry.fileName}, ${entry.format}, ${entry.quantization}, context ${entry.contextLength}, backends ${entry.backends.join(", ")}`,
+    );
+    lines.push(`  sha256 ${entry.sha256 ?? "unknown (pull needs --allow-unverified)"}`);
+    lines.push(`  in store: ${stored ? `${stored.path} (${stored.status})` : "no"}`);
+  }
+  if (inspection) {
+    lines.push(
+      `  header: ${inspection.architecture ?? inspection.format}, ${inspection.parameterCount ?? "?"} parameters, ${inspection.quantization ?? "?"}, ` +
+        `context ${inspection.contextLength ?? "?"}, vocabulary ${inspection.vocabularySize ?? "?"}, chat template ${inspection.hasChatTemplate ? "yes" : "no"}`,
+    );
+  }
+  if (fit) lines.push(`  memory: ${fit.message}`);
+  print(context, lines.join("\n"), { catalog: entry ?? null, stored, inspection, fit });
+  return 0;
+}
+
+function positiveInteger(text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value <= 0) throw new UsageError(`expected a positive integer, got ${text}`);
+  return value;
+}
+
+class UsageError extends Error {
+  override readonly name = "UsageError";
+}

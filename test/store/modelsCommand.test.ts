@@ -1,0 +1,137 @@
+import assert from "node:assert/strict";
+import { existsSync, readFileSync } from "node:fs";
+import { mkdtemp, open, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { loadModelCatalog } from "../../models/catalog/modelCatalog.js";
+import { runModelsCommand } from "../../models/cli/modelsCommand.js";
+import { type TestModel, testModel } from "./testCatalogEntry.js";
+
+const MiB = 1024 * 1024;
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+  json: Record<string, unknown>;
+}
+
+describe("tinyllamad models (list, verify, rm, info, pull) --json", () => {
+  let model: TestModel;
+  let root: string;
+  let storeDirectory: string;
+  let catalogPath: string;
+  const fileName = "tinyllamad-test-tiny.gguf";
+
+  async function run(...args: string[]): Promise<Run> {
+    let stdout = "";
+    let stderr = "";
+    const code = await runModelsCommand([...args, "--store", storeDirectory], {
+      stdout: { write: (text: string) => (stdout += text), isTTY: false },
+      stderr: { write: (text: string) => (stderr += text) },
+      catalogPath,
+      memory: { totalBytes: 1024 * MiB, availableBytes: 850 * MiB },
+    });
+    let json: Record<string, unknown> = {};
+    if (args.includes("--json") && stdout.trim()) json = JSON.parse(stdout.trim().split("\n").at(-1) as string);
+    return { code, stdout, stderr, json };
+  }
+
+  before(async () => {
+    model = testModel();
+    root = await mkdtemp(join(tmpdir(), "tinyllamad-models-cli-"));
+    storeDirectory = join(root, "store");
+    const catalog = loadModelCatalog();
+    catalog.models.push(model.entry([]));
+    catalogPath = join(root, "catalog.json");
+    await writeFile(catalogPath, JSON.stringify(catalog));
+  });
+  after(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it("pull --from a local file, then list shows it verified", async () => {
+    const pulled = await run("pull", "tinyllamad-test:tiny", "--from", model.path, "--json");
+    assert.equal(pulled.code, 0, pulled.stderr);
+    assert.equal(pulled.json.sha256, model.sha256);
+    assert.equal(pulled.json.verified, true);
+    const listed = await run("list", "--json");
+    assert.equal(listed.code, 0);
+    assert.deepEqual(listed.json.models, [
+      {
+        name: "tinyllamad-test:tiny",
+        fileName,
+        path: join(storeDirectory, fileName),
+        sizeBytes: model.body.length,
+        status: "verified",
+        sha256: model.sha256,
+      },
+    ]);
+    const human = await run("list");
+    assert.match(human.stdout, /tinyllamad-test:tiny .* verified +tinyllamad-test-tiny\.gguf/);
+  });
+
+  it("pull of a catalog model with no sha256 is refused without --allow-unverified", async () => {
+    const refused = await run("pull", "tinyllama-1.1b-chat:q4_k_m", "--from", model.path, "--json");
+    assert.equal(refused.code, 1);
+    assert.equal((refused.json.error as { code: string }).code, "E_CHECKSUM_UNKNOWN");
+  });
+
+  it("info NAME and info PATH report the GGUF header and the memory fit", async () => {
+    const byName = await run("info", "tinyllamad-test:tiny", "--json");
+    assert.equal(byName.code, 0, byName.stderr);
+    const inspection = byName.json.inspection as Record<string, unknown>;
+    assert.equal(inspection.architecture, "llama");
+    assert.equal(inspection.vocabularySize, 32000);
+    assert.equal((byName.json.fit as { fits: boolean }).fits, true);
+    const byPath = await run("info", model.path, "--json");
+    assert.equal((byPath.json.inspection as { architecture: string }).architecture, "llama");
+    assert.equal(byPath.json.fit, null);
+    const q8 = await run("info", "tinyllama-1.1b-chat:q8_0", "--json");
+    const fit = q8.json.fit as { fits: boolean; suggestions: string[] };
+    assert.equal(fit.fits, false);
+    assert.ok(fit.suggestions.includes("tinyllama-1.1b-chat:q4_k_m"));
+    const human = await run("info", "tinyllama-1.1b-chat:q8_0");
+    assert.match(human.stdout, /does not fit this board/);
+  });
+
+  it("verify passes an intact file and moves a corrupted one aside (exit 1)", async () => {
+    const ok = await run("verify", "--json");
+    assert.equal(ok.code, 0);
+    assert.deepEqual(
+      (ok.json.results as { fileName: string; result: string }[]).map((r) => [r.fileName, r.result]),
+      [[fileName, "verified"]],
+    );
+    const handle = await open(join(storeDirectory, fileName), "r+");
+    await handle.write(Buffer.from([0x55]), 0, 1, 5000);
+    await handle.close();
+    const bad = await run("verify", "tinyllamad-test:tiny", "--json");
+    assert.equal(bad.code, 1);
+    const [result] = bad.json.results as { result: string; movedTo: string }[];
+    assert.equal(result?.result, "mismatch");
+    assert.equal(existsSync(join(storeDirectory, fileName)), false, "a corrupted file does not stay looking complete");
+    assert.equal(readFileSync(result?.movedTo ?? "").length, model.body.length);
+    const listed = await run("list", "--json");
+    assert.deepEqual(listed.json.models, []);
+  });
+
+  it("rm deletes the model, and rm of an absent model is a clear error", async () => {
+    assert.equal((await run("pull", "tinyllamad-test:tiny", "--from", model.path, "--json")).code, 0);
+    const removed = await run("rm", "tinyllamad-test:tiny", "--json");
+    assert.equal(removed.code, 0);
+    assert.ok((removed.json.removed as string[]).includes(join(storeDirectory, fileName)));
+    assert.deepEqual((await run("list", "--json")).json.models, []);
+    const again = await run("rm", "tinyllamad-test:tiny", "--json");
+    assert.equal(again.code, 1);
+    assert.equal((again.json.error as { code: string }).code, "E_MODEL_NOT_IN_STORE");
+  });
+
+  it("unknown model names and bad usage give clear errors", async () => {
+    const unknown = await run("pull", "no-such-model", "--json");
+    assert.equal(unknown.code, 1);
+    assert.equal((unknown.json.error as { code: string }).code, "E_MODEL_UNKNOWN");
+    assert.equal((await run("frobnicate")).code, 2);
+    assert.equal((await run("pull")).code, 2);
+  });
+});
