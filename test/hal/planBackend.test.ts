@@ -1,0 +1,183 @@
+/**
+ * planBackend on the real probes of each board fixture: backend, threads, cores, context and reasons;
+ * forcing from the config; the memory estimate; and docs/hardware.md's table matching the code.
+ */
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import { describe, it } from "node:test";
+import {
+  estimateMemoryBytes,
+  runtimeOverheadBytes,
+  tinyLlamaKvBytesPerToken,
+} from "../../hal/plan/estimateMemoryBytes.js";
+import { compareVersions, type PlanConfig, type PlanModelInput, planBackend } from "../../hal/plan/planBackend.js";
+import { hardwareDocPath, renderHardwareDoc } from "../../hal/plan/writePlanTable.js";
+import { probeBoardFixture } from "./probeBoardFixture.js";
+
+const gguf: PlanModelInput = { format: "gguf", path: "tinyllama-1.1b-chat-v1.0.Q4_K_M.gguf", fileBytes: 669_000_000 };
+const auto: PlanConfig = { backend: "auto", threads: 0, contextSize: 2048, parallelSequences: 1 };
+const rkllm = "/var/lib/tinyllamad/models/tinyllama-1.1b-chat-v1.0-w8a8-rk3588.rkllm";
+
+const has = (reasons: string[], pattern: RegExp) =>
+  assert.ok(
+    reasons.some((reason) => pattern.test(reason)),
+    `no reason matches ${pattern}:\n${reasons.join("\n")}`,
+  );
+
+describe("planBackend on the fixture boards", () => {
+  it("Raspberry Pi 4: cpu, 4 threads on cores 0-3, V3D only a calibration candidate", async () => {
+    const plan = planBackend(await probeBoardFixture("rpi4-4gb"), gguf, auto);
+    assert.deepEqual(
+      [plan.backend, plan.threads, plan.cpuList, plan.contextSize, plan.candidates],
+      ["cpu", 4, [0, 1, 2, 3], 2048, ["cpu", "vulkan"]],
+    );
+    has(plan.reasons, /V3D 4\.2\.14\.0 is an integrated GPU.*candidate for calibration only/);
+    has(plan.reasons, /4 Cortex-A72 cores, all alike → 4 threads on cores 0-3/);
+    has(plan.reasons, /fits$/);
+  });
+
+  it("Raspberry Pi 5: cpu, 4 threads on cores 0-3", async () => {
+    const plan = planBackend(await probeBoardFixture("rpi5-8gb"), gguf, auto);
+    assert.deepEqual([plan.backend, plan.threads, plan.cpuList], ["cpu", 4, [0, 1, 2, 3]]);
+  });
+
+  it("Orange Pi 5 without NPU: cpu on the A76 cores [4,5,6,7] with 4 threads", async () => {
+    const plan = planBackend(await probeBoardFixture("opi5-no-npu"), gguf, auto);
+    assert.deepEqual(
+      [plan.backend, plan.threads, plan.cpuList, plan.candidates],
+      ["cpu", 4, [4, 5, 6, 7], ["cpu", "vulkan"]],
+    );
+    has(plan.reasons, /big\.LITTLE: using the 4 Cortex-A76 cores 4-7, not the Cortex-A55s \(0-3\)/);
+    has(plan.reasons, /Mali-G610 \(panvk\) is an integrated GPU/);
+    has(plan.reasons, /no RKNPU driver found .* → not npu/);
+  });
+
+  it("Orange Pi 5 with NPU and an .rkllm model: npu, runtime threads on cores 4-7", async () => {
+    const plan = planBackend(await probeBoardFixture("opi5-npu"), { ...gguf, rkllmPath: rkllm }, auto);
+    assert.deepEqual(
+      [plan.backend, plan.threads, plan.cpuList, plan.candidates],
+      ["npu", 4, [4, 5, 6, 7], ["npu", "cpu"]],
+    );
+    has(plan.reasons, /NPU driver v0\.9\.8, \/usr\/lib\/librkllmrt\.so and .*\.rkllm all found → npu is viable/);
+  });
+
+  it("Orange Pi 5 with NPU but no .rkllm model: cpu, and says why not npu", async () => {
+    const plan = planBackend(await probeBoardFixture("opi5-npu"), gguf, auto);
+    assert.deepEqual([plan.backend, plan.cpuList, plan.candidates], ["cpu", [4, 5, 6, 7], ["cpu"]]);
+    has(
+      plan.reasons,
+      /^Orange Pi 5 \(RK3588S\): NPU driver v0\.9\.8 and \/usr\/lib\/librkllmrt\.so found, but no \.rkllm model → not npu$/,
+    );
+  });
+
+  it("an NPU driver older than 0.9.8 is not used automatically", async () => {
+    const hardware = await probeBoardFixture("opi5-npu");
+    hardware.npu.driverVersion = "0.9.6";
+    const plan = planBackend(hardware, { ...gguf, rkllmPath: rkllm }, auto);
+    assert.equal(plan.backend, "cpu");
+    has(plan.reasons, /NPU driver v0\.9\.6 is older than the 0\.9\.8 that RKLLM runtime 1\.2\.0 needs → not npu/);
+    assert.equal(compareVersions("0.9.10", "0.9.8"), 1);
+  });
+
+  it("an .rkllm-only model can only go to the NPU", async () => {
+    const onNpu = planBackend(
+      await probeBoardFixture("opi5-npu"),
+      { format: "rkllm", path: rkllm, fileBytes: 1_200_000_000 },
+      auto,
+    );
+    assert.deepEqual([onNpu.backend, onNpu.candidates], ["npu", ["npu"]]);
+    const nowhere = planBackend(
+      await probeBoardFixture("rpi4-4gb"),
+      { format: "rkllm", path: rkllm, fileBytes: 1_200_000_000 },
+      auto,
+    );
+    assert.deepEqual([nowhere.backend, nowhere.candidates], ["npu", []]);
+    has(nowhere.reasons, /^warning: auto → npu, the only backend for an \.rkllm model/);
+  });
+
+  it("x86-64 with only llvmpipe: cpu, with the llvmpipe reason; forced vulkan honoured", async () => {
+    const hardware = await probeBoardFixture("x86-64-generic");
+    const plan = planBackend(hardware, gguf, auto);
+    assert.deepEqual([plan.backend, plan.threads, plan.cpuList, plan.candidates], ["cpu", 4, [0, 1, 2, 3], ["cpu"]]);
+    has(
+      plan.reasons,
+      /^Vulkan device llvmpipe \(LLVM 15\.0\.6, 256 bits\) is a CPU \(software\) device → never chosen automatically$/,
+    );
+    const forced = planBackend(hardware, gguf, { ...auto, backend: "vulkan" });
+    assert.equal(forced.backend, "vulkan");
+    has(forced.reasons, /^warning: backend vulkan forced by config: honoured on llvmpipe/);
+  });
+
+  it("a discrete GPU is chosen automatically", async () => {
+    const hardware = await probeBoardFixture("x86-64-generic", {
+      vulkan: { available: true, devices: [{ name: "NVIDIA GeForce RTX 4090", type: "discrete" }], reason: "test" },
+    });
+    const plan = planBackend(hardware, gguf, auto);
+    assert.deepEqual([plan.backend, plan.candidates], ["vulkan", ["vulkan", "cpu"]]);
+  });
+
+  it("forced npu without an NPU is still npu, with a warning", async () => {
+    const plan = planBackend(await probeBoardFixture("rpi4-4gb"), gguf, { ...auto, backend: "npu" });
+    assert.equal(plan.backend, "npu");
+    has(plan.reasons, /^warning: backend npu forced by config but .*loading it will fail and the daemon falls back$/);
+    const forcedCpu = planBackend(
+      await probeBoardFixture("opi5-npu"),
+      { ...gguf, rkllmPath: rkllm },
+      { ...auto, backend: "cpu" },
+    );
+    assert.equal(forcedCpu.backend, "cpu");
+    has(forcedCpu.reasons, /^backend cpu forced by config$/);
+  });
+
+  it("configured threads are honoured: within the big cores, or spilling onto the little ones", async () => {
+    const hardware = await probeBoardFixture("opi5-no-npu");
+    const two = planBackend(hardware, gguf, { ...auto, threads: 2 });
+    assert.deepEqual([two.threads, two.cpuList], [2, [4, 5, 6, 7]]);
+    const eight = planBackend(hardware, gguf, { ...auto, threads: 8 });
+    assert.deepEqual([eight.threads, eight.cpuList], [8, [0, 1, 2, 3, 4, 5, 6, 7]]);
+    has(eight.reasons, /little cores 0-3 run too/);
+    const sixteen = planBackend(hardware, gguf, { ...auto, threads: 16 });
+    has(sixteen.reasons, /^warning: 16 threads set in config, more than the 8 cores/);
+  });
+
+  it("Raspberry Pi 4 1 GB, 2048 × 4 sequences: context shrunk to fit, with the reason", async () => {
+    const hardware = await probeBoardFixture("rpi4-1gb");
+    const q2k: PlanModelInput = { format: "gguf", fileBytes: 482_000_000 };
+    const plan = planBackend(hardware, q2k, { ...auto, parallelSequences: 4 });
+    assert.equal(plan.contextSize, 1024);
+    has(plan.reasons, /context 2048 × 4 sequences needs .* but only 764 MiB is available → context shrunk to 1024/);
+    const available = hardware.memory.availableBytes!;
+    assert.ok(
+      estimateMemoryBytes({ modelFileBytes: 482_000_000, contextSize: 1024, parallelSequences: 4 }).totalBytes <=
+        available,
+    );
+    assert.ok(
+      estimateMemoryBytes({ modelFileBytes: 482_000_000, contextSize: 2048, parallelSequences: 4 }).totalBytes >
+        available,
+    );
+    has(plan.reasons, /^warning: the Raspberry Pi reports under-voltage now/);
+  });
+
+  it("never shrinks below 256; warns when even that does not fit", async () => {
+    const plan = planBackend(await probeBoardFixture("rpi4-1gb"), gguf, auto);
+    assert.equal(plan.contextSize, 256);
+    has(plan.reasons, /^warning: memory: .* even context 256 needs .* → expect swapping or the OOM killer/);
+  });
+});
+
+describe("estimateMemoryBytes", () => {
+  it("model + 22 layers × K,V × 256 × 2 bytes per token per sequence + 150 MiB", () => {
+    assert.equal(tinyLlamaKvBytesPerToken, 22_528);
+    const estimate = estimateMemoryBytes({ modelFileBytes: 669_000_000, contextSize: 2048, parallelSequences: 4 });
+    assert.equal(estimate.kvCacheBytes, 22 * 2 * 256 * 2 * 2048 * 4);
+    assert.equal(estimate.overheadBytes, runtimeOverheadBytes);
+    assert.equal(estimate.totalBytes, 669_000_000 + 184_549_376 + 150 * 1024 * 1024);
+  });
+});
+
+describe("docs/hardware.md", () => {
+  it("holds the plan table that writePlanTable generates from the code today", async () => {
+    const committed = await readFile(hardwareDocPath(), "utf8");
+    assert.equal(committed, await renderHardwareDoc(committed), "run `node dist/hal/plan/writePlanTable.js`");
+  });
+});
