@@ -3,12 +3,14 @@
  * HTTP (health) → backend (model loaded) → scheduler → transports → READY; and the reverse on the
  * way down. It also tells systemd what is going on and answers SIGHUP reloads.
  */
-import { existsSync, readFileSync } from "node:fs";
-import { availableParallelism } from "node:os";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
-import type { Backend } from "../hal/backends/Backend.js";
+import type { Backend, BackendKind } from "../hal/backends/Backend.js";
 import { LlamaCppBackend } from "../hal/backends/llamaCpp/LlamaCppBackend.js";
+import { probeVulkanDevices } from "../hal/backends/llamaCpp/probeVulkanDevices.js";
 import { RkllmBackend } from "../hal/backends/rkllm/RkllmBackend.js";
+import { type BackendPlan, planBackend } from "../hal/plan/planBackend.js";
+import { probeHardware } from "../hal/probes/probeHardware.js";
 import { ModelMissingError, resolveModelPath } from "../models/store/defaultModelLocation.js";
 import type { TinyllamadConfig } from "./config/configSchema.js";
 import { componentLogger, type Logger, type LogLevel, parseComponentLevels } from "./logging/createLogger.js";
@@ -98,12 +100,9 @@ export class Daemon {
     this.state = "loading";
     const { config } = this;
     if (config.ws.enabled) assertTokenWhenExposed("ws.host", config.ws.host, "ws.token", config.ws.token);
-    if (config.backend.kind === "npu" && config.npu.modelPath.length === 0)
-      throw new Error(
-        "backend.kind=npu needs npu.modelPath: a .rkllm model converted with rkllm-toolkit (docs/npu.md)",
-      );
-    const modelPath = config.backend.kind === "npu" ? config.npu.modelPath : resolveModelPath(config.model.path);
-    if (!existsSync(modelPath)) throw new ModelMissingError(modelPath);
+    const modelPath = resolveModelPath(config.model.path);
+    const plan = await this.planBackend(modelPath);
+    if (plan.backend !== "npu" && !existsSync(modelPath)) throw new ModelMissingError(modelPath);
     this.notifier.start();
 
     const http = new HttpServer(config.ws.host, config.ws.port);
@@ -111,25 +110,8 @@ export class Daemon {
     await http.start();
     this.http = http;
 
-    const backend = this.createBackend();
-    const threads = config.backend.threads > 0 ? config.backend.threads : availableParallelism();
-    this.log.info({ component: "backend", kind: backend.kind, modelPath, threads }, "loading model");
-    this.notifier.loading(`loading model ${basename(modelPath)}`, 60_000);
-    let lastReported = -1;
-    await backend.load({
-      modelPath,
-      contextSize: config.model.contextSize,
-      parallelSequences: config.scheduler.parallelSequences,
-      threads,
-      onProgress: (fraction) => {
-        const percent = Math.floor(fraction * 10) * 10;
-        if (percent > lastReported) {
-          lastReported = percent;
-          this.log.debug({ component: "backend", percent }, "loading model");
-          this.notifier.loading(`loading model ${basename(modelPath)} ${percent} %`, 60_000);
-        }
-      },
-    });
+    this.fallbackChain = fallbackChain(plan);
+    const backend = await this.loadFirstWorkingBackend(plan, modelPath);
     this.backend = backend;
     const info = backend.info();
     this.log.info({ component: "backend", ...info }, "model loaded");
@@ -137,7 +119,7 @@ export class Daemon {
     const scheduler = new Scheduler({
       backend,
       maxQueue: config.scheduler.maxQueue,
-      concurrency: config.scheduler.parallelSequences,
+      concurrency: backend.info().parallelSequences,
       log: this.logFor("scheduler"),
       logPrompts: config.log.prompts,
     });
@@ -151,6 +133,7 @@ export class Daemon {
         this.recentRates = [...this.recentRates.slice(-9), message.timings.tokens_per_s];
       this.scheduleStatus();
     });
+    scheduler.on("backendFailed", (failed, error) => void this.fallBackAfterFailure(failed, error));
     scheduler.start();
     this.scheduler = scheduler;
 
@@ -253,9 +236,133 @@ export class Daemon {
       backend: info?.kind ?? null,
       model: info ? basename(info.modelPath) : null,
       threads: info?.threads ?? null,
+      fallbacks: this.fallbacks,
       uptime_s: Math.round((Date.now() - this.startedAt) / 1000),
       queue: this.scheduler?.stats() ?? null,
     };
+  }
+
+  private fallbackChain: BackendKind[] = [];
+  private plan: BackendPlan | undefined;
+  private readonly fallbacks: Array<{ from: BackendKind; reason: string }> = [];
+  private swapping = false;
+
+  /** Probes the board and plans the backend (config can force any choice); logs every reason. */
+  private async planBackend(modelPath: string): Promise<BackendPlan> {
+    const { config } = this;
+    const wantVulkan =
+      config.backend.kind === "vulkan" ||
+      (config.backend.kind === "auto" && (existsSync("/dev/dri") || existsSync("/dev/nvidiactl")));
+    const hardware = await probeHardware("/", {
+      vulkan: wantVulkan ? await probeVulkanDevices() : undefined,
+      npuLibraryPaths: config.npu.libraryPath ? [config.npu.libraryPath] : [],
+    });
+    const rkllm = config.npu.modelPath;
+    const plan = planBackend(
+      hardware,
+      {
+        format: "gguf",
+        path: modelPath,
+        fileBytes: existsSync(modelPath) ? statSync(modelPath).size : 0,
+        rkllmPath: rkllm && existsSync(rkllm) ? rkllm : undefined,
+        rkllmFileBytes: rkllm && existsSync(rkllm) ? statSync(rkllm).size : undefined,
+      },
+      {
+        backend: config.backend.kind,
+        threads: config.backend.threads,
+        contextSize: config.model.contextSize,
+        parallelSequences: config.scheduler.parallelSequences,
+      },
+    );
+    this.plan = plan;
+    this.log.info(
+      {
+        component: "hal",
+        board: hardware.board.model,
+        backend: plan.backend,
+        threads: plan.threads,
+        cpus: plan.cpuList,
+        contextSize: plan.contextSize,
+        candidates: plan.candidates,
+        reasons: plan.reasons,
+      },
+      "backend plan",
+    );
+    return plan;
+  }
+
+  /** Loads the planned backend; when it fails, the next one down the chain (npu → vulkan → cpu). */
+  private async loadFirstWorkingBackend(plan: BackendPlan, modelPath: string): Promise<Backend> {
+    let lastError: unknown;
+    for (const kind of this.fallbackChain) {
+      try {
+        return await this.loadBackend(kind, plan, modelPath);
+      } catch (error) {
+        lastError = error;
+        if (error instanceof ModelMissingError) throw error;
+        const reason = (error as Error).message.split("\n")[0] ?? String(error);
+        this.fallbacks.push({ from: kind, reason });
+        this.log.warn({ component: "backend", backend: kind, reason }, "backend failed to load; falling back");
+      }
+    }
+    throw lastError;
+  }
+
+  private async loadBackend(kind: BackendKind, plan: BackendPlan, ggufPath: string): Promise<Backend> {
+    const { config } = this;
+    const modelPath = kind === "npu" ? config.npu.modelPath : ggufPath;
+    if (kind === "npu" && modelPath.length === 0) throw new Error("npu.modelPath is empty: no .rkllm model");
+    if (kind !== "npu" && !existsSync(modelPath)) throw new ModelMissingError(modelPath);
+    const backend = this.createBackend(kind);
+    this.log.info({ component: "backend", kind, modelPath, threads: plan.threads }, "loading model");
+    this.notifier.loading(`loading model ${basename(modelPath)} on ${kind}`, 60_000);
+    let lastReported = -1;
+    await backend.load({
+      modelPath,
+      contextSize: plan.contextSize,
+      parallelSequences: config.scheduler.parallelSequences,
+      threads: plan.threads,
+      onProgress: (fraction) => {
+        const percent = Math.floor(fraction * 10) * 10;
+        if (percent > lastReported) {
+          lastReported = percent;
+          this.notifier.loading(`loading model ${basename(modelPath)} on ${kind} ${percent} %`, 60_000);
+        }
+      },
+    });
+    return backend;
+  }
+
+  /** A backend that failed mid-run is replaced by the next one down the chain; in-flight work already ended. */
+  private async fallBackAfterFailure(failed: Backend, error: unknown): Promise<void> {
+    if (this.swapping || this.state !== "serving" || failed !== this.backend || !this.plan) return;
+    const index = this.fallbackChain.indexOf(failed.kind);
+    const next = this.fallbackChain[index + 1];
+    if (next === undefined) return;
+    this.swapping = true;
+    const reason = (error as Error)?.message?.split("\n")[0] ?? String(error);
+    this.fallbacks.push({ from: failed.kind, reason });
+    this.log.warn(
+      { component: "backend", backend: failed.kind, next, reason },
+      "backend failed while serving; falling back",
+    );
+    try {
+      const replacement = await this.loadBackend(next, this.plan, resolveModelPath(this.config.model.path));
+      this.backend = replacement;
+      const info = replacement.info();
+      this.metrics.serving(info.kind, basename(info.modelPath), packageVersion());
+      const old = await this.scheduler?.swapBackend(replacement, info.parallelSequences);
+      await old?.unload();
+      this.log.info({ component: "backend", ...info }, "now serving on the fallback backend");
+      this.notifier.status(this.statusLine());
+    } catch (loadError) {
+      this.log.error(
+        { component: "backend", next, err: (loadError as Error).message },
+        "fallback backend failed to load",
+      );
+    } finally {
+      this.swapping = false;
+    }
   }
 
   private liveness(): { alive: boolean; reason?: string } {
@@ -373,10 +480,9 @@ export class Daemon {
     await this.mqtt.start();
   }
 
-  private createBackend(): Backend {
+  private createBackend(kind: BackendKind): Backend {
     const onLog = (level: "warn" | "error", message: string) => this.log[level]({ component: "llama.cpp" }, message);
-    switch (this.config.backend.kind) {
-      case "auto":
+    switch (kind) {
       case "cpu":
         return new LlamaCppBackend({ kind: "cpu", onLog });
       case "vulkan":
@@ -397,4 +503,11 @@ function changedKeys(before: TinyllamadConfig, after: TinyllamadConfig): string[
   };
   walk(before, after, "");
   return keys;
+}
+
+/** The planned backend first, then the ones below it that can serve: npu → vulkan → cpu. */
+function fallbackChain(plan: BackendPlan): BackendKind[] {
+  const order: BackendKind[] = ["npu", "vulkan", "cpu"];
+  const start = order.indexOf(plan.backend);
+  return order.slice(start).filter((kind) => kind === plan.backend || kind === "cpu" || plan.candidates.includes(kind));
 }

@@ -66,6 +66,8 @@ interface Job {
 export interface SchedulerEvents {
   /** A request ended (for metrics). */
   finished: [message: FinalMessage, timings: { completionTokens: number }];
+  /** The backend threw (not a client error): the daemon may fall back to another backend. */
+  backendFailed: [backend: Backend, error: unknown];
   /** Queue depth or running count changed. */
   load: [stats: SchedulerStats];
 }
@@ -73,6 +75,9 @@ export interface SchedulerEvents {
 export class Scheduler extends EventEmitter<SchedulerEvents> {
   private readonly queues: { interactive: Job[]; batch: Job[] } = { interactive: [], batch: [] };
   private readonly running = new Set<Job>();
+  /** Generations still running on each backend (old ones finish after a swap). */
+  private readonly runningOn = new Map<Backend, number>();
+  private readonly backendIdle = new Map<Backend, () => void>();
   private accepting = false;
   private batchPaused = false;
   private drained: (() => void) | undefined;
@@ -108,6 +113,24 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     const stillRunning = [...this.running];
     for (const job of stillRunning) this.abortRunning(job, "shutdown");
     await Promise.all(stillRunning.map((job) => job.finished));
+  }
+
+  get backend(): Backend {
+    return this.options.backend;
+  }
+
+  /**
+   * Sends new work to `next` (with its own concurrency); generations already running on the old
+   * backend finish there. Resolves with the old backend once it has nothing left running.
+   */
+  async swapBackend(next: Backend, concurrency: number): Promise<Backend> {
+    const previous = this.options.backend;
+    this.options.backend = next;
+    this.options.concurrency = concurrency;
+    this.dispatch();
+    if ((this.runningOn.get(previous) ?? 0) > 0)
+      await new Promise<void>((resolve) => this.backendIdle.set(previous, resolve));
+    return previous;
   }
 
   /** Ends a shutdown's grace period now: what is still running is ended with E_SHUTTING_DOWN. */
@@ -219,8 +242,10 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     job.startedAt = performance.now();
     if (this.running.size === 1) this.lastProgressAt = job.startedAt;
     this.emitLoad();
+    const backend = this.options.backend;
+    this.runningOn.set(backend, (this.runningOn.get(backend) ?? 0) + 1);
     try {
-      const result = await this.options.backend.generate(
+      const result = await backend.generate(
         toGenerationJob(job.request),
         {
           onText: (text) => this.onText(job, text),
@@ -236,8 +261,15 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       else {
         this.options.log?.warn({ id: job.request.id, err: error }, "backend failed during generation");
         this.fail(job, new ProtocolError("E_BACKEND", `the backend failed: ${(error as Error).message}`));
+        this.emit("backendFailed", backend, error);
       }
     } finally {
+      const left = (this.runningOn.get(backend) ?? 1) - 1;
+      this.runningOn.set(backend, left);
+      if (left === 0) {
+        this.backendIdle.get(backend)?.();
+        this.backendIdle.delete(backend);
+      }
       this.lastProgressAt = performance.now();
       this.running.delete(job);
       this.emitLoad();
