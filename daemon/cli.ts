@@ -7,6 +7,7 @@ import { ModelMissingError } from "../models/store/defaultModelLocation.js";
 import { ConfigError, loadConfig } from "./config/loadConfig.js";
 import { formatConfig } from "./config/printConfig.js";
 import { Daemon } from "./Daemon.js";
+import { runDoctor } from "./doctor/runDoctor.js";
 import { createLogger } from "./logging/createLogger.js";
 import { packageVersion } from "./packageVersion.js";
 
@@ -18,6 +19,7 @@ const usage = `Usage: tinyllamad <command> [options]
 Commands:
   serve [--config FILE] [--<key> VALUE…]   run the daemon (keys as in \`tinyllamad config --print\`)
   config --print [--json] [--config FILE]  show the effective configuration and where each value came from
+  doctor [--json] [--root DIR]              what the board has, what would run and why, which models fit
   models pull|list|verify|rm|info [--json]  manage the model store (docs/models.md)
   models make-test --out FILE [...]         write a random-weight TinyLlama-shaped test model
   --version                                 print the version
@@ -103,6 +105,8 @@ async function main(argv: string[]): Promise<number> {
         return await serve(args);
       case "config":
         return printConfig(args);
+      case "doctor":
+        return await runDoctor(args);
       case "models":
         return await runModelsCommand(args, { stdout: process.stdout, stderr: process.stderr });
       case "--version":

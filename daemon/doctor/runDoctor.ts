@@ -1,0 +1,120 @@
+/**
+ * `tinyllamad doctor`: what the HAL found on this board, what it would run and why, whether each
+ * catalog model fits, and an expected decode rate. `--root DIR` reads a copy of /proc and /sys
+ * instead (as the tests' fixture boards); `--json` for machines.
+ */
+import { existsSync, statSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { probeVulkanDevices } from "../../hal/backends/llamaCpp/probeVulkanDevices.js";
+import { expectedDecodeRate } from "../../hal/plan/expectedDecodeRate.js";
+import { planBackend } from "../../hal/plan/planBackend.js";
+import { probeHardware } from "../../hal/probes/probeHardware.js";
+import { loadModelCatalog } from "../../models/catalog/modelCatalog.js";
+import { resolveModelPath } from "../../models/store/defaultModelLocation.js";
+import { checkCatalogModelFit } from "../../models/store/estimateFit.js";
+import { loadConfig } from "../config/loadConfig.js";
+
+/** CPU features that decide which llama.cpp kernels run. */
+const interestingFeatures = new Set([
+  "asimd",
+  "asimddp",
+  "i8mm",
+  "fphp",
+  "asimdhp",
+  "sve",
+  "sve2",
+  "avx",
+  "avx2",
+  "f16c",
+  "fma",
+  "avx512f",
+  "avx512bw",
+  "avx512_vnni",
+  "avx_vnni",
+]);
+
+export async function runDoctor(args: string[]): Promise<number> {
+  const { values, tokens } = parseArgs({
+    args,
+    options: { json: { type: "boolean", default: false }, root: { type: "string" }, arch: { type: "string" } },
+    strict: false,
+    tokens: true,
+  });
+  // Everything else is configuration (--config FILE, --model.path …).
+  const own = new Set(["json", "root", "arch"]);
+  const configArgs: string[] = [];
+  for (const token of tokens ?? []) {
+    if (token.kind === "option" && own.has(token.name)) continue;
+    if (token.kind === "option") configArgs.push(token.rawName, ...(token.value !== undefined ? [token.value] : []));
+    else if (token.kind === "positional") configArgs.push(token.value);
+  }
+  const { config } = loadConfig({ argv: configArgs });
+  const root = typeof values.root === "string" ? values.root : "/";
+  const onThisMachine = root === "/";
+  const hardware = await probeHardware(root, {
+    arch: typeof values.arch === "string" ? values.arch : undefined,
+    vulkan: onThisMachine ? await probeVulkanDevices() : undefined,
+    npuLibraryPaths: config.npu.libraryPath ? [config.npu.libraryPath] : [],
+  });
+  const modelPath = resolveModelPath(config.model.path);
+  const modelBytes = existsSync(modelPath) ? statSync(modelPath).size : 669_000_000;
+  const rkllm = config.npu.modelPath && existsSync(config.npu.modelPath) ? config.npu.modelPath : undefined;
+  const plan = planBackend(
+    hardware,
+    { format: "gguf", path: modelPath, fileBytes: modelBytes, rkllmPath: rkllm },
+    {
+      backend: config.backend.kind,
+      threads: config.backend.threads,
+      contextSize: config.model.contextSize,
+      parallelSequences: config.scheduler.parallelSequences,
+    },
+  );
+  const catalog = loadModelCatalog();
+  const memory = {
+    totalBytes: hardware.memory.totalBytes ?? 0,
+    availableBytes: hardware.memory.availableBytes ?? 0,
+  };
+  const fits = catalog.models.map((entry) => {
+    const report = checkCatalogModelFit(entry, catalog, memory, {
+      contextSize: config.model.contextSize,
+      sequences: config.scheduler.parallelSequences,
+    });
+    return { model: entry.name, fits: report.fits, message: report.message };
+  });
+  const expected = expectedDecodeRate(hardware.board.id, plan.backend, modelBytes);
+  const report = {
+    board: hardware.board,
+    cpu: hardware.cpu,
+    memory: hardware.memory,
+    thermal: hardware.thermal,
+    npu: hardware.npu,
+    vulkan: hardware.vulkan,
+    model: { path: modelPath, present: existsSync(modelPath), bytes: modelBytes },
+    plan,
+    modelFits: fits,
+    expectedDecode: expected,
+  };
+  if (values.json) {
+    console.log(JSON.stringify(report, null, 2));
+    return 0;
+  }
+  const gb = (bytes: number | null) => (bytes === null ? "?" : `${(bytes / 2 ** 30).toFixed(1)} GiB`);
+  const lines = [
+    `board:    ${hardware.board.displayName}${hardware.board.model ? ` — ${hardware.board.model}` : ""}`,
+    `cpu:      ${hardware.cpu.arch}, ${hardware.cpu.cores ?? "?"} cores${hardware.cpu.clusters.length > 1 ? ` in ${hardware.cpu.clusters.length} clusters` : ""}; features ${hardware.cpu.features.filter((f) => interestingFeatures.has(f)).join(" ") || "none of note"}`,
+    `memory:   ${gb(hardware.memory.totalBytes)} total, ${gb(hardware.memory.availableBytes)} available`,
+    `thermal:  ${hardware.thermal.cpuCelsius === null ? "no readable CPU zone" : `${hardware.thermal.cpuCelsius.toFixed(1)} °C`}`,
+    `npu:      ${hardware.npu.present ? `present, driver ${hardware.npu.driverVersion ?? "unknown"}, runtime ${hardware.npu.runtimeLibrary ?? "missing"}` : "none"}`,
+    `vulkan:   ${hardware.vulkan.reason}`,
+    `model:    ${modelPath}${existsSync(modelPath) ? "" : " (not present: `tinyllamad models pull`)"}`,
+    "",
+    `plan:     ${plan.backend}, ${plan.threads} threads${plan.cpuList.length > 0 ? ` on cores ${plan.cpuList.join(",")}` : ""}, context ${plan.contextSize}; candidates ${plan.candidates.join(", ")}`,
+    ...plan.reasons.map((reason) => `  - ${reason}`),
+    `expected: ${expected.tokensPerSecond === null ? "unknown" : `≤ ${expected.tokensPerSecond.toFixed(1)} tok/s decode`} (${expected.basis})`,
+    "",
+    "catalog models on this board:",
+    ...fits.map((fit) => `  ${fit.fits ? "fits   " : "no fit "} ${fit.model}: ${fit.message}`),
+  ];
+  console.log(lines.join("\n"));
+  return 0;
+}
