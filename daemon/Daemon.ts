@@ -20,6 +20,7 @@ import type { ProtocolLimits } from "./protocol/parseClientMessage.js";
 import { Scheduler } from "./scheduler/Scheduler.js";
 import { resolveStateDirectory } from "./stateDirectory.js";
 import { ServiceNotifier } from "./systemd/ServiceNotifier.js";
+import { ThermalGuard } from "./thermal/ThermalGuard.js";
 import { HttpServer, sendJson } from "./transports/http/HttpServer.js";
 import { EmbeddedBroker } from "./transports/mqtt/EmbeddedBroker.js";
 import { MqttTransport } from "./transports/mqtt/MqttTransport.js";
@@ -137,6 +138,20 @@ export class Daemon {
     scheduler.start();
     this.scheduler = scheduler;
 
+    this.thermal = new ThermalGuard({
+      root: config.thermal.sysRoot,
+      limitCelsius: config.thermal.limitCelsius,
+      pollMs: config.thermal.pollMs,
+      setBatchPaused: (paused) => scheduler.setBatchPaused(paused),
+      onReading: (report) => {
+        this.metrics.temperatures(
+          report.zones.filter((z) => z.celsius !== null).map((z) => ({ zone: z.type, celsius: z.celsius as number })),
+        );
+        this.scheduleStatus();
+      },
+      log: this.logFor("thermal"),
+    });
+    await this.thermal.start();
     if (config.mqtt.enabled) await this.startMqtt(scheduler, this.limits);
     if (config.ws.enabled) {
       this.webSocket = new WebSocketTransport({
@@ -205,6 +220,7 @@ export class Daemon {
     this.metrics.notReady();
     this.notifier.stopping();
     clearTimeout(this.statusTimer);
+    this.thermal?.stop();
     this.log.info({ component: "daemon", graceMs: this.config.scheduler.shutdownGraceMs }, "stopping");
     this.webSocket?.stopAccepting();
     await this.mqtt?.stopAccepting();
@@ -237,6 +253,9 @@ export class Daemon {
       model: info ? basename(info.modelPath) : null,
       threads: info?.threads ?? null,
       fallbacks: this.fallbacks,
+      temperature_celsius: this.thermal?.reading.celsius ?? null,
+      thermal_pause: this.thermal?.reading.hot ?? false,
+      throttled: this.thermal?.reading.throttled ?? false,
       uptime_s: Math.round((Date.now() - this.startedAt) / 1000),
       queue: this.scheduler?.stats() ?? null,
     };
@@ -246,6 +265,7 @@ export class Daemon {
   private plan: BackendPlan | undefined;
   private readonly fallbacks: Array<{ from: BackendKind; reason: string }> = [];
   private swapping = false;
+  private thermal: ThermalGuard | undefined;
 
   /** Probes the board and plans the backend (config can force any choice); logs every reason. */
   private async planBackend(modelPath: string): Promise<BackendPlan> {
@@ -398,6 +418,10 @@ export class Daemon {
       const mean = this.recentRates.reduce((a, b) => a + b, 0) / this.recentRates.length;
       parts.push(`${mean.toFixed(1)} tok/s`);
     }
+    const thermal = this.thermal?.reading;
+    if (thermal?.celsius != null) parts.push(`${thermal.celsius.toFixed(0)} °C`);
+    if (thermal?.hot) parts.push("hot: batch work paused");
+    if (thermal?.throttled) parts.push("throttled");
     return parts.join(", ");
   }
 
@@ -474,6 +498,14 @@ export class Daemon {
           model: info ? basename(info.modelPath) : null,
           backend: info?.kind ?? null,
           threads: info?.threads ?? null,
+          tokens_per_s:
+            this.recentRates.length > 0
+              ? Math.round((this.recentRates.reduce((a, b) => a + b, 0) / this.recentRates.length) * 10) / 10
+              : null,
+          temperature_celsius: this.thermal?.reading.celsius ?? null,
+          thermal_pause: this.thermal?.reading.hot ?? false,
+          throttled: this.thermal?.reading.throttled ?? false,
+          fallbacks: this.fallbacks.length,
         };
       },
     });

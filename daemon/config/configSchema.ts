@@ -37,6 +37,7 @@ export interface TinyllamadConfig {
   limits: { defaultMaxTokens: number; maxMaxTokens: number; maxMessageBytes: number; maxPromptChars: number };
   ws: { enabled: boolean; host: string; port: number; token: string };
   state: { directory: string };
+  thermal: { limitCelsius: number; pollMs: number; sysRoot: string };
   mqtt: {
     enabled: boolean;
     url: string;
@@ -184,6 +185,19 @@ const settingsWithoutNames: convict.Schema<TinyllamadConfig> = {
       default: "",
       format: text,
       sensitive: true,
+    }),
+  },
+  thermal: {
+    limitCelsius: setting({
+      doc: "Above this CPU/SoC temperature (°C) batch-priority requests wait; they resume 5 °C below it.",
+      default: 80,
+      format: positiveInteger,
+    }),
+    pollMs: setting({ doc: "Milliseconds between temperature readings.", default: 10000, format: positiveInteger }),
+    sysRoot: setting({
+      doc: 'Root under which /sys and /proc are read for temperatures ("/" on a board; a copy in tests or containers).',
+      default: "/",
+      format: text,
     }),
   },
   state: {

@@ -60,6 +60,9 @@ const everySetting: ReadonlyArray<[key: string, env: string, text: string, loade
   ["ws.host", "TINYLLAMAD_WS_HOST", "0.0.0.0", "0.0.0.0"],
   ["ws.port", "TINYLLAMAD_WS_PORT", "9000", 9000],
   ["ws.token", "TINYLLAMAD_WS_TOKEN", "tok", "tok"],
+  ["thermal.limitCelsius", "TINYLLAMAD_THERMAL_LIMIT_CELSIUS", "75", 75],
+  ["thermal.pollMs", "TINYLLAMAD_THERMAL_POLL_MS", "2000", 2000],
+  ["thermal.sysRoot", "TINYLLAMAD_THERMAL_SYS_ROOT", "/srv/fixture", "/srv/fixture"],
   ["state.directory", "TINYLLAMAD_STATE_DIRECTORY", "/srv/tinyllamad", "/srv/tinyllamad"],
   ["mqtt.enabled", "TINYLLAMAD_MQTT_ENABLED", "false", false],
   ["mqtt.url", "TINYLLAMAD_MQTT_URL", "mqtt://broker.local:1883", "mqtt://broker.local:1883"],
@@ -99,6 +102,7 @@ describe("defaults", () => {
       scheduler: { parallelSequences: 4, maxQueue: 64, shutdownGraceMs: 10000, stallTimeoutMs: 120000 },
       limits: { defaultMaxTokens: 128, maxMaxTokens: 2048, maxMessageBytes: 1048576, maxPromptChars: 32768 },
       ws: { enabled: true, host: "127.0.0.1", port: 8765, token: "" },
+      thermal: { limitCelsius: 80, pollMs: 10000, sysRoot: "/" },
       state: { directory: "" },
       mqtt: {
         enabled: true,
