@@ -17,6 +17,7 @@ import { componentLogger, type Logger, type LogLevel, parseComponentLevels } fro
 import { DaemonMetrics } from "./metrics/DaemonMetrics.js";
 import { packageVersion } from "./packageVersion.js";
 import type { ProtocolLimits } from "./protocol/parseClientMessage.js";
+import { pullDefaultModel } from "./pullDefaultModel.js";
 import { Scheduler } from "./scheduler/Scheduler.js";
 import { resolveStateDirectory } from "./stateDirectory.js";
 import { ServiceNotifier } from "./systemd/ServiceNotifier.js";
@@ -102,6 +103,14 @@ export class Daemon {
     const { config } = this;
     if (config.ws.enabled) assertTokenWhenExposed("ws.host", config.ws.host, "ws.token", config.ws.token);
     const modelPath = resolveModelPath(config.model.path);
+    if (config.model.path === "" && !existsSync(modelPath) && config.model.pullOnStart && config.backend.kind !== "npu")
+      await pullDefaultModel({
+        path: modelPath,
+        mirrorUrl: config.model.mirrorUrl,
+        allowUnverified: config.model.allowUnverified,
+        log: this.logFor("models"),
+        onProgress: (percent) => this.notifier.loading(`pulling the default model ${percent} %`, 120_000),
+      });
     const plan = await this.planBackend(modelPath);
     if (plan.backend !== "npu" && !existsSync(modelPath)) throw new ModelMissingError(modelPath);
     this.notifier.start();
@@ -188,8 +197,9 @@ export class Daemon {
     this.state = "reloading";
     this.notifier.reloading();
     const changed = changedKeys(this.config, next);
-    const applied = changed.filter((key) => reloadableKeys.has(key));
-    const needRestart = changed.filter((key) => !reloadableKeys.has(key));
+    const applied = changed.filter((key) => reloadableKeys.has(key) || key === "model.path");
+    const needRestart = changed.filter((key) => !reloadableKeys.has(key) && key !== "model.path");
+    if (changed.includes("model.path")) void this.swapModel(next.model.path);
     this.log.level = next.log.level;
     this.limits.maxPromptChars = next.limits.maxPromptChars;
     this.limits.defaultMaxTokens = next.limits.defaultMaxTokens;
@@ -351,6 +361,43 @@ export class Daemon {
       },
     });
     return backend;
+  }
+
+  /**
+   * Hot swap: loads the new model beside the old one, sends new requests to it, lets in-flight ones
+   * finish on the old one, then frees it. A model that fails to load leaves the old one serving.
+   */
+  private async swapModel(nextPath: string): Promise<void> {
+    const current = this.backend;
+    if (!current || !this.plan || this.swapping) return;
+    if (current.kind === "npu") {
+      this.log.warn(
+        { component: "models" },
+        "model.path changed, but the NPU backend runs npu.modelPath: restart to change it",
+      );
+      return;
+    }
+    this.swapping = true;
+    const path = resolveModelPath(nextPath);
+    this.log.info({ component: "models", from: current.info().modelPath, to: path }, "swapping the model");
+    try {
+      const replacement = await this.loadBackend(current.kind, this.plan, path);
+      this.backend = replacement;
+      this.config = { ...this.config, model: { ...this.config.model, path: nextPath } };
+      const info = replacement.info();
+      this.metrics.serving(info.kind, basename(info.modelPath), packageVersion());
+      const old = await this.scheduler?.swapBackend(replacement, info.parallelSequences);
+      await old?.unload();
+      this.log.info({ component: "models", model: basename(path) }, "model swapped");
+      this.notifier.status(this.statusLine());
+    } catch (error) {
+      this.log.error(
+        { component: "models", model: path, err: (error as Error).message.split("\n")[0] },
+        "the new model failed to load; the old one keeps serving",
+      );
+    } finally {
+      this.swapping = false;
+    }
   }
 
   /** A backend that failed mid-run is replaced by the next one down the chain; in-flight work already ended. */

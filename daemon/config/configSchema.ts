@@ -30,7 +30,7 @@ export type MqttQos = (typeof mqttQosLevels)[number];
 
 /** The daemon's configuration once loaded and validated. Matches configSchema key for key. */
 export interface TinyllamadConfig {
-  model: { path: string; contextSize: number };
+  model: { path: string; contextSize: number; pullOnStart: boolean; mirrorUrl: string; allowUnverified: boolean };
   backend: { kind: BackendKind; threads: number; gpuLayers: number };
   npu: { libraryPath: string; modelPath: string };
   scheduler: { parallelSequences: number; maxQueue: number; shutdownGraceMs: number; stallTimeoutMs: number };
@@ -88,6 +88,21 @@ const settingsWithoutNames: convict.Schema<TinyllamadConfig> = {
       doc: 'Path to the GGUF model file. Empty ("") means the default model (TinyLlama 1.1B Chat).',
       default: "",
       format: text,
+    }),
+    pullOnStart: setting({
+      doc: "With model.path empty and the default model not in the store, pull it on start.",
+      default: true,
+      format: boolean,
+    }),
+    mirrorUrl: setting({
+      doc: "A site's HTTP mirror of the model files (<mirrorUrl>/<file name>), used instead of the catalog's URLs.",
+      default: "",
+      format: text,
+    }),
+    allowUnverified: setting({
+      doc: "Accept a pulled model whose sha256 the catalog does not know (it is recorded as unverified).",
+      default: false,
+      format: boolean,
     }),
     contextSize: setting({
       doc: "Context window of each parallel sequence, in tokens (prompt and answer together; TinyLlama was trained on 2048).",

@@ -31,9 +31,13 @@ export function resolveModelPath(configured: string): string {
 export class ModelMissingError extends Error {
   override readonly name = "ModelMissingError";
   readonly code = "E_MODEL_MISSING";
-  constructor(readonly path: string) {
+  constructor(
+    readonly path: string,
+    why?: string,
+  ) {
     super(
       `model file not found: ${path}\n` +
+        (why ? `  ${why}\n` : "") +
         "  - point model.path (--model.path, TINYLLAMAD_MODEL_PATH) at a TinyLlama GGUF file, e.g. one downloaded from\n" +
         "    https://huggingface.co/TheBloke/TinyLlama-1.1B-Chat-v1.0-GGUF (tinyllama-1.1b-chat-v1.0.Q4_K_M.gguf), or\n" +
         "  - to try the daemon without downloading anything, make a random-weight test model:\n" +

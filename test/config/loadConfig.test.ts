@@ -42,6 +42,9 @@ function configErrorFrom(action: () => unknown): ConfigError {
 /** For every key: its environment variable, a valid non-default value as text, and that value loaded. */
 const everySetting: ReadonlyArray<[key: string, env: string, text: string, loaded: unknown]> = [
   ["model.path", "TINYLLAMAD_MODEL_PATH", "/models/tiny.gguf", "/models/tiny.gguf"],
+  ["model.pullOnStart", "TINYLLAMAD_MODEL_PULL_ON_START", "false", false],
+  ["model.mirrorUrl", "TINYLLAMAD_MODEL_MIRROR_URL", "http://mirror.site/models", "http://mirror.site/models"],
+  ["model.allowUnverified", "TINYLLAMAD_MODEL_ALLOW_UNVERIFIED", "true", true],
   ["model.contextSize", "TINYLLAMAD_MODEL_CONTEXT_SIZE", "4096", 4096],
   ["backend.kind", "TINYLLAMAD_BACKEND_KIND", "vulkan", "vulkan"],
   ["backend.threads", "TINYLLAMAD_BACKEND_THREADS", "3", 3],
@@ -96,7 +99,7 @@ describe("defaults", () => {
   it("with no file, env or flags every setting has its documented default", () => {
     const loaded = load();
     assert.deepEqual(loaded.config, {
-      model: { path: "", contextSize: 2048 },
+      model: { path: "", contextSize: 2048, pullOnStart: true, mirrorUrl: "", allowUnverified: false },
       backend: { kind: "auto", threads: 0, gpuLayers: -1 },
       npu: { libraryPath: "", modelPath: "" },
       scheduler: { parallelSequences: 4, maxQueue: 64, shutdownGraceMs: 10000, stallTimeoutMs: 120000 },

@@ -1,0 +1,103 @@
+/**
+ * The default model is pulled on first start (here from a local mirror), a failed pull stops
+ * start-up saying exactly what to do, and a model change + SIGHUP swaps models without dropping
+ * requests (a model that fails to load leaves the old one serving).
+ */
+import assert from "node:assert/strict";
+import { createReadStream, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { makeTestModel } from "../../models/testModel/makeTestModel.js";
+import { DaemonProcess } from "../support/DaemonProcess.js";
+import { freePort } from "../support/MosquittoBroker.js";
+import { ProtocolClient } from "../support/ProtocolClient.js";
+import { testModelPath } from "../support/testModels.js";
+
+const scratch = mkdtempSync(join(tmpdir(), "tinyllamad-lifecycle-"));
+after(() => rmSync(scratch, { recursive: true, force: true }));
+const defaultFile = "tinyllama-1.1b-chat-v1.0.Q4_K_M.gguf";
+
+async function mirrorServing(file: string): Promise<{ url: string; server: Server }> {
+  const server = createServer((request, response) => {
+    if (request.url !== `/${defaultFile}`) {
+      response.writeHead(404).end();
+      return;
+    }
+    response.writeHead(200, { "content-length": statSync(file).size, "content-type": "application/octet-stream" });
+    createReadStream(file).pipe(response);
+  });
+  const port = await freePort();
+  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+  return { url: `http://127.0.0.1:${port}`, server };
+}
+
+const common = ["--model.contextSize", "256", "--mqtt.enabled", "false", "--ws.port", "0"];
+
+describe("model lifecycle", () => {
+  it("pulls the default model on first start from the site mirror, then serves it", async () => {
+    const { url, server } = await mirrorServing(testModelPath());
+    const home = join(scratch, "home-pull");
+    const daemon = new DaemonProcess([...common, "--model.mirrorUrl", url, "--model.allowUnverified", "true"], {
+      XDG_DATA_HOME: home,
+    });
+    try {
+      const ws = await daemon.start(60_000);
+      assert.ok(daemon.logLines.some((l) => l.msg === "default model pulled" && l.verified === false));
+      assert.equal(statSync(join(home, "tinyllamad", "models", defaultFile)).size, statSync(testModelPath()).size);
+      const client = await ProtocolClient.connect(ws);
+      assert.equal((await client.request({ id: "p", prompt: "Hi", max_tokens: 3 })).final.type, "done");
+      await client.close();
+    } finally {
+      await daemon.stop();
+      server.close();
+    }
+  });
+
+  it("offline, start-up stops with exit 78 and says how to get the model", async () => {
+    const port = await freePort();
+    const daemon = new DaemonProcess([...common, "--model.mirrorUrl", `http://127.0.0.1:${port}`], {
+      XDG_DATA_HOME: join(scratch, "home-offline"),
+    });
+    await assert.rejects(daemon.start(60_000));
+    assert.equal((await daemon.exited()).code, 78);
+    assert.match(daemon.stderr, /could not be pulled/);
+    assert.match(daemon.stderr, /tinyllamad models pull tinyllama-1\.1b-chat:q4_k_m --mirror/);
+    assert.match(daemon.stderr, /model\.path/);
+  });
+
+  it("hot-swaps the model on SIGHUP: in-flight requests finish, new ones use the new model", async () => {
+    const second = makeTestModel({ shape: "tiny", quant: "q8_0", seed: 2, out: join(scratch, "second.gguf") }).path;
+    const config = join(scratch, "config.json");
+    writeFileSync(config, JSON.stringify({ model: { path: testModelPath(), contextSize: 512 } }));
+    const daemon = new DaemonProcess(["--config", config, "--mqtt.enabled", "false", "--ws.port", "0"]);
+    const ws = await daemon.start();
+    try {
+      const client = await ProtocolClient.connect(ws);
+      const inFlight = [0, 1, 2].map((i) => client.answer(`old${i}`));
+      for (const i of [0, 1, 2])
+        client.send({ type: "generate", id: `old${i}`, prompt: `Long ${i}:`, max_tokens: 300, temperature: 0 });
+      await client.tokensReceived("old0", 2);
+
+      writeFileSync(config, JSON.stringify({ model: { path: join(scratch, "missing.gguf"), contextSize: 512 } }));
+      daemon.signal("SIGHUP");
+      await daemon.waitForLog((l) => l.msg === "the new model failed to load; the old one keeps serving", 20_000);
+
+      writeFileSync(config, JSON.stringify({ model: { path: second, contextSize: 512 } }));
+      daemon.signal("SIGHUP");
+      await daemon.waitForLog((l) => l.msg === "model swapped", 30_000);
+      const health = (await (await fetch(`${ws.replace("ws://", "http://")}healthz`)).json()) as { model: string };
+      assert.equal(health.model, "second.gguf");
+      const fresh = await client.request({ id: "new", prompt: "Hello", max_tokens: 4, temperature: 0 });
+      assert.equal(fresh.final.type, "done");
+      for (const answer of await Promise.all(inFlight)) {
+        assert.equal(answer.final.type, "done", JSON.stringify(answer.final));
+        assert.equal(answer.all.filter((m) => m.type === "done" || m.type === "error").length, 1);
+      }
+      await client.close();
+    } finally {
+      assert.equal((await daemon.stop()).code, 0);
+    }
+  });
+});
