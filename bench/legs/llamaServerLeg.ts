@@ -1,0 +1,110 @@
+/** llama.cpp's own llama-server, driven over HTTP with streaming, as the reference. */
+import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
+import { freePort } from "../../test/support/MosquittoBroker.js";
+import { type GenerationTiming, timingFrom } from "../measurements.js";
+
+export class LlamaServer {
+  private child: ChildProcess | undefined;
+  private port = 0;
+  log = "";
+
+  constructor(
+    private readonly binary: string,
+    private readonly options: { modelPath: string; threads: number; slots: number; contextSize: number },
+  ) {}
+
+  async start(): Promise<void> {
+    this.port = await freePort();
+    const { modelPath, threads, slots, contextSize } = this.options;
+    const child = spawn(
+      this.binary,
+      [
+        "-m",
+        modelPath,
+        "-t",
+        String(threads),
+        "-tb",
+        String(threads),
+        "-c",
+        String(contextSize * slots),
+        "-np",
+        String(slots),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        String(this.port),
+        "--no-webui",
+      ],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    child.stdout?.on("data", (d: Buffer) => (this.log += d.toString()));
+    child.stderr?.on("data", (d: Buffer) => (this.log += d.toString()));
+    this.child = child;
+    const deadline = Date.now() + 300_000;
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`llama-server exited: ${this.log.slice(-2000)}`);
+      if (Date.now() > deadline) throw new Error("llama-server did not become healthy");
+      try {
+        if ((await fetch(`http://127.0.0.1:${this.port}/health`)).status === 200) return;
+      } catch {
+        // not listening yet
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+
+  /** One streamed completion; token arrival times measured from the request. */
+  async complete(
+    prompt: string,
+    tokens: number,
+  ): Promise<GenerationTiming & { promptTokens: number; promptMs: number }> {
+    const startedAt = performance.now();
+    const response = await fetch(`http://127.0.0.1:${this.port}/completion`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        prompt,
+        n_predict: tokens,
+        temperature: 0,
+        stream: true,
+        cache_prompt: false,
+        ignore_eos: true,
+      }),
+    });
+    if (!response.ok || !response.body) throw new Error(`llama-server answered ${response.status}`);
+    const times: number[] = [];
+    let promptTokens = 0;
+    let promptMs = 0;
+    let buffered = "";
+    const decoder = new TextDecoder();
+    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+      buffered += decoder.decode(chunk, { stream: true });
+      let newline = buffered.indexOf("\n");
+      while (newline >= 0) {
+        const line = buffered.slice(0, newline).trim();
+        buffered = buffered.slice(newline + 1);
+        newline = buffered.indexOf("\n");
+        if (!line.startsWith("data: ")) continue;
+        const event = JSON.parse(line.slice(6)) as {
+          content?: string;
+          stop?: boolean;
+          timings?: { prompt_n: number; prompt_ms: number };
+        };
+        if (event.stop) {
+          promptTokens = event.timings?.prompt_n ?? 0;
+          promptMs = event.timings?.prompt_ms ?? 0;
+        } else times.push(performance.now());
+      }
+    }
+    return { ...timingFrom(startedAt, times), promptTokens, promptMs };
+  }
+
+  async stop(): Promise<void> {
+    const child = this.child;
+    this.child = undefined;
+    if (!child || child.exitCode !== null) return;
+    child.kill("SIGTERM");
+    await once(child, "exit");
+  }
+}
