@@ -97,9 +97,9 @@ export function describeBackendContract(options: BackendContractOptions): void {
         const a = await collect(backend, jobFor(prompt, { maxTokens: 16, sampling }));
         const b = await collect(backend, jobFor(prompt, { maxTokens: 16, sampling }));
         assert.equal(a.result.text, b.result.text);
-        const others = await Promise.all(
-          [1, 2, 3].map((seed) => collect(backend, jobFor(prompt, { maxTokens: 16, sampling: { ...sampling, seed } }))),
-        );
+        const others = [];
+        for (const seed of [1, 2, 3])
+          others.push(await collect(backend, jobFor(prompt, { maxTokens: 16, sampling: { ...sampling, seed } })));
         assert.ok(
           others.some((other) => other.result.text !== a.result.text),
           "other seeds sample other text",
