@@ -4,13 +4,20 @@
  * way down. It also tells systemd what is going on and answers SIGHUP reloads.
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
+import { createRequire } from "node:module";
 import { basename, join } from "node:path";
 import type { Backend, BackendKind } from "../hal/backends/Backend.js";
 import { LlamaCppBackend } from "../hal/backends/llamaCpp/LlamaCppBackend.js";
 import { probeVulkanDevices } from "../hal/backends/llamaCpp/probeVulkanDevices.js";
 import { RkllmBackend } from "../hal/backends/rkllm/RkllmBackend.js";
+import {
+  type Calibration,
+  CalibrationCache,
+  calibrateBackends,
+  calibrationKey,
+} from "../hal/calibration/calibrateBackends.js";
 import { type BackendPlan, planBackend } from "../hal/plan/planBackend.js";
-import { probeHardware } from "../hal/probes/probeHardware.js";
+import { type HardwareReport, probeHardware } from "../hal/probes/probeHardware.js";
 import { ModelMissingError, resolveModelPath } from "../models/store/defaultModelLocation.js";
 import type { TinyllamadConfig } from "./config/configSchema.js";
 import { componentLogger, type Logger, type LogLevel, parseComponentLevels } from "./logging/createLogger.js";
@@ -121,6 +128,10 @@ export class Daemon {
     this.http = http;
 
     this.fallbackChain = fallbackChain(plan);
+    if (config.backend.kind === "auto" && config.hal.calibrate && plan.candidates.length > 1) {
+      const calibration = await this.calibrate(plan, modelPath, false);
+      this.fallbackChain = [calibration.chosen, ...this.fallbackChain.filter((kind) => kind !== calibration.chosen)];
+    }
     const backend = await this.loadFirstWorkingBackend(plan, modelPath);
     this.backend = backend;
     const info = backend.info();
@@ -148,7 +159,7 @@ export class Daemon {
     this.scheduler = scheduler;
 
     this.thermal = new ThermalGuard({
-      root: config.thermal.sysRoot,
+      root: config.hal.root,
       limitCelsius: config.thermal.limitCelsius,
       pollMs: config.thermal.pollMs,
       setBatchPaused: (paused) => scheduler.setBatchPaused(paused),
@@ -263,6 +274,7 @@ export class Daemon {
       model: info ? basename(info.modelPath) : null,
       threads: info?.threads ?? null,
       fallbacks: this.fallbacks,
+      calibration: this.calibration ?? null,
       temperature_celsius: this.thermal?.reading.celsius ?? null,
       thermal_pause: this.thermal?.reading.hot ?? false,
       throttled: this.thermal?.reading.throttled ?? false,
@@ -276,6 +288,8 @@ export class Daemon {
   private readonly fallbacks: Array<{ from: BackendKind; reason: string }> = [];
   private swapping = false;
   private thermal: ThermalGuard | undefined;
+  private hardware: HardwareReport | undefined;
+  private calibration: Calibration | undefined;
 
   /** Probes the board and plans the backend (config can force any choice); logs every reason. */
   private async planBackend(modelPath: string): Promise<BackendPlan> {
@@ -283,7 +297,7 @@ export class Daemon {
     const wantVulkan =
       config.backend.kind === "vulkan" ||
       (config.backend.kind === "auto" && (existsSync("/dev/dri") || existsSync("/dev/nvidiactl")));
-    const hardware = await probeHardware("/", {
+    const hardware = await probeHardware(config.hal.root, {
       vulkan: wantVulkan ? await probeVulkanDevices() : undefined,
       npuLibraryPaths: config.npu.libraryPath ? [config.npu.libraryPath] : [],
     });
@@ -305,6 +319,7 @@ export class Daemon {
       },
     );
     this.plan = plan;
+    this.hardware = hardware;
     this.log.info(
       {
         component: "hal",
@@ -319,6 +334,43 @@ export class Daemon {
       "backend plan",
     );
     return plan;
+  }
+
+  /** `tinyllamad doctor --recalibrate`: plans, then measures every viable backend again (no serving). */
+  async recalibrate(): Promise<{ plan: BackendPlan; calibration: Calibration | null }> {
+    const modelPath = resolveModelPath(this.config.model.path);
+    const plan = await this.planBackend(modelPath);
+    if (plan.candidates.length < 2) return { plan, calibration: null };
+    return { plan, calibration: await this.calibrate(plan, modelPath, true) };
+  }
+
+  /** Uses the cached calibration for this board, model and runtime, or measures every candidate once. */
+  async calibrate(plan: BackendPlan, modelPath: string, force: boolean): Promise<Calibration> {
+    const log = this.logFor("hal");
+    const cache = new CalibrationCache(join(resolveStateDirectory(this.config.state.directory), "calibration.json"));
+    const key = calibrationKey({
+      board: this.hardware?.board.model ?? this.hardware?.board.displayName ?? "unknown",
+      cpu: this.hardware?.cpu.modelName ?? "unknown",
+      files: [modelPath, this.config.npu.modelPath, this.config.npu.libraryPath].filter(Boolean),
+      runtimes: [
+        `node-llama-cpp@${nodeLlamaCppVersion()}`,
+        `tinyllamad@${packageVersion()}`,
+        plan.candidates.join(","),
+      ],
+    });
+    const cached = force ? undefined : cache.get(key);
+    if (cached) {
+      log.info({ chosen: cached.chosen, results: cached.results, measuredAt: cached.measuredAt }, "calibration cached");
+      this.calibration = cached;
+      return cached;
+    }
+    log.info({ candidates: plan.candidates }, "calibrating: measuring each viable backend once");
+    this.notifier.loading(`calibrating ${plan.candidates.join(" vs ")}`, 120_000);
+    const calibration = await calibrateBackends(plan.candidates, (kind) => this.loadBackend(kind, plan, modelPath));
+    cache.set(key, calibration);
+    log.info({ chosen: calibration.chosen, results: calibration.results }, "calibration done");
+    this.calibration = calibration;
+    return calibration;
   }
 
   /** Loads the planned backend; when it fails, the next one down the chain (npu → vulkan → cpu). */
@@ -589,4 +641,17 @@ function fallbackChain(plan: BackendPlan): BackendKind[] {
   const order: BackendKind[] = ["npu", "vulkan", "cpu"];
   const start = order.indexOf(plan.backend);
   return order.slice(start).filter((kind) => kind === plan.backend || kind === "cpu" || plan.candidates.includes(kind));
+}
+
+function nodeLlamaCppVersion(): string {
+  try {
+    const entry = createRequire(import.meta.url).resolve("node-llama-cpp");
+    const manifest = join(
+      entry.slice(0, entry.lastIndexOf("node-llama-cpp") + "node-llama-cpp".length),
+      "package.json",
+    );
+    return (JSON.parse(readFileSync(manifest, "utf8")) as { version: string }).version;
+  } catch {
+    return "unknown";
+  }
 }

@@ -37,7 +37,8 @@ export interface TinyllamadConfig {
   limits: { defaultMaxTokens: number; maxMaxTokens: number; maxMessageBytes: number; maxPromptChars: number };
   ws: { enabled: boolean; host: string; port: number; token: string };
   state: { directory: string };
-  thermal: { limitCelsius: number; pollMs: number; sysRoot: string };
+  thermal: { limitCelsius: number; pollMs: number };
+  hal: { root: string; calibrate: boolean };
   mqtt: {
     enabled: boolean;
     url: string;
@@ -209,10 +210,17 @@ const settingsWithoutNames: convict.Schema<TinyllamadConfig> = {
       format: positiveInteger,
     }),
     pollMs: setting({ doc: "Milliseconds between temperature readings.", default: 10000, format: positiveInteger }),
-    sysRoot: setting({
-      doc: 'Root under which /sys and /proc are read for temperatures ("/" on a board; a copy in tests or containers).',
+  },
+  hal: {
+    root: setting({
+      doc: 'Root under which the hardware probes read /proc, /sys and /dev ("/" on a board; a copy of a board\'s tree in tests or containers).',
       default: "/",
       format: text,
+    }),
+    calibrate: setting({
+      doc: "With backend.kind auto and more than one viable backend, measure each once and run the fastest (cached per board, model and runtime).",
+      default: true,
+      format: boolean,
     }),
   },
   state: {

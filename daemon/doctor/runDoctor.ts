@@ -13,6 +13,8 @@ import { loadModelCatalog } from "../../models/catalog/modelCatalog.js";
 import { resolveModelPath } from "../../models/store/defaultModelLocation.js";
 import { checkCatalogModelFit } from "../../models/store/estimateFit.js";
 import { loadConfig } from "../config/loadConfig.js";
+import { Daemon } from "../Daemon.js";
+import { createLogger } from "../logging/createLogger.js";
 
 /** CPU features that decide which llama.cpp kernels run. */
 const interestingFeatures = new Set([
@@ -36,12 +38,17 @@ const interestingFeatures = new Set([
 export async function runDoctor(args: string[]): Promise<number> {
   const { values, tokens } = parseArgs({
     args,
-    options: { json: { type: "boolean", default: false }, root: { type: "string" }, arch: { type: "string" } },
+    options: {
+      json: { type: "boolean", default: false },
+      root: { type: "string" },
+      arch: { type: "string" },
+      recalibrate: { type: "boolean", default: false },
+    },
     strict: false,
     tokens: true,
   });
   // Everything else is configuration (--config FILE, --model.path …).
-  const own = new Set(["json", "root", "arch"]);
+  const own = new Set(["json", "root", "arch", "recalibrate"]);
   const configArgs: string[] = [];
   for (const token of tokens ?? []) {
     if (token.kind === "option" && own.has(token.name)) continue;
@@ -49,6 +56,21 @@ export async function runDoctor(args: string[]): Promise<number> {
     else if (token.kind === "positional") configArgs.push(token.value);
   }
   const { config } = loadConfig({ argv: configArgs });
+  if (values.recalibrate) {
+    const daemon = new Daemon(config, createLogger({ level: "warn" }));
+    const { plan, calibration } = await daemon.recalibrate();
+    if (values.json) console.log(JSON.stringify({ plan, calibration }, null, 2));
+    else if (calibration === null)
+      console.log(`only one viable backend (${plan.candidates.join(", ")}): nothing to calibrate`);
+    else {
+      console.log(`calibration: ${calibration.chosen} is fastest`);
+      for (const result of calibration.results)
+        console.log(
+          `  ${result.backend}: ${result.decodeTokensPerSecond === null ? `failed (${result.error})` : `${result.decodeTokensPerSecond.toFixed(1)} tok/s decode, first token after ${result.timeToFirstTokenMs?.toFixed(0)} ms`}`,
+        );
+    }
+    return 0;
+  }
   const root = typeof values.root === "string" ? values.root : "/";
   const onThisMachine = root === "/";
   const hardware = await probeHardware(root, {

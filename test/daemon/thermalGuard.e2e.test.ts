@@ -35,7 +35,7 @@ describe("thermal guard", () => {
       "false",
       "--ws.port",
       "0",
-      "--thermal.sysRoot",
+      "--hal.root",
       board,
       "--thermal.limitCelsius",
       "80",
