@@ -1,0 +1,37 @@
+// Runs on the GPU machine: makes the TinyLlama-1.1B-shaped q4_0 model with the project's generator,
+// then measures greedy decode on the CPU backend and on the Vulkan backend (node-llama-cpp's Vulkan build).
+import { makeTestModel } from "./dist/models/testModel/makeTestModel.js";
+import { LlamaCppBackend } from "./dist/hal/backends/llamaCpp/LlamaCppBackend.js";
+import { cpus } from "node:os";
+const out = {};
+const t0 = Date.now();
+const modelPath = "/tmp/p/tinyllama-1.1b-q4_0.gguf";
+makeTestModel({ shape: "tinyllama-1.1b", quant: "q4_0", seed: 1, out: modelPath });
+out.modelSeconds = (Date.now() - t0) / 1000;
+const threads = Math.min(16, cpus().length);
+for (const kind of ["vulkan", "cpu"]) {
+  const backend = new LlamaCppBackend({ kind });
+  try {
+    await backend.load({ modelPath, contextSize: 2048, parallelSequences: 1, threads });
+    const info = backend.info();
+    const runs = [];
+    let text = "";
+    for (let rep = 0; rep < 4; rep++) {
+      const times = [];
+      const started = performance.now();
+      const result = await backend.generate(
+        { id: `r${rep}`, input: { kind: "prompt", prompt: `Story ${rep}: the robot walked into the workshop and` }, maxTokens: 128, sampling: { temperature: 0 }, stop: [] },
+        { onText: () => times.push(performance.now()) },
+        new AbortController().signal,
+      );
+      if (rep === 0) text = result.text;
+      runs.push({ ttftMs: times[0] - started, decode: ((times.length - 1) * 1000) / (times.at(-1) - times[0]), tokens: result.completionTokens });
+    }
+    out[kind] = { devices: info.devices, gpuLayers: info.gpuLayers, threads: info.threads, runs, firstText: text.slice(0, 120) };
+  } catch (error) {
+    out[kind] = { error: String(error?.message ?? error) };
+  } finally {
+    await backend.unload();
+  }
+}
+console.log(JSON.stringify(out, null, 2));
