@@ -36,6 +36,12 @@ import { RequestJournal } from "./transports/mqtt/RequestJournal.js";
 import { assertTokenWhenExposed } from "./transports/transportSecurity.js";
 import { WebSocketTransport } from "./transports/websocket/WebSocketTransport.js";
 
+/** The model cannot fit the board's memory even at the smallest context: start-up stops (exit 78). */
+export class ModelTooLargeError extends Error {
+  override readonly name = "ModelTooLargeError";
+  readonly code = "E_MODEL_TOO_LARGE";
+}
+
 function readOptionalFile(path: string): Buffer | undefined {
   return path.length > 0 ? readFileSync(path) : undefined;
 }
@@ -120,6 +126,12 @@ export class Daemon {
       });
     const plan = await this.planBackend(modelPath);
     if (plan.backend !== "npu" && !existsSync(modelPath)) throw new ModelMissingError(modelPath);
+    const tooLarge = plan.reasons.find((reason) => reason.startsWith("warning:") && reason.includes("even context"));
+    if (tooLarge)
+      throw new ModelTooLargeError(
+        `${basename(modelPath)} does not fit this board's memory: ${tooLarge.replace(/^warning: /, "")}. ` +
+          "`tinyllamad doctor` lists the catalog models that fit.",
+      );
     this.notifier.start();
 
     const http = new HttpServer(config.ws.host, config.ws.port);

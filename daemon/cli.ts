@@ -6,7 +6,7 @@ import { runModelsCommand } from "../models/cli/modelsCommand.js";
 import { ModelMissingError } from "../models/store/defaultModelLocation.js";
 import { ConfigError, loadConfig } from "./config/loadConfig.js";
 import { formatConfig } from "./config/printConfig.js";
-import { Daemon } from "./Daemon.js";
+import { Daemon, ModelTooLargeError } from "./Daemon.js";
 import { runDoctor } from "./doctor/runDoctor.js";
 import { createLogger } from "./logging/createLogger.js";
 import { packageVersion } from "./packageVersion.js";
@@ -69,6 +69,12 @@ async function serve(args: string[]): Promise<number> {
   try {
     await daemon.start();
   } catch (error) {
+    if (error instanceof ModelTooLargeError) {
+      log.fatal({ component: "daemon", code: error.code }, error.message);
+      log.flush();
+      console.error(`tinyllamad: ${error.message}`);
+      return EXIT_CONFIG;
+    }
     if (error instanceof ModelMissingError) {
       log.fatal({ component: "daemon", code: error.code, path: error.path }, "model file not found");
       log.flush();

@@ -1,8 +1,10 @@
 // Runs on the GPU machine: makes the TinyLlama-1.1B-shaped q4_0 model with the project's generator,
 // then measures greedy decode on the CPU backend and on the Vulkan backend (node-llama-cpp's Vulkan build).
-import { makeTestModel } from "./dist/models/testModel/makeTestModel.js";
-import { LlamaCppBackend } from "./dist/hal/backends/llamaCpp/LlamaCppBackend.js";
+
 import { cpus } from "node:os";
+import { LlamaCppBackend } from "./dist/hal/backends/llamaCpp/LlamaCppBackend.js";
+import { makeTestModel } from "./dist/models/testModel/makeTestModel.js";
+
 const out = {};
 const t0 = Date.now();
 const modelPath = "/tmp/p/tinyllama-1.1b-q4_0.gguf";
@@ -20,14 +22,30 @@ for (const kind of ["vulkan", "cpu"]) {
       const times = [];
       const started = performance.now();
       const result = await backend.generate(
-        { id: `r${rep}`, input: { kind: "prompt", prompt: `Story ${rep}: the robot walked into the workshop and` }, maxTokens: 128, sampling: { temperature: 0 }, stop: [] },
+        {
+          id: `r${rep}`,
+          input: { kind: "prompt", prompt: `Story ${rep}: the robot walked into the workshop and` },
+          maxTokens: 128,
+          sampling: { temperature: 0 },
+          stop: [],
+        },
         { onText: () => times.push(performance.now()) },
         new AbortController().signal,
       );
       if (rep === 0) text = result.text;
-      runs.push({ ttftMs: times[0] - started, decode: ((times.length - 1) * 1000) / (times.at(-1) - times[0]), tokens: result.completionTokens });
+      runs.push({
+        ttftMs: times[0] - started,
+        decode: ((times.length - 1) * 1000) / (times.at(-1) - times[0]),
+        tokens: result.completionTokens,
+      });
     }
-    out[kind] = { devices: info.devices, gpuLayers: info.gpuLayers, threads: info.threads, runs, firstText: text.slice(0, 120) };
+    out[kind] = {
+      devices: info.devices,
+      gpuLayers: info.gpuLayers,
+      threads: info.threads,
+      runs,
+      firstText: text.slice(0, 120),
+    };
   } catch (error) {
     out[kind] = { error: String(error?.message ?? error) };
   } finally {

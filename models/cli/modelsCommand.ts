@@ -41,7 +41,8 @@ export const modelsUsage = `Usage: tinyllamad models <command> [options]
   make-test ...        write a random-weight test model (see models make-test --help)
 
 Options: --json (machine-readable output), --store DIR (default: the model store),
-  --context N and --sequences N (for info's memory estimate; default 2048 and 1), --catalog FILE.`;
+  --context N and --sequences N (for the memory estimate of info and pull; default 2048 and 1), --catalog FILE,
+  --ignore-fit (pull a model even though it does not fit this board's memory).`;
 
 export async function runModelsCommand(args: string[], io: ModelsCommandIo): Promise<number> {
   const [command, ...rest] = args;
@@ -105,6 +106,7 @@ function parseOptions(args: string[]) {
       context: { type: "string" },
       sequences: { type: "string" },
       "allow-unverified": { type: "boolean" },
+      "ignore-fit": { type: "boolean" },
       json: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
@@ -132,6 +134,17 @@ function requireName(context: CommandContext, what: string): string {
 
 async function pull(context: CommandContext): Promise<number> {
   const entry = requireCatalogEntry(context.catalog, requireName(context, "pull"));
+  if (!context.values["ignore-fit"]) {
+    // Refuse before downloading a model this board cannot hold (a 1 GB Pi and the Q8_0 file, say).
+    const fit = checkCatalogModelFit(entry, context.catalog, context.io.memory ?? readBoardMemory(), {
+      contextSize: positiveInteger(context.values.context, 2048),
+      sequences: positiveInteger(context.values.sequences, 1),
+    });
+    if (!fit.fits) {
+      context.io.stderr.write(`E_MODEL_TOO_LARGE: ${fit.message} (--ignore-fit pulls it anyway)\n`);
+      return 1;
+    }
+  }
   const renderer = context.json ? undefined : createProgressRenderer(context.io.stdout);
   const result = await pullModel({
     entry,

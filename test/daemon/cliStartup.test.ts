@@ -3,10 +3,11 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
+import { projectRoot } from "../../models/projectCacheDirectory.js";
 import { cliPath } from "../support/DaemonProcess.js";
 
 const scratch = mkdtempSync(join(tmpdir(), "tinyllamad-cli-"));
@@ -63,6 +64,28 @@ describe("tinyllamad serve start-up", () => {
       source: "env",
       env: "TINYLLAMAD_WS_PORT",
     });
+  });
+
+  it("a model that cannot fit the board's memory stops start-up with exit 78 and a way out", () => {
+    const board = join(projectRoot(), "test", "fixtures", "boards", "rpi4-1gb");
+    const big = join(scratch, "big.gguf");
+    writeFileSync(big, "");
+    truncateSync(big, 1_200_000_000);
+    const result = runCli([
+      "serve",
+      "--model.path",
+      big,
+      "--hal.root",
+      board,
+      "--ws.port",
+      "0",
+      "--mqtt.enabled",
+      "false",
+    ]);
+    assert.equal(result.status, 78, result.stderr);
+    assert.match(result.stderr, /does not fit this board's memory/);
+    assert.match(result.stderr, /smaller model|fewer parallel sequences/);
+    assert.match(result.stderr, /tinyllamad doctor/);
   });
 
   it("an unknown command prints the usage and exits 2", () => {

@@ -51,6 +51,14 @@ describe("tinyllamad models (list, verify, rm, info, pull) --json", () => {
     await rm(root, { recursive: true, force: true });
   });
 
+  it("pull refuses, before downloading, a model that does not fit this board's memory", async () => {
+    const refused = await run("pull", "tinyllama-1.1b-chat:q8_0", "--json");
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /E_MODEL_TOO_LARGE: .*q8_0 does not fit/);
+    assert.match(refused.stderr, /q4_k_m|q4_0/);
+    assert.match(refused.stderr, /--ignore-fit/);
+  });
+
   it("pull --from a local file, then list shows it verified", async () => {
     const pulled = await run("pull", "tinyllamad-test:tiny", "--from", model.path, "--json");
     assert.equal(pulled.code, 0, pulled.stderr);

@@ -3,8 +3,7 @@
  * protocol of daemon/protocol. Each client's requests are tracked by id and cancelled when it
  * disconnects. The same HTTP server answers GET /healthz.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { type RawData, WebSocket, WebSocketServer } from "ws";
 import type { Logger } from "../../logging/createLogger.js";
