@@ -3,6 +3,7 @@
  * HTTP (health) → backend (model loaded) → scheduler → transports → READY; and the reverse on the
  * way down. It also tells systemd what is going on and answers SIGHUP reloads.
  */
+import { createHash, timingSafeEqual } from "node:crypto";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { basename, join } from "node:path";
@@ -23,6 +24,7 @@ import type { TinyllamadConfig } from "./config/configSchema.js";
 import { componentLogger, type Logger, type LogLevel, parseComponentLevels } from "./logging/createLogger.js";
 import { DaemonMetrics } from "./metrics/DaemonMetrics.js";
 import { packageVersion } from "./packageVersion.js";
+import type { AdminRequest, ServerMessage } from "./protocol/messages.js";
 import type { ProtocolLimits } from "./protocol/parseClientMessage.js";
 import { pullDefaultModel } from "./pullDefaultModel.js";
 import { Scheduler } from "./scheduler/Scheduler.js";
@@ -194,6 +196,7 @@ export class Daemon {
         limits: this.limits,
         scheduler,
         log: this.logFor("websocket"),
+        admin: (request) => this.handleAdmin(request),
       });
       this.webSocket.start();
     }
@@ -431,15 +434,16 @@ export class Daemon {
    * Hot swap: loads the new model beside the old one, sends new requests to it, lets in-flight ones
    * finish on the old one, then frees it. A model that fails to load leaves the old one serving.
    */
-  private async swapModel(nextPath: string): Promise<void> {
+  private async swapModel(nextPath: string): Promise<{ ok: boolean; model?: string; error?: string }> {
     const current = this.backend;
-    if (!current || !this.plan || this.swapping) return;
+    if (!current || !this.plan) return { ok: false, error: "not serving" };
+    if (this.swapping) return { ok: false, error: "a swap or fallback is already in progress" };
     if (current.kind === "npu") {
       this.log.warn(
         { component: "models" },
         "model.path changed, but the NPU backend runs npu.modelPath: restart to change it",
       );
-      return;
+      return { ok: false, error: "the NPU backend runs npu.modelPath: restart to change it" };
     }
     this.swapping = true;
     const path = resolveModelPath(nextPath);
@@ -454,14 +458,44 @@ export class Daemon {
       await old?.unload();
       this.log.info({ component: "models", model: basename(path) }, "model swapped");
       this.notifier.status(this.statusLine());
+      return { ok: true, model: basename(path) };
     } catch (error) {
+      const reason = (error as Error).message.split("\n")[0] ?? String(error);
       this.log.error(
-        { component: "models", model: path, err: (error as Error).message.split("\n")[0] },
+        { component: "models", model: path, err: reason },
         "the new model failed to load; the old one keeps serving",
       );
+      return { ok: false, error: reason };
     } finally {
       this.swapping = false;
     }
+  }
+
+  /** Operator requests over WebSocket or MQTT, authorised by admin.token. */
+  private async handleAdmin(request: AdminRequest): Promise<ServerMessage> {
+    const expected = this.config.admin.token;
+    const digest = (value: string) => createHash("sha256").update(value).digest();
+    if (expected.length === 0 || !timingSafeEqual(digest(request.token), digest(expected))) {
+      this.log.warn({ component: "daemon", id: request.id, action: request.action }, "admin request refused");
+      return {
+        type: "error",
+        id: request.id,
+        error: {
+          code: "E_UNAUTHORIZED",
+          message: expected.length === 0 ? "admin requests are disabled (admin.token is not set)" : "wrong admin token",
+        },
+      };
+    }
+    if (request.action === "status")
+      return { type: "admin_result", id: request.id, action: "status", result: this.health() };
+    const outcome = await this.swapModel(request.model_path ?? "");
+    if (!outcome.ok)
+      return {
+        type: "error",
+        id: request.id,
+        error: { code: "E_BACKEND", message: `model swap failed: ${outcome.error}` },
+      };
+    return { type: "admin_result", id: request.id, action: "swap_model", result: { model: outcome.model } };
   }
 
   /** A backend that failed mid-run is replaced by the next one down the chain; in-flight work already ended. */
@@ -602,6 +636,7 @@ export class Daemon {
       scheduler,
       journal,
       log,
+      admin: (request) => this.handleAdmin(request),
       status: () => {
         const info = this.backend?.info();
         return {

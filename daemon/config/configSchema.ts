@@ -37,6 +37,7 @@ export interface TinyllamadConfig {
   limits: { defaultMaxTokens: number; maxMaxTokens: number; maxMessageBytes: number; maxPromptChars: number };
   ws: { enabled: boolean; host: string; port: number; token: string };
   state: { directory: string };
+  admin: { token: string };
   thermal: { limitCelsius: number; pollMs: number };
   hal: { root: string; calibrate: boolean };
   mqtt: {
@@ -221,6 +222,14 @@ const settingsWithoutNames: convict.Schema<TinyllamadConfig> = {
       doc: "With backend.kind auto and more than one viable backend, measure each once and run the fastest (cached per board, model and runtime).",
       default: true,
       format: boolean,
+    }),
+  },
+  admin: {
+    token: setting({
+      doc: 'Token that operator requests ({"type":"admin",…}: swap the model, status) over WebSocket or MQTT must carry; empty refuses them all.',
+      default: "",
+      format: text,
+      sensitive: true,
     }),
   },
   state: {

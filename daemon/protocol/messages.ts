@@ -49,7 +49,17 @@ export interface CancelRequest {
   id: string;
 }
 
-export type ClientMessage = GenerateRequest | CancelRequest;
+/** Operator requests; they need the admin token (config admin.token). */
+export interface AdminRequest {
+  type: "admin";
+  id: string;
+  token: string;
+  action: "swap_model" | "status";
+  /** For swap_model: the GGUF file to serve from now on. */
+  model_path?: string | undefined;
+}
+
+export type ClientMessage = GenerateRequest | CancelRequest | AdminRequest;
 
 export type FinishReason = "stop" | "length" | "cancelled";
 
@@ -88,5 +98,12 @@ export interface ErrorMessage {
   error: { code: ErrorCode; message: string };
 }
 
-export type ServerMessage = TokenMessage | DoneMessage | ErrorMessage;
+export interface AdminResultMessage {
+  type: "admin_result";
+  id: string;
+  action: AdminRequest["action"];
+  result: Record<string, unknown>;
+}
+
+export type ServerMessage = TokenMessage | DoneMessage | ErrorMessage | AdminResultMessage;
 export type FinalMessage = DoneMessage | ErrorMessage;

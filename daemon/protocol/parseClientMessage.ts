@@ -3,7 +3,7 @@
  * exactly what is wrong. Never throws for client input.
  */
 import { ProtocolError } from "./errorCodes.js";
-import type { CancelRequest, ChatMessage, ClientMessage, GenerateRequest } from "./messages.js";
+import type { AdminRequest, CancelRequest, ChatMessage, ClientMessage, GenerateRequest } from "./messages.js";
 
 export interface ProtocolLimits {
   /** Prompt characters (prompt, or all message contents together) accepted before tokenizing. */
@@ -139,6 +139,21 @@ function parseCancel(body: Record<string, unknown>): CancelRequest {
   return body as unknown as CancelRequest;
 }
 
+function parseAdmin(body: Record<string, unknown>): AdminRequest {
+  checkFields(body, {
+    type: isOneOf("admin"),
+    id: isString(1, maxIdLength),
+    token: isString(0, 1024),
+    action: isOneOf("swap_model", "status"),
+    model_path: isString(1, 4096),
+  });
+  if (body.token === undefined) throw new ProtocolError("E_UNAUTHORIZED", "admin requests need 'token'");
+  if (body.action === undefined) throw new ProtocolError("E_BAD_REQUEST", "'action' must be one of swap_model, status");
+  if (body.action === "swap_model" && body.model_path === undefined)
+    throw new ProtocolError("E_BAD_REQUEST", "swap_model needs 'model_path'");
+  return body as unknown as AdminRequest;
+}
+
 export function parseClientMessage(raw: string | Buffer, limits: ProtocolLimits): ParseResult {
   let body: unknown;
   try {
@@ -163,9 +178,10 @@ export function parseClientMessage(raw: string | Buffer, limits: ProtocolLimits)
     if (id === null) isString(1, maxIdLength)(fields.id, "id");
     if (fields.type === "generate") return { ok: true, message: parseGenerate(fields, limits) };
     if (fields.type === "cancel") return { ok: true, message: parseCancel(fields) };
+    if (fields.type === "admin") return { ok: true, message: parseAdmin(fields) };
     throw new ProtocolError(
       "E_UNKNOWN_TYPE",
-      `unknown message type ${JSON.stringify(fields.type)}; expected "generate" or "cancel"`,
+      `unknown message type ${JSON.stringify(fields.type)}; expected "generate", "cancel" or "admin"`,
     );
   } catch (error) {
     if (error instanceof ProtocolError) return { ok: false, id, error };

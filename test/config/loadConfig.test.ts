@@ -67,6 +67,7 @@ const everySetting: ReadonlyArray<[key: string, env: string, text: string, loade
   ["thermal.pollMs", "TINYLLAMAD_THERMAL_POLL_MS", "2000", 2000],
   ["hal.root", "TINYLLAMAD_HAL_ROOT", "/srv/fixture", "/srv/fixture"],
   ["hal.calibrate", "TINYLLAMAD_HAL_CALIBRATE", "false", false],
+  ["admin.token", "TINYLLAMAD_ADMIN_TOKEN", "op-secret", "op-secret"],
   ["state.directory", "TINYLLAMAD_STATE_DIRECTORY", "/srv/tinyllamad", "/srv/tinyllamad"],
   ["mqtt.enabled", "TINYLLAMAD_MQTT_ENABLED", "false", false],
   ["mqtt.url", "TINYLLAMAD_MQTT_URL", "mqtt://broker.local:1883", "mqtt://broker.local:1883"],
@@ -108,6 +109,7 @@ describe("defaults", () => {
       ws: { enabled: true, host: "127.0.0.1", port: 8765, token: "" },
       thermal: { limitCelsius: 80, pollMs: 10000 },
       hal: { root: "/", calibrate: true },
+      admin: { token: "" },
       state: { directory: "" },
       mqtt: {
         enabled: true,
@@ -137,12 +139,12 @@ describe("defaults", () => {
     assert.equal(Object.keys(loaded.sources).length, everySetting.length);
   });
 
-  it("every setting has a doc string, and only the token and the password are sensitive", () => {
+  it("every setting has a doc string, and only the tokens and the password are sensitive", () => {
     const settings = describeSchema();
     for (const setting of settings) assert.ok(setting.doc.length > 10, `${setting.key} needs a doc`);
     assert.deepEqual(
       settings.filter((setting) => setting.sensitive).map((setting) => setting.key),
-      ["ws.token", "mqtt.password"],
+      ["ws.token", "admin.token", "mqtt.password"],
     );
   });
 });

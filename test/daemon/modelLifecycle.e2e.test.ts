@@ -77,16 +77,17 @@ describe("model lifecycle", () => {
       const client = await ProtocolClient.connect(ws);
       const inFlight = [0, 1, 2].map((i) => client.answer(`old${i}`));
       for (const i of [0, 1, 2])
-        client.send({ type: "generate", id: `old${i}`, prompt: `Long ${i}:`, max_tokens: 300, temperature: 0 });
+        client.send({ type: "generate", id: `old${i}`, prompt: `Long ${i}:`, max_tokens: 150, temperature: 0 });
       await client.tokensReceived("old0", 2);
 
       writeFileSync(config, JSON.stringify({ model: { path: join(scratch, "missing.gguf"), contextSize: 512 } }));
       daemon.signal("SIGHUP");
-      await daemon.waitForLog((l) => l.msg === "the new model failed to load; the old one keeps serving", 20_000);
+      await daemon.waitForLog((l) => l.msg === "the new model failed to load; the old one keeps serving", 60_000);
 
       writeFileSync(config, JSON.stringify({ model: { path: second, contextSize: 512 } }));
       daemon.signal("SIGHUP");
-      await daemon.waitForLog((l) => l.msg === "model swapped", 30_000);
+      // "model swapped" comes once the old model's in-flight requests have finished and it is freed.
+      await daemon.waitForLog((l) => l.msg === "model swapped", 120_000);
       const health = (await (await fetch(`${ws.replace("ws://", "http://")}healthz`)).json()) as { model: string };
       assert.equal(health.model, "second.gguf");
       const fresh = await client.request({ id: "new", prompt: "Hello", max_tokens: 4, temperature: 0 });
@@ -95,6 +96,38 @@ describe("model lifecycle", () => {
         assert.equal(answer.final.type, "done", JSON.stringify(answer.final));
         assert.equal(answer.all.filter((m) => m.type === "done" || m.type === "error").length, 1);
       }
+      await client.close();
+    } finally {
+      assert.equal((await daemon.stop()).code, 0);
+    }
+  });
+
+  it("an admin request with the admin token swaps the model; without it, E_UNAUTHORIZED", async () => {
+    const third = makeTestModel({ shape: "tiny", quant: "q4_0", seed: 3, out: join(scratch, "third.gguf") }).path;
+    const daemon = new DaemonProcess(["--model.path", testModelPath(), ...common], {
+      TINYLLAMAD_ADMIN_TOKEN: "op-secret-42",
+    });
+    const ws = await daemon.start();
+    try {
+      const client = await ProtocolClient.connect(ws);
+      const wrong = client.answer("a1");
+      client.send({ type: "admin", id: "a1", token: "guess", action: "swap_model", model_path: third });
+      const refused = (await wrong).final;
+      assert.equal(refused.type === "error" && refused.error.code, "E_UNAUTHORIZED");
+
+      client.send({ type: "admin", id: "a2", token: "op-secret-42", action: "swap_model", model_path: third });
+      const started = Date.now();
+      while (!client.received.some((m) => m.id === "a2")) {
+        if (Date.now() - started > 30_000) throw new Error("no admin answer");
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      const answer = client.received.find((m) => m.id === "a2");
+      assert.equal(answer?.type, "admin_result", JSON.stringify(answer));
+      assert.deepEqual(answer?.type === "admin_result" && answer.result, { model: "third.gguf" });
+      const health = (await (await fetch(`${ws.replace("ws://", "http://")}healthz`)).json()) as { model: string };
+      assert.equal(health.model, "third.gguf");
+      assert.equal((await client.request({ id: "after", prompt: "Hi", max_tokens: 3 })).final.type, "done");
+      assert.ok(!JSON.stringify(daemon.logLines).includes("op-secret-42"), "the admin token is never logged");
       await client.close();
     } finally {
       assert.equal((await daemon.stop()).code, 0);

@@ -39,7 +39,9 @@ describe("MQTT API on Mosquitto", () => {
 
   before(async () => {
     await broker.start();
-    daemon = new DaemonProcess(daemonArgs(["--mqtt.url", broker.url, "--state.directory", state]));
+    daemon = new DaemonProcess(daemonArgs(["--mqtt.url", broker.url, "--state.directory", state]), {
+      TINYLLAMAD_ADMIN_TOKEN: "mqtt-admin-7",
+    });
     await daemon.start();
     client = await MqttProbeClient.connect(broker.url);
     await client.subscribe(["replies/#", `${base}/${node}/response/#`]);
@@ -109,6 +111,22 @@ describe("MQTT API on Mosquitto", () => {
     await client.publish(`${base}/${node}/cancel`, { id: "long" });
     const final = await client.final("long");
     assert.equal(final.type === "done" && final.finish_reason, "cancelled");
+  });
+
+  it("answers an admin status request that carries the admin token, and refuses one without it", async () => {
+    await client.publish(
+      `${base}/${node}/request`,
+      { type: "admin", id: "adm1", token: "mqtt-admin-7", action: "status" },
+      { properties: { responseTopic: "replies/adm1" } },
+    );
+    await client.waitFor(() => client.received.some((r) => r.message.id === "adm1"), 10_000, "admin answer");
+    const answer = client.received.find((r) => r.message.id === "adm1")!;
+    assert.equal(answer.topic, "replies/adm1");
+    assert.equal(answer.message.type, "admin_result");
+    assert.equal(answer.message.type === "admin_result" && answer.message.result.backend, "cpu");
+    await client.publish(`${base}/${node}/request`, { type: "admin", id: "adm2", token: "nope", action: "status" });
+    const refused = await client.final("adm2");
+    assert.equal(refused.type === "error" && refused.error.code, "E_UNAUTHORIZED");
   });
 
   it("keeps a retained status with the model, backend, queue and version", async () => {

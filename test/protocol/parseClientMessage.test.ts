@@ -70,6 +70,14 @@ describe("parseClientMessage", () => {
     ["nine stop strings", { type: "generate", id: "i", prompt: "x", stop: Array(9).fill("s") }, "E_BAD_REQUEST", "i"],
     ["an unknown field on cancel", { type: "cancel", id: "i", force: true }, "E_BAD_REQUEST", "i"],
     ["an overlong id", { type: "cancel", id: "z".repeat(129) }, "E_BAD_REQUEST", null],
+    ["an admin request without a token", { type: "admin", id: "a", action: "status" }, "E_UNAUTHORIZED", "a"],
+    [
+      "swap_model without model_path",
+      { type: "admin", id: "a", token: "t", action: "swap_model" },
+      "E_BAD_REQUEST",
+      "a",
+    ],
+    ["an unknown admin action", { type: "admin", id: "a", token: "t", action: "reboot" }, "E_BAD_REQUEST", "a"],
   ];
   for (const [name, body, code, id] of refusals) {
     it(`refuses ${name} with ${code}`, () => {

@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from "mqtt";
 import type { Logger } from "../../logging/createLogger.js";
 import { ProtocolError } from "../../protocol/errorCodes.js";
-import type { GenerateRequest, ServerMessage } from "../../protocol/messages.js";
+import type { AdminRequest, GenerateRequest, ServerMessage } from "../../protocol/messages.js";
 import { type ProtocolLimits, parseClientMessage } from "../../protocol/parseClientMessage.js";
 import type { RequestHandle, Scheduler } from "../../scheduler/Scheduler.js";
 import { assertPublishableTopic, isTopicSafeId, type NodeTopics, nodeTopics } from "./mqttTopics.js";
@@ -35,6 +35,8 @@ export interface MqttTransportOptions {
   scheduler: Scheduler;
   journal: RequestJournal;
   log: Logger;
+  /** Answers operator requests (model swap, status); checks the admin token itself. */
+  admin?: (request: AdminRequest) => Promise<ServerMessage>;
   /** Figures for the retained status message (model, backend, version, …). */
   status(): Record<string, unknown>;
 }
@@ -266,6 +268,10 @@ export class MqttTransport {
       this.cancelById(message.id);
       return;
     }
+    if (message.type === "admin") {
+      this.onAdmin(message, responseTopic, correlationData);
+      return;
+    }
     let reply: ReplyTarget;
     try {
       reply = this.replyTargetFor(message, responseTopic, correlationData);
@@ -290,6 +296,30 @@ export class MqttTransport {
       return;
     journal.accepted(key, payload.toString("utf8"), reply);
     this.serve(key, message, reply);
+  }
+
+  /** Operator requests: answered once, on the response topic or the node's response topic for the id. */
+  private onAdmin(request: AdminRequest, responseTopic: string | undefined, correlationData: string | undefined): void {
+    const topic = responseTopic ?? (isTopicSafeId(request.id) ? this.topics.responseFor(request.id) : undefined);
+    if (topic === undefined) {
+      this.options.log.warn({ id: request.id }, "dropping an admin request: no reply topic can be trusted");
+      return;
+    }
+    const reply = { topic, correlationData };
+    const admin = this.options.admin;
+    if (!admin) {
+      this.publish(
+        reply,
+        {
+          type: "error",
+          id: request.id,
+          error: { code: "E_UNAUTHORIZED", message: "admin requests are not served here" },
+        },
+        1,
+      );
+      return;
+    }
+    void admin(request).then((answer) => this.publish(reply, answer, 1));
   }
 
   /** Gives a fleet request back to the group when this node is full; false when it cannot. */

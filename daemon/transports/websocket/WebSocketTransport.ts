@@ -8,7 +8,7 @@ import type { Duplex } from "node:stream";
 import { type RawData, WebSocket, WebSocketServer } from "ws";
 import type { Logger } from "../../logging/createLogger.js";
 import { ProtocolError } from "../../protocol/errorCodes.js";
-import type { ServerMessage } from "../../protocol/messages.js";
+import type { AdminRequest, ServerMessage } from "../../protocol/messages.js";
 import { type ProtocolLimits, parseClientMessage } from "../../protocol/parseClientMessage.js";
 import type { RequestHandle, Scheduler } from "../../scheduler/Scheduler.js";
 import type { HttpServer } from "../http/HttpServer.js";
@@ -24,6 +24,8 @@ export interface WebSocketTransportOptions {
   limits: ProtocolLimits;
   scheduler: Scheduler;
   log: Logger;
+  /** Answers operator requests (model swap, status); checks the admin token itself. */
+  admin?: (request: AdminRequest) => Promise<ServerMessage>;
 }
 
 /** Outgoing bytes buffered for one slow client before it is disconnected. */
@@ -155,6 +157,12 @@ export class WebSocketTransport {
       if (handle === undefined)
         refuse(message.id, new ProtocolError("E_NOT_FOUND", `no request '${message.id}' in flight`));
       else handle.cancel();
+      return;
+    }
+    if (message.type === "admin") {
+      const admin = this.options.admin;
+      if (!admin) refuse(message.id, new ProtocolError("E_UNAUTHORIZED", "admin requests are not served here"));
+      else void admin(message).then(send);
       return;
     }
     if (inFlight.has(message.id)) {
