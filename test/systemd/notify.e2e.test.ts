@@ -80,7 +80,6 @@ describe("systemd notify protocol", () => {
     const url = await daemon.start(120_000);
     try {
       const client = await ProtocolClient.connect(url);
-      const started = Date.now();
       const answer = client.request({ id: "slow", prompt: "word ".repeat(1000), max_tokens: 2 }, 300_000);
       await daemon.waitForLog((l) => l.msg === "liveness check failed; withholding the watchdog ping", 60_000);
       const health = await fetch(`${url.replace("ws://", "http://")}healthz`);
@@ -95,7 +94,6 @@ describe("systemd notify protocol", () => {
         Math.max(...gaps) > 1.0,
         `a gap in the pings while stalled (longest ${Math.max(...gaps).toFixed(2)} s)`,
       );
-      assert.ok(Date.now() - started > 1000);
       await client.close();
     } finally {
       assert.equal((await daemon.stop()).code, 0);
