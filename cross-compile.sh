@@ -126,6 +126,28 @@ compile_javascript() {
   [ -f "$compiled_js/daemon/cli.js" ] || die "compiled JavaScript lacks daemon/cli.js"
 }
 
+# The persistent CPU threadpool library (hal/backends/llamaCpp/persistentThreadpool/), compiled for the
+# target into the staged dist/hal; other targets' copies are dropped. Release bundles always carry it.
+build_threadpool_library() {
+  local target="$1" stage="$2" compiler
+  case "$target" in
+    linux-x64) compiler="${CC_LINUX_X64:-cc}" ;;
+    linux-arm64) compiler="${CC_LINUX_ARM64:-aarch64-linux-gnu-gcc}" ;;
+    *) die "no C compiler known for $target" ;;
+  esac
+  command -v "$compiler" >/dev/null ||
+    blocked "$target: the persistent threadpool library needs the C compiler '$compiler' (Debian: apt-get install gcc-aarch64-linux-gnu libc6-dev-arm64-cross for linux-arm64, gcc for linux-x64)"
+  local folder="$stage/dist/hal/backends/llamaCpp/persistentThreadpool"
+  find "$folder" -mindepth 1 -maxdepth 1 -type d -exec rm -rf {} +
+  (cd "$repo_root" && node "$compiled_js/hal/backends/llamaCpp/persistentThreadpool/buildPersistentThreadpool.js" \
+    --target "$target" --cc "$compiler" --out-dir "$folder" --require) >/dev/null ||
+    die "$target: compiling the persistent threadpool library failed (see above)"
+  local library="$folder/$target/libtinyllamad-threadpool.so" identity
+  identity="$(elf_identity "$library")"
+  [ "$identity" = "$expected_elf" ] ||
+    die "$library is $(elf_name "$identity"), expected $(elf_name "$expected_elf")"
+}
+
 # Production node_modules for the target, staged from package.json + package-lock.json; reused while they match.
 stage_node_modules() {
   local target="$1" stage="$work_dir/modules/$1" key
@@ -253,6 +275,7 @@ build_target() {
   mkdir -p "$stage/dist" "$stage/runtime/bin" "$stage/bin" "$stage/etc" "$stage/systemd/dropins"
   local part
   for part in daemon hal models; do cp -R "$compiled_js/$part" "$stage/dist/$part"; done
+  build_threadpool_library "$target" "$stage"
   cp -R "$staged_modules" "$stage/node_modules"
   rm -f "$stage/node_modules/.package-lock.json"
   cp "$repo_root/package-lock.json" "$stage/package-lock.json"

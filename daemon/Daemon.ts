@@ -288,6 +288,7 @@ export class Daemon {
       backend: info?.kind ?? null,
       model: info ? basename(info.modelPath) : null,
       threads: info?.threads ?? null,
+      cpu_threadpool: info?.cpuThreadpool ?? null,
       fallbacks: this.fallbacks,
       calibration: this.calibration ?? null,
       temperature_celsius: this.thermal?.reading.celsius ?? null,
@@ -662,9 +663,13 @@ export class Daemon {
     const onLog = (level: "warn" | "error", message: string) => this.log[level]({ component: "llama.cpp" }, message);
     switch (kind) {
       case "cpu":
-        return new LlamaCppBackend({ kind: "cpu", onLog });
+        return new LlamaCppBackend({ kind: "cpu", onLog, persistentThreadpool: this.config.backend.persistentThreadpool });
       case "vulkan":
-        return new LlamaCppBackend({ kind: "vulkan", onLog });
+        return new LlamaCppBackend({
+          kind: "vulkan",
+          onLog,
+          persistentThreadpool: this.config.backend.persistentThreadpool,
+        });
       case "npu":
         return new RkllmBackend({ libraryPath: this.config.npu.libraryPath || undefined });
     }

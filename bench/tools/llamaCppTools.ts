@@ -7,8 +7,8 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
+import { llamaCppSourceBundle } from "../../hal/backends/llamaCpp/nodeLlamaCppPackage.js";
 import { projectRoot } from "../../models/projectCacheDirectory.js";
-import { nodeLlamaCppDirectory } from "../../models/testModel/llamaVocabulary.js";
 
 export interface LlamaCppTools {
   llamaBench: string;
@@ -24,7 +24,7 @@ export function llamaCppTools(log: (line: string) => void = console.log): LlamaC
   const buildRoot = join(projectRoot(), "bench", ".build");
   const source = join(buildRoot, "llama.cpp");
   const build = join(source, "build");
-  const bundle = join(nodeLlamaCppDirectory(), "llama", "gitRelease.bundle");
+  const bundle = llamaCppSourceBundle();
   const stamp = join(build, "tinyllamad-build.json");
   const tools = {
     llamaBench: join(build, "bin", "llama-bench"),

@@ -31,7 +31,7 @@ export type MqttQos = (typeof mqttQosLevels)[number];
 /** The daemon's configuration once loaded and validated. Matches configSchema key for key. */
 export interface TinyllamadConfig {
   model: { path: string; contextSize: number; pullOnStart: boolean; mirrorUrl: string; allowUnverified: boolean };
-  backend: { kind: BackendKind; threads: number; gpuLayers: number };
+  backend: { kind: BackendKind; threads: number; gpuLayers: number; persistentThreadpool: boolean };
   npu: { libraryPath: string; modelPath: string };
   scheduler: { parallelSequences: number; maxQueue: number; shutdownGraceMs: number; stallTimeoutMs: number };
   limits: { defaultMaxTokens: number; maxMaxTokens: number; maxMessageBytes: number; maxPromptChars: number };
@@ -127,6 +127,11 @@ const settingsWithoutNames: convict.Schema<TinyllamadConfig> = {
       doc: "Model layers to offload to the GPU/NPU; -1 offloads all of them, 0 none.",
       default: -1,
       format: integerFromMinusOne,
+    }),
+    persistentThreadpool: setting({
+      doc: "Keep llama.cpp's CPU worker threads alive between tokens (one threadpool per context, as llama-server does) instead of the start-and-join on every decode that node-llama-cpp 3.22.1 does; needs the library npm run build compiles (see bench/README.md). Read at start.",
+      default: true,
+      format: boolean,
     }),
   },
   npu: {

@@ -61,6 +61,11 @@ export interface BackendInfo {
   devices: string[];
   /** Model layers offloaded to a GPU (0 on the CPU backend). */
   gpuLayers: number;
+  /**
+   * llama.cpp backends: whether the CPU worker threads persist between tokens or are started on every
+   * decode (see hal/backends/llamaCpp/persistentThreadpool/). Absent on the NPU backend.
+   */
+  cpuThreadpool?: "persistent" | "per-decode";
 }
 
 export interface Backend {

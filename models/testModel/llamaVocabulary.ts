@@ -5,32 +5,20 @@
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
+import { llamaCppSourceBundle } from "../../hal/backends/llamaCpp/nodeLlamaCppPackage.js";
 import type { GgufValue } from "../gguf/ggufFormat.js";
 import { readGgufHeaderFile } from "../gguf/readGgufHeader.js";
 import { projectCacheDirectory } from "../projectCacheDirectory.js";
 
 const VOCAB_FILE_IN_BUNDLE = "models/ggml-vocab-llama-spm.gguf";
 
-/** Directory of the installed node-llama-cpp package. */
-export function nodeLlamaCppDirectory(): string {
-  const entry = createRequire(import.meta.url).resolve("node-llama-cpp");
-  let directory = dirname(entry);
-  while (!existsSync(join(directory, "llama", "gitRelease.bundle"))) {
-    const parent = dirname(directory);
-    if (parent === directory) throw new Error(`cannot find llama/gitRelease.bundle above ${entry}`);
-    directory = parent;
-  }
-  return directory;
-}
-
 /** Path of the cached vocabulary GGUF, extracting it from the bundle on first use (needs git). */
 export function llamaVocabularyFile(cacheDirectory = projectCacheDirectory()): string {
   const target = join(cacheDirectory, "vocab", "ggml-vocab-llama-spm.gguf");
   if (existsSync(target)) return target;
   mkdirSync(dirname(target), { recursive: true });
-  const bundle = join(nodeLlamaCppDirectory(), "llama", "gitRelease.bundle");
+  const bundle = llamaCppSourceBundle();
   const scratch = mkdtempSync(join(dirname(target), "bundle-"));
   try {
     const repository = join(scratch, "llama.cpp.git");

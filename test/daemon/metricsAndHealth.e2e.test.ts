@@ -72,6 +72,8 @@ describe("metrics and health over HTTP", () => {
     assert.equal(health.status, "ok");
     assert.equal(health.state, "serving");
     assert.match(String(health.version), /^\d+\.\d+\.\d+/);
+    // A request was served above, so "persistent" means its decodes really ran on the pool.
+    assert.equal(health.cpu_threadpool, "persistent");
   });
 
   it("logs a 'request finished' line per request with its id and no prompt text", () => {

@@ -123,6 +123,15 @@ describe("the linux-arm64 release bundle under qemu-aarch64", { skip: skipReason
       "other prebuilts pruned",
     );
     assert.deepEqual(readdirSync(join(root, "node_modules/@koromix")), ["koffi-linux-arm64"]);
+    const threadpoolFolder = join(root, "dist/hal/backends/llamaCpp/persistentThreadpool");
+    assert.deepEqual(
+      readdirSync(threadpoolFolder, { withFileTypes: true })
+        .filter((entry) => entry.isDirectory())
+        .map((entry) => entry.name),
+      ["linux-arm64"],
+      "the persistent threadpool library is built for the target only",
+    );
+    assert.equal(elfIdentity(join(threadpoolFolder, "linux-arm64/libtinyllamad-threadpool.so")), "2 183");
     assert.ok(!existsSync(join(root, "node_modules/typescript")), "no TypeScript in the production bundle");
     for (const part of ["daemon", "hal", "models"]) assert.ok(existsSync(join(root, "dist", part)), `dist/${part}`);
     assert.ok(!existsSync(join(root, "dist", "test")), "no tests in the bundle");
@@ -147,6 +156,10 @@ describe("the linux-arm64 release bundle under qemu-aarch64", { skip: skipReason
       assert.ok(x64Answer.text.length > 0, "the x86-64 daemon generated text");
       assert.equal(arm64Answer.tokens, x64Answer.tokens);
       assert.equal(arm64Answer.text, x64Answer.text, `arm64 and x86-64 greedy output differ; log:\n${log.join("\n")}`);
+      const served = (await (await fetch(`${url.replace("ws://", "http://")}healthz`)).json()) as {
+        cpu_threadpool: string;
+      };
+      assert.equal(served.cpu_threadpool, "persistent", "the aarch64 decodes ran on the persistent threadpool");
     } finally {
       child.kill("SIGTERM");
       const [code] = (await once(child, "exit")) as [number | null];

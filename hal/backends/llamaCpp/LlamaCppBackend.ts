@@ -27,6 +27,7 @@ import type {
 import { ChatTemplate } from "../text/ChatTemplate.js";
 import { StopStringMatcher } from "../text/StopStringMatcher.js";
 import { jsonSchemaProblem } from "./checkJsonSchemaSubset.js";
+import { enablePersistentThreadpool, persistentThreadpoolState } from "./persistentThreadpool/persistentThreadpool.js";
 import { SequencePool } from "./SequencePool.js";
 import { TokenTextStream } from "./TokenTextStream.js";
 
@@ -48,12 +49,18 @@ export interface LlamaCppBackendOptions {
   kind: Extract<BackendKind, "cpu" | "vulkan">;
   /** Receives llama.cpp's own log lines (warnings and errors). */
   onLog?: (level: "warn" | "error", message: string) => void;
+  /**
+   * Give each context one persistent CPU threadpool (persistentThreadpool/): default true. Process-wide
+   * once on; false only leaves it off when nothing else in the process turned it on.
+   */
+  persistentThreadpool?: boolean;
 }
 
 export class LlamaCppBackend implements Backend {
   readonly kind: "cpu" | "vulkan";
   private loaded: Loaded | undefined;
   private readonly grammars = new Map<string, Promise<LlamaJsonSchemaGrammar<never>>>();
+  private hasGenerated = false;
 
   constructor(private readonly options: LlamaCppBackendOptions) {
     this.kind = options.kind;
@@ -61,6 +68,14 @@ export class LlamaCppBackend implements Backend {
 
   async load(options: BackendLoadOptions): Promise<void> {
     if (this.loaded !== undefined) throw new Error("this backend already has a model loaded; unload it first");
+    if (this.options.persistentThreadpool !== false) {
+      const threadpool = enablePersistentThreadpool();
+      if (!threadpool.enabled)
+        this.options.onLog?.(
+          "warn",
+          `no persistent CPU threadpool (${threadpool.reason}): llama.cpp will start its worker threads on every token`,
+        );
+    }
     const llama = await getLlama({
       gpu: this.kind === "vulkan" ? "vulkan" : false,
       build: "never",
@@ -125,7 +140,18 @@ export class LlamaCppBackend implements Backend {
       threads: loaded.context.currentThreads,
       devices: loaded.devices,
       gpuLayers: loaded.model.gpuLayers,
+      cpuThreadpool: this.cpuThreadpool(),
     };
+  }
+
+  /** "persistent" once the threadpool library is in and (after the first generation) proven in use. */
+  private cpuThreadpool(): "persistent" | "per-decode" {
+    if (this.options.persistentThreadpool === false) return "per-decode";
+    const state = persistentThreadpoolState();
+    if (!state.enabled) return "per-decode";
+    // node-llama-cpp bound llama_decode before the library was loaded: no decode ever reached it.
+    if (this.hasGenerated && state.counters.decodesWithPool === 0) return "per-decode";
+    return "persistent";
   }
 
   /** The model, for in-process comparisons (tests, benchmarks). */
@@ -185,6 +211,7 @@ export class LlamaCppBackend implements Backend {
         for await (const token of tokens) {
           if (completionTokens === 0) callbacks.onFirstToken?.();
           completionTokens += 1;
+          this.hasGenerated = true;
           history.push(token);
           const step = stops.push(textStream.push(token));
           if (step.text.length > 0) {
