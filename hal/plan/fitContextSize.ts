@@ -21,7 +21,7 @@ export function fitContextSize(input: {
   const estimate = (contextSize: number) => estimateMemoryBytes({ modelFileBytes, contextSize, parallelSequences });
   const describe = (contextSize: number) => {
     const e = estimate(contextSize);
-    return `≈${formatBytes(e.totalBytes)} (model ${formatBytes(e.modelBytes)} + KV cache ${formatBytes(e.kvCacheBytes)} + runtime ${formatBytes(e.overheadBytes)})`;
+    return `≈${formatBytes(e.totalBytes)} (model ${formatBytes(e.modelBytes)} + KV cache ${formatBytes(e.kvCacheBytes)} + compute buffers and runtime ${formatBytes(e.overheadBytes)})`;
   };
   const shape = (contextSize: number) =>
     `context ${contextSize} × ${parallelSequences} sequence${parallelSequences === 1 ? "" : "s"}`;

@@ -5,13 +5,10 @@
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { describe, it } from "node:test";
-import {
-  estimateMemoryBytes,
-  runtimeOverheadBytes,
-  tinyLlamaKvBytesPerToken,
-} from "../../hal/plan/estimateMemoryBytes.js";
+import { estimateMemoryBytes, tinyLlamaKvBytesPerToken, tinyLlamaShape } from "../../hal/plan/estimateMemoryBytes.js";
 import { compareVersions, type PlanConfig, type PlanModelInput, planBackend } from "../../hal/plan/planBackend.js";
 import { hardwareDocPath, renderHardwareDoc } from "../../hal/plan/writePlanTable.js";
+import { estimateMemory, runtimeOverheadBytes } from "../../models/store/estimateFit.js";
 import { probeBoardFixture } from "./probeBoardFixture.js";
 
 const gguf: PlanModelInput = { format: "gguf", path: "tinyllama-1.1b-chat-v1.0.Q4_K_M.gguf", fileBytes: 669_000_000 };
@@ -159,19 +156,22 @@ describe("planBackend on the fixture boards", () => {
   });
 
   it("never shrinks below 256; warns when even that does not fit", async () => {
-    const plan = planBackend(await probeBoardFixture("rpi4-1gb"), gguf, auto);
+    const q8: PlanModelInput = { format: "gguf", fileBytes: 1_170_000_000 };
+    const plan = planBackend(await probeBoardFixture("rpi4-1gb"), q8, auto);
     assert.equal(plan.contextSize, 256);
     has(plan.reasons, /^warning: memory: .* even context 256 needs .* → expect swapping or the OOM killer/);
   });
 });
 
 describe("estimateMemoryBytes", () => {
-  it("model + 22 layers × K,V × 256 × 2 bytes per token per sequence + 150 MiB", () => {
+  it("is the model store's estimate with TinyLlama's shape: model + KV cache + compute buffers + runtime", () => {
     assert.equal(tinyLlamaKvBytesPerToken, 22_528);
     const estimate = estimateMemoryBytes({ modelFileBytes: 669_000_000, contextSize: 2048, parallelSequences: 4 });
     assert.equal(estimate.kvCacheBytes, 22 * 2 * 256 * 2 * 2048 * 4);
-    assert.equal(estimate.overheadBytes, runtimeOverheadBytes);
-    assert.equal(estimate.totalBytes, 669_000_000 + 184_549_376 + 150 * 1024 * 1024);
+    // 512-token ubatch × (32,000 logits + 2 × 2048) × 4 bytes, plus the 64 MiB runtime.
+    assert.equal(estimate.overheadBytes, 512 * (32_000 + 2 * 2048) * 4 + runtimeOverheadBytes);
+    const store = estimateMemory(669_000_000, tinyLlamaShape, { contextSize: 2048, sequences: 4 });
+    assert.equal(estimate.totalBytes, store.totalBytes);
   });
 });
 
