@@ -24,6 +24,7 @@ import type {
   GenerationJob,
   GenerationResult,
 } from "../Backend.js";
+import { assertPromptFits } from "../text/assertPromptFits.js";
 import { ChatTemplate } from "../text/ChatTemplate.js";
 import { StopStringMatcher } from "../text/StopStringMatcher.js";
 import { jsonSchemaProblem } from "./checkJsonSchemaSubset.js";
@@ -162,14 +163,14 @@ export class LlamaCppBackend implements Backend {
   async checkFits(job: GenerationJob): Promise<number> {
     const loaded = this.requireLoaded();
     const tokens = this.tokenizeInput(loaded, job.input);
-    assertFits(tokens.length, loaded.context.contextSize);
+    assertPromptFits(tokens.length, loaded.context.contextSize);
     return tokens.length;
   }
 
   async generate(job: GenerationJob, callbacks: GenerationCallbacks, signal: AbortSignal): Promise<GenerationResult> {
     const loaded = this.requireLoaded();
     const promptTokens = this.tokenizeInput(loaded, job.input);
-    assertFits(promptTokens.length, loaded.context.contextSize);
+    assertPromptFits(promptTokens.length, loaded.context.contextSize);
     if (signal.aborted) return cancelledBeforeStart(promptTokens.length);
     const maxTokens = Math.min(job.maxTokens, loaded.context.contextSize - promptTokens.length);
     const grammarState =
@@ -291,14 +292,6 @@ export class LlamaCppBackend implements Backend {
 
 function cancelledBeforeStart(promptTokens: number): GenerationResult {
   return { text: "", finishReason: "cancelled", promptTokens, completionTokens: 0, reusedPromptTokens: 0 };
-}
-
-function assertFits(promptTokens: number, contextSize: number): void {
-  if (promptTokens >= contextSize)
-    throw new ProtocolError(
-      "E_PROMPT_TOO_LONG",
-      `the prompt is ${promptTokens} tokens; the context holds ${contextSize} (prompt and answer together)`,
-    );
 }
 
 function resolveChatTemplate(model: LlamaModel, override: string | undefined): ChatTemplate | undefined {

@@ -26,6 +26,7 @@ import type {
   GenerationJob,
   GenerationResult,
 } from "../Backend.js";
+import { assertPromptFits } from "../text/assertPromptFits.js";
 import { ChatTemplate } from "../text/ChatTemplate.js";
 import { StopStringMatcher } from "../text/StopStringMatcher.js";
 import { estimateTokenCount } from "./estimateTokenCount.js";
@@ -185,7 +186,7 @@ export class RkllmBackend implements Backend {
   async checkFits(job: GenerationJob): Promise<number> {
     const loaded = this.requireLoaded();
     const promptTokens = this.countTokens(this.renderInput(loaded, job.input));
-    assertFits(promptTokens, loaded.options.contextSize);
+    assertPromptFits(promptTokens, loaded.options.contextSize, { approximate: true });
     return promptTokens;
   }
 
@@ -195,7 +196,7 @@ export class RkllmBackend implements Backend {
       throw new ProtocolError("E_BAD_SCHEMA", "json_schema is not supported on the NPU backend");
     const prompt = this.renderInput(loaded, job.input);
     const promptTokens = this.countTokens(prompt);
-    assertFits(promptTokens, loaded.options.contextSize);
+    assertPromptFits(promptTokens, loaded.options.contextSize, { approximate: true });
     if (signal.aborted) return resultOf(undefined, promptTokens);
     // One generation at a time: wait for the one before (its outcome is not ours).
     const previous = loaded.running;
@@ -338,12 +339,4 @@ function resultOf(generation: Generation | undefined, promptTokens: number): Gen
     completionTokens: generation?.completionTokens ?? 0,
     reusedPromptTokens: 0,
   };
-}
-
-function assertFits(promptTokens: number, contextSize: number): void {
-  if (promptTokens >= contextSize)
-    throw new ProtocolError(
-      "E_PROMPT_TOO_LONG",
-      `the prompt is about ${promptTokens} tokens; the context holds ${contextSize} (prompt and answer together)`,
-    );
 }
