@@ -1,7 +1,8 @@
 /**
  * Wires the parts of a running tinyllamad together and owns their order of start and stop:
- * HTTP (health) → backend (model loaded) → scheduler → transports → READY; and the reverse on the
- * way down. It also tells systemd what is going on and answers SIGHUP reloads.
+ * HTTP (health) → scheduler → MQTT (status shows the pull and load) → model pulled and loaded →
+ * WebSocket → READY; and the reverse on the way down. It also tells systemd what is going on and
+ * answers SIGHUP reloads.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import { existsSync, readFileSync, statSync } from "node:fs";
@@ -22,9 +23,10 @@ import { type HardwareReport, probeHardware } from "../hal/probes/probeHardware.
 import { ModelMissingError, resolveModelPath } from "../models/store/defaultModelLocation.js";
 import type { TinyllamadConfig } from "./config/configSchema.js";
 import { componentLogger, type Logger, type LogLevel, parseComponentLevels } from "./logging/createLogger.js";
+import { ModelProgressTracker } from "./ModelProgressTracker.js";
 import { DaemonMetrics } from "./metrics/DaemonMetrics.js";
 import { packageVersion } from "./packageVersion.js";
-import type { AdminRequest, ServerMessage } from "./protocol/messages.js";
+import type { AdminRequest, ModelProgress, ServerMessage } from "./protocol/messages.js";
 import type { ProtocolLimits } from "./protocol/parseClientMessage.js";
 import { pullDefaultModel } from "./pullDefaultModel.js";
 import { Scheduler } from "./scheduler/Scheduler.js";
@@ -33,7 +35,7 @@ import { ServiceNotifier } from "./systemd/ServiceNotifier.js";
 import { ThermalGuard } from "./thermal/ThermalGuard.js";
 import { HttpServer, sendJson } from "./transports/http/HttpServer.js";
 import { EmbeddedBroker } from "./transports/mqtt/EmbeddedBroker.js";
-import { MqttTransport } from "./transports/mqtt/MqttTransport.js";
+import { MqttTransport, type NodeStatusFigures } from "./transports/mqtt/MqttTransport.js";
 import { RequestJournal } from "./transports/mqtt/RequestJournal.js";
 import { assertTokenWhenExposed } from "./transports/transportSecurity.js";
 import { WebSocketTransport } from "./transports/websocket/WebSocketTransport.js";
@@ -63,7 +65,7 @@ const reloadableKeys = new Set([
   "scheduler.shutdownGraceMs",
 ]);
 
-export type DaemonState = "idle" | "loading" | "serving" | "reloading" | "stopping" | "stopped";
+export type DaemonState = "idle" | "pulling" | "loading" | "serving" | "reloading" | "stopping" | "stopped";
 
 export class Daemon {
   private state: DaemonState = "idle";
@@ -75,6 +77,9 @@ export class Daemon {
   private embeddedBroker: EmbeddedBroker | undefined;
   private readonly startedAt = Date.now();
   private readonly metrics = new DaemonMetrics();
+  private readonly modelProgress = new ModelProgressTracker();
+  /** Aborted by stop(): a start-up still pulling or loading gives up instead of serving. */
+  private readonly startAbort = new AbortController();
   private readonly notifier: ServiceNotifier;
   private readonly limits: ProtocolLimits;
   private statusTimer: NodeJS.Timeout | undefined;
@@ -118,14 +123,96 @@ export class Daemon {
     const { config } = this;
     if (config.ws.enabled) assertTokenWhenExposed("ws.host", config.ws.host, "ws.token", config.ws.token);
     const modelPath = resolveModelPath(config.model.path);
-    if (config.model.path === "" && !existsSync(modelPath) && config.model.pullOnStart && config.backend.kind !== "npu")
-      await pullDefaultModel({
-        path: modelPath,
-        mirrorUrl: config.model.mirrorUrl,
-        allowUnverified: config.model.allowUnverified,
-        log: this.logFor("models"),
-        onProgress: (percent) => this.notifier.loading(`pulling the default model ${percent} %`, 120_000),
+    const pull =
+      config.model.path === "" && !existsSync(modelPath) && config.model.pullOnStart && config.backend.kind !== "npu";
+    // Without a pull, a missing or oversized model stops start-up before anything listens.
+    let plan = pull ? undefined : await this.checkModel(modelPath);
+    this.notifier.start();
+    this.modelProgress.on("change", (progress) => this.onModelProgress(progress));
+
+    const http = new HttpServer(config.ws.host, config.ws.port);
+    this.registerRoutes(http);
+    await http.start();
+    this.http = http;
+
+    // The scheduler and MQTT come up before the model, so the status topic shows the pull and the
+    // load as they happen. Requests wait while the model loads (seconds); while it is pulled
+    // (minutes) they are refused at once with E_NOT_READY.
+    const scheduler = this.createScheduler();
+    if (pull) {
+      this.state = "pulling";
+      scheduler.setNotReady(`no model is loaded yet: the node is pulling ${basename(modelPath)}; retry later`);
+    }
+    if (config.mqtt.enabled) await this.startMqtt(scheduler, this.limits);
+    let backend: Backend;
+    try {
+      if (pull) await this.pullFirstModel(modelPath, scheduler);
+      plan ??= await this.checkModel(modelPath);
+      this.fallbackChain = fallbackChain(plan);
+      if (config.backend.kind === "auto" && config.hal.calibrate && plan.candidates.length > 1) {
+        const calibration = await this.calibrate(plan, modelPath, false);
+        this.fallbackChain = [calibration.chosen, ...this.fallbackChain.filter((kind) => kind !== calibration.chosen)];
+      }
+      backend = await this.loadFirstWorkingBackend(plan, modelPath);
+    } catch (error) {
+      if (this.startAbort.signal.aborted) return; // stop() came first and is shutting down
+      this.modelProgress.failed(basename(modelPath), failureOf(error));
+      await this.stop();
+      throw error;
+    }
+    if (this.startAbort.signal.aborted) {
+      await backend.unload();
+      return;
+    }
+    this.backend = backend;
+    const info = backend.info();
+    this.log.info({ component: "backend", ...info }, "model loaded");
+    await scheduler.swapBackend(backend, info.parallelSequences);
+
+    this.thermal = new ThermalGuard({
+      root: config.hal.root,
+      limitCelsius: config.thermal.limitCelsius,
+      pollMs: config.thermal.pollMs,
+      setBatchPaused: (paused) => scheduler.setBatchPaused(paused),
+      onReading: (report) => {
+        this.metrics.temperatures(
+          report.zones.filter((z) => z.celsius !== null).map((z) => ({ zone: z.type, celsius: z.celsius as number })),
+        );
+        this.scheduleStatus();
+      },
+      log: this.logFor("thermal"),
+    });
+    await this.thermal.start();
+    if (config.ws.enabled) {
+      this.webSocket = new WebSocketTransport({
+        http,
+        host: config.ws.host,
+        token: config.ws.token,
+        maxMessageBytes: config.limits.maxMessageBytes,
+        limits: this.limits,
+        scheduler,
+        log: this.logFor("websocket"),
+        admin: (request) => this.handleAdmin(request),
       });
+      this.webSocket.start();
+    }
+    this.state = "serving";
+    this.modelProgress.ready(basename(info.modelPath));
+    this.metrics.serving(info.kind, basename(info.modelPath), packageVersion());
+    this.notifier.ready(this.statusLine());
+    this.log.info(
+      {
+        component: "daemon",
+        websocket: this.webSocket?.address() ?? null,
+        http: http.address() ?? null,
+        mqtt: this.mqttBrokerUrl ?? null,
+      },
+      "serving",
+    );
+  }
+
+  /** Plans the backend for the model and refuses a model that is missing or cannot fit. */
+  private async checkModel(modelPath: string): Promise<BackendPlan> {
     const plan = await this.planBackend(modelPath);
     if (plan.backend !== "npu" && !existsSync(modelPath)) throw new ModelMissingError(modelPath);
     const tooLarge = plan.reasons.find((reason) => reason.startsWith("warning:") && reason.includes("even context"));
@@ -134,27 +221,39 @@ export class Daemon {
         `${basename(modelPath)} does not fit this board's memory: ${tooLarge.replace(/^warning: /, "")}. ` +
           "`tinyllamad doctor` lists the catalog models that fit.",
       );
-    this.notifier.start();
+    return plan;
+  }
 
-    const http = new HttpServer(config.ws.host, config.ws.port);
-    this.registerRoutes(http);
-    await http.start();
-    this.http = http;
+  /** First start without the default model: pull it, then let requests in to wait for the load. */
+  private async pullFirstModel(modelPath: string, scheduler: Scheduler): Promise<void> {
+    const model = basename(modelPath);
+    await pullDefaultModel({
+      path: modelPath,
+      mirrorUrl: this.config.model.mirrorUrl,
+      allowUnverified: this.config.model.allowUnverified,
+      log: this.logFor("models"),
+      onProgress: (progress) => this.modelProgress.pulling(model, progress),
+      signal: this.startAbort.signal,
+    });
+    this.state = "loading";
+    scheduler.setNotReady(undefined);
+  }
 
-    this.fallbackChain = fallbackChain(plan);
-    if (config.backend.kind === "auto" && config.hal.calibrate && plan.candidates.length > 1) {
-      const calibration = await this.calibrate(plan, modelPath, false);
-      this.fallbackChain = [calibration.chosen, ...this.fallbackChain.filter((kind) => kind !== calibration.chosen)];
-    }
-    const backend = await this.loadFirstWorkingBackend(plan, modelPath);
-    this.backend = backend;
-    const info = backend.info();
-    this.log.info({ component: "backend", ...info }, "model loaded");
+  /** Throttled model progress: the MQTT status, and systemd's STATUS while pulling. */
+  private onModelProgress(progress: ModelProgress): void {
+    if (progress.phase === "checking" || progress.phase === "downloading" || progress.phase === "verifying")
+      this.notifier.loading(
+        `pulling ${progress.model}: ${progress.phase}${progress.percent === null ? "" : ` ${progress.percent} %`}`,
+        120_000,
+      );
+    this.mqtt?.publishStatus();
+  }
 
+  private createScheduler(): Scheduler {
+    const { config } = this;
     const scheduler = new Scheduler({
-      backend,
       maxQueue: config.scheduler.maxQueue,
-      concurrency: backend.info().parallelSequences,
+      concurrency: 0,
       log: this.logFor("scheduler"),
       logPrompts: config.log.prompts,
     });
@@ -171,47 +270,7 @@ export class Daemon {
     scheduler.on("backendFailed", (failed, error) => void this.fallBackAfterFailure(failed, error));
     scheduler.start();
     this.scheduler = scheduler;
-
-    this.thermal = new ThermalGuard({
-      root: config.hal.root,
-      limitCelsius: config.thermal.limitCelsius,
-      pollMs: config.thermal.pollMs,
-      setBatchPaused: (paused) => scheduler.setBatchPaused(paused),
-      onReading: (report) => {
-        this.metrics.temperatures(
-          report.zones.filter((z) => z.celsius !== null).map((z) => ({ zone: z.type, celsius: z.celsius as number })),
-        );
-        this.scheduleStatus();
-      },
-      log: this.logFor("thermal"),
-    });
-    await this.thermal.start();
-    if (config.mqtt.enabled) await this.startMqtt(scheduler, this.limits);
-    if (config.ws.enabled) {
-      this.webSocket = new WebSocketTransport({
-        http,
-        host: config.ws.host,
-        token: config.ws.token,
-        maxMessageBytes: config.limits.maxMessageBytes,
-        limits: this.limits,
-        scheduler,
-        log: this.logFor("websocket"),
-        admin: (request) => this.handleAdmin(request),
-      });
-      this.webSocket.start();
-    }
-    this.state = "serving";
-    this.metrics.serving(info.kind, basename(info.modelPath), packageVersion());
-    this.notifier.ready(this.statusLine());
-    this.log.info(
-      {
-        component: "daemon",
-        websocket: this.webSocket?.address() ?? null,
-        http: http.address() ?? null,
-        mqtt: this.mqttBrokerUrl ?? null,
-      },
-      "serving",
-    );
+    return scheduler;
   }
 
   /**
@@ -253,6 +312,7 @@ export class Daemon {
   async stop(): Promise<void> {
     if (this.state === "stopping" || this.state === "stopped") return;
     this.state = "stopping";
+    this.startAbort.abort();
     this.metrics.notReady();
     this.notifier.stopping();
     clearTimeout(this.statusTimer);
@@ -284,6 +344,7 @@ export class Daemon {
       alive: liveness.alive,
       ...(liveness.reason ? { reason: liveness.reason } : {}),
       state: this.state,
+      model_progress: this.modelProgress.current,
       version: packageVersion(),
       backend: info?.kind ?? null,
       model: info ? basename(info.modelPath) : null,
@@ -414,6 +475,7 @@ export class Daemon {
     const backend = this.createBackend(kind);
     this.log.info({ component: "backend", kind, modelPath, threads: plan.threads }, "loading model");
     this.notifier.loading(`loading model ${basename(modelPath)} on ${kind}`, 60_000);
+    this.modelProgress.loading(basename(modelPath), 0);
     let lastReported = -1;
     await backend.load({
       modelPath,
@@ -421,6 +483,7 @@ export class Daemon {
       parallelSequences: config.scheduler.parallelSequences,
       threads: plan.threads,
       onProgress: (fraction) => {
+        this.modelProgress.loading(basename(modelPath), fraction);
         const percent = Math.floor(fraction * 10) * 10;
         if (percent > lastReported) {
           lastReported = percent;
@@ -455,12 +518,15 @@ export class Daemon {
       this.config = { ...this.config, model: { ...this.config.model, path: nextPath } };
       const info = replacement.info();
       this.metrics.serving(info.kind, basename(info.modelPath), packageVersion());
-      const old = await this.scheduler?.swapBackend(replacement, info.parallelSequences);
-      await old?.unload();
+      // New requests go to the new model at once; the old one is freed once its last request ends.
+      const swapped = this.scheduler?.swapBackend(replacement, info.parallelSequences);
+      this.modelProgress.ready(basename(path));
+      await (await swapped)?.unload();
       this.log.info({ component: "models", model: basename(path) }, "model swapped");
       this.notifier.status(this.statusLine());
       return { ok: true, model: basename(path) };
     } catch (error) {
+      this.modelProgress.failed(basename(path), failureOf(error));
       const reason = (error as Error).message.split("\n")[0] ?? String(error);
       this.log.error(
         { component: "models", model: path, err: reason },
@@ -517,11 +583,13 @@ export class Daemon {
       this.backend = replacement;
       const info = replacement.info();
       this.metrics.serving(info.kind, basename(info.modelPath), packageVersion());
-      const old = await this.scheduler?.swapBackend(replacement, info.parallelSequences);
-      await old?.unload();
+      const swapped = this.scheduler?.swapBackend(replacement, info.parallelSequences);
+      this.modelProgress.ready(basename(info.modelPath));
+      await (await swapped)?.unload();
       this.log.info({ component: "backend", ...info }, "now serving on the fallback backend");
       this.notifier.status(this.statusLine());
     } catch (loadError) {
+      this.modelProgress.failed(basename(resolveModelPath(this.config.model.path)), failureOf(loadError));
       this.log.error(
         { component: "backend", next, err: (loadError as Error).message },
         "fallback backend failed to load",
@@ -638,9 +706,10 @@ export class Daemon {
       journal,
       log,
       admin: (request) => this.handleAdmin(request),
-      status: () => {
-        const info = this.backend?.info();
+      status: (): NodeStatusFigures => {
+        const info = this.state === "pulling" || this.state === "loading" ? undefined : this.backend?.info();
         return {
+          state: this.state === "pulling" || this.state === "loading" ? this.state : "online",
           version: packageVersion(),
           model: info ? basename(info.modelPath) : null,
           backend: info?.kind ?? null,
@@ -653,6 +722,7 @@ export class Daemon {
           thermal_pause: this.thermal?.reading.hot ?? false,
           throttled: this.thermal?.reading.throttled ?? false,
           fallbacks: this.fallbacks.length,
+          model_progress: this.modelProgress.current,
         };
       },
     });
@@ -663,7 +733,11 @@ export class Daemon {
     const onLog = (level: "warn" | "error", message: string) => this.log[level]({ component: "llama.cpp" }, message);
     switch (kind) {
       case "cpu":
-        return new LlamaCppBackend({ kind: "cpu", onLog, persistentThreadpool: this.config.backend.persistentThreadpool });
+        return new LlamaCppBackend({
+          kind: "cpu",
+          onLog,
+          persistentThreadpool: this.config.backend.persistentThreadpool,
+        });
       case "vulkan":
         return new LlamaCppBackend({
           kind: "vulkan",
@@ -674,6 +748,15 @@ export class Daemon {
         return new RkllmBackend({ libraryPath: this.config.npu.libraryPath || undefined });
     }
   }
+}
+
+/** A failure as the status topic's model_progress reports it. */
+function failureOf(error: unknown): { code: string; message: string } {
+  const code = (error as { code?: unknown })?.code;
+  return {
+    code: typeof code === "string" && code.startsWith("E_") ? code : "E_BACKEND",
+    message: error instanceof Error ? error.message : String(error),
+  };
 }
 
 function changedKeys(before: TinyllamadConfig, after: TinyllamadConfig): string[] {

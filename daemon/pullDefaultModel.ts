@@ -7,14 +7,17 @@ import { basename, dirname } from "node:path";
 import { loadModelCatalog, requireCatalogEntry } from "../models/catalog/modelCatalog.js";
 import { ModelMissingError } from "../models/store/defaultModelLocation.js";
 import { ModelStore } from "../models/store/ModelStore.js";
-import { pullModel } from "../models/store/pullModel.js";
+import { type PullProgress, pullModel } from "../models/store/pullModel.js";
 
 export interface DefaultModelPullOptions {
   path: string;
   mirrorUrl: string;
   allowUnverified: boolean;
   log: { info(object: object, message: string): void; warn(object: object, message: string): void };
-  onProgress(percent: number): void;
+  /** Every progress report of the pull (checking, downloading, verifying); callers throttle. */
+  onProgress(progress: PullProgress): void;
+  /** Abandons the pull (the daemon is stopping); the part file stays for the next start to resume. */
+  signal?: AbortSignal | undefined;
 }
 
 export async function pullDefaultModel(options: DefaultModelPullOptions): Promise<void> {
@@ -34,13 +37,14 @@ export async function pullDefaultModel(options: DefaultModelPullOptions): Promis
       allowUnverified: options.allowUnverified,
       ...(options.mirrorUrl ? { mirrorUrl: options.mirrorUrl } : {}),
       retry: { attempts: 3 },
+      ...(options.signal ? { signal: options.signal } : {}),
       onProgress: (progress) => {
+        options.onProgress(progress);
         if (progress.totalBytes === null || progress.phase !== "downloading") return;
         const percent = Math.floor((progress.bytes / progress.totalBytes) * 10) * 10;
         if (percent === lastPercent) return;
         lastPercent = percent;
         options.log.info({ model: entry.name, percent, bytes: progress.bytes }, "pulling the default model");
-        options.onProgress(percent);
       },
       onRetry: ({ attempt, reason }) => options.log.warn({ attempt, reason }, "download failed; retrying"),
     });

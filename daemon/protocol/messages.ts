@@ -107,3 +107,65 @@ export interface AdminResultMessage {
 
 export type ServerMessage = TokenMessage | DoneMessage | ErrorMessage | AdminResultMessage;
 export type FinalMessage = DoneMessage | ErrorMessage;
+
+/**
+ * How far a node has got with its latest model: pulling it into the store, then loading it into
+ * memory. It stays in the status after it ends (`ready` or `failed`) until the next pull or load.
+ */
+export interface ModelProgress {
+  /**
+   * `checking`: re-hashing a partial download before resuming it; `downloading`; `verifying`:
+   * hashing a complete file against the catalog; `loading`: into memory; `ready`: serving it;
+   * `failed`: see `error`.
+   */
+  phase: "checking" | "downloading" | "verifying" | "loading" | "ready" | "failed";
+  /** The model's file name. */
+  model: string;
+  /** Bytes downloaded (or hashed) so far; null while loading. */
+  bytes: number | null;
+  /** The file's size; null when the server did not say, and while loading. */
+  total_bytes: number | null;
+  /** Whole percent of this phase (0–100); null when the size is unknown. */
+  percent: number | null;
+  /** Download rate of this session in bytes/s while downloading; null otherwise. */
+  bytes_per_s: number | null;
+  error?: { code: string; message: string } | undefined;
+}
+
+/**
+ * `pulling`: fetching the model (requests are refused with E_NOT_READY); `loading`: loading it
+ * (requests wait); `online`: serving; `offline`: gone (the last will, or a clean stop).
+ */
+export type NodeState = "pulling" | "loading" | "online" | "offline";
+
+/** The retained message on an MQTT node's status topic while it is connected. */
+export interface NodeStatusMessage {
+  type: "status";
+  state: Exclude<NodeState, "offline">;
+  node: string;
+  version: string;
+  /** The model being served (file name); null until one is loaded. */
+  model: string | null;
+  backend: string | null;
+  threads: number | null;
+  tokens_per_s: number | null;
+  temperature_celsius: number | null;
+  thermal_pause: boolean;
+  throttled: boolean;
+  fallbacks: number;
+  model_progress: ModelProgress | null;
+  queue: { queued: number; running: number };
+  requests: { completed: number; failed: number; cancelled: number };
+  fleet: boolean;
+  uptime_s: number;
+  updated_at: string;
+}
+
+/** The status topic's message once the node is gone: its last will, or what a clean stop publishes. */
+export interface NodeOfflineMessage {
+  type: "status";
+  state: "offline";
+  node: string;
+}
+
+export type StatusTopicMessage = NodeStatusMessage | NodeOfflineMessage;

@@ -15,9 +15,13 @@ export interface ResponseSink {
 }
 
 export interface SchedulerOptions {
-  backend: Backend;
+  /**
+   * The backend to run on. Without one (the model is still being pulled or loaded), accepted
+   * requests wait in the queue until `swapBackend` gives it one.
+   */
+  backend?: Backend | undefined;
   maxQueue: number;
-  /** Generations run at once (the backend's parallel sequences). */
+  /** Generations run at once (the backend's parallel sequences); 0 while there is no backend. */
   concurrency: number;
   /** Log prompt text (debug level) when requests are accepted. */
   logPrompts?: boolean;
@@ -79,6 +83,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   private readonly runningOn = new Map<Backend, number>();
   private readonly backendIdle = new Map<Backend, () => void>();
   private accepting = false;
+  private notReadyReason: string | undefined;
   private batchPaused = false;
   private drained: (() => void) | undefined;
   private endGrace: (() => void) | undefined;
@@ -97,7 +102,8 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   /** Stops accepting; waits up to graceMs for in-flight work, then ends what is left with E_SHUTTING_DOWN. */
   async stop(graceMs: number): Promise<void> {
     this.accepting = false;
-    if (this.inFlight() > 0) {
+    // Without a backend nothing queued can ever run: no grace period to wait out.
+    if (this.options.backend !== undefined && this.inFlight() > 0) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, graceMs);
         this.drained = () => {
@@ -115,22 +121,39 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     await Promise.all(stillRunning.map((job) => job.finished));
   }
 
-  get backend(): Backend {
+  get backend(): Backend | undefined {
     return this.options.backend;
   }
 
   /**
    * Sends new work to `next` (with its own concurrency); generations already running on the old
-   * backend finish there. Resolves with the old backend once it has nothing left running.
+   * backend finish there. Resolves with the old backend once it has nothing left running (undefined
+   * when this gave the scheduler its first backend: requests that waited for it start now).
    */
-  async swapBackend(next: Backend, concurrency: number): Promise<Backend> {
+  async swapBackend(next: Backend, concurrency: number): Promise<Backend | undefined> {
     const previous = this.options.backend;
     this.options.backend = next;
     this.options.concurrency = concurrency;
+    this.emitLoad();
     this.dispatch();
-    if ((this.runningOn.get(previous) ?? 0) > 0)
+    if (previous !== undefined && (this.runningOn.get(previous) ?? 0) > 0)
       await new Promise<void>((resolve) => this.backendIdle.set(previous, resolve));
     return previous;
+  }
+
+  /**
+   * While a reason is set, new requests are refused at once with E_NOT_READY and that reason: the
+   * model is being pulled, which takes minutes, so no one should be left waiting on it. Requests
+   * that arrive while the model loads (seconds) are not refused: they wait in the queue.
+   */
+  setNotReady(reason: string | undefined): void {
+    this.notReadyReason = reason;
+    this.emitLoad();
+  }
+
+  /** Whether requests are served now: a backend is attached and nothing refuses them. */
+  get ready(): boolean {
+    return this.accepting && this.options.backend !== undefined && this.notReadyReason === undefined;
   }
 
   /** Ends a shutdown's grace period now: what is still running is ended with E_SHUTTING_DOWN. */
@@ -201,6 +224,10 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       this.fail(job, new ProtocolError("E_SHUTTING_DOWN"));
       return handle;
     }
+    if (this.notReadyReason !== undefined) {
+      this.fail(job, new ProtocolError("E_NOT_READY", this.notReadyReason));
+      return handle;
+    }
     if (!this.hasRoom()) {
       this.fail(job, new ProtocolError("E_QUEUE_FULL", `the queue is full (${this.options.maxQueue} waiting)`));
       return handle;
@@ -230,19 +257,20 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   }
 
   private dispatch(): void {
+    const backend = this.options.backend;
+    if (backend === undefined) return;
     while (this.running.size < this.options.concurrency) {
       const job = this.queues.interactive.shift() ?? (this.batchPaused ? undefined : this.queues.batch.shift());
       if (job === undefined) return;
       this.running.add(job);
-      void this.run(job);
+      void this.run(job, backend);
     }
   }
 
-  private async run(job: Job): Promise<void> {
+  private async run(job: Job, backend: Backend): Promise<void> {
     job.startedAt = performance.now();
     if (this.running.size === 1) this.lastProgressAt = job.startedAt;
     this.emitLoad();
-    const backend = this.options.backend;
     this.runningOn.set(backend, (this.runningOn.get(backend) ?? 0) + 1);
     try {
       const result = await backend.generate(

@@ -124,6 +124,63 @@ describe("Scheduler with one sequence", () => {
   });
 });
 
+describe("Scheduler before its first backend (the model is being pulled or loaded)", () => {
+  withBackend(1, (backend) => {
+    it("holds requests until a backend is attached, then serves them", async () => {
+      const scheduler = new Scheduler({ maxQueue: 8, concurrency: 0 });
+      scheduler.start();
+      const sinks = [new RecordingSink(), new RecordingSink()];
+      const handles = sinks.map((sink, i) => scheduler.submit(request(`held${i}`), sink));
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(scheduler.ready, false);
+      assert.deepEqual(
+        sinks.map((sink) => sink.messages.length),
+        [0, 0],
+      );
+      assert.deepEqual(scheduler.stats().queued, 2);
+      assert.equal(await scheduler.swapBackend(backend, 1), undefined);
+      assert.equal(scheduler.ready, true);
+      const finals = await Promise.all(handles.map((h) => h.finished));
+      assert.deepEqual(
+        finals.map((f) => f.type),
+        ["done", "done"],
+      );
+      for (const sink of sinks) assert.equal(sink.finals().length, 1);
+      await scheduler.stop(1000);
+    });
+
+    it("refuses with E_NOT_READY and the reason while told it is not ready, and accepts again after", async () => {
+      const scheduler = new Scheduler({ maxQueue: 8, concurrency: 0 });
+      scheduler.start();
+      scheduler.setNotReady("the node is pulling its model");
+      const refused = await scheduler.submit(request("early"), new RecordingSink()).finished;
+      assert.deepEqual(refused, {
+        type: "error",
+        id: "early",
+        error: { code: "E_NOT_READY", message: "the node is pulling its model" },
+      });
+      scheduler.setNotReady(undefined);
+      const later = scheduler.submit(request("later"), new RecordingSink());
+      await scheduler.swapBackend(backend, 1);
+      assert.equal((await later.finished).type, "done");
+      await scheduler.stop(1000);
+    });
+
+    it("stopping without a backend ends held requests with E_SHUTTING_DOWN without waiting out the grace", {
+      timeout: 30_000,
+    }, async () => {
+      const scheduler = new Scheduler({ maxQueue: 8, concurrency: 0 });
+      scheduler.start();
+      const sink = new RecordingSink();
+      const held = scheduler.submit(request("held"), sink);
+      await scheduler.stop(10 * 60_000);
+      const final = await held.finished;
+      assert.equal(final.type === "error" && final.error.code, "E_SHUTTING_DOWN");
+      assert.equal(sink.finals().length, 1);
+    });
+  });
+});
+
 describe("Scheduler with several sequences", () => {
   withBackend(3, (backend) => {
     it("interleaves concurrent streams instead of serving them one after another", async () => {

@@ -8,7 +8,13 @@ import { createHash } from "node:crypto";
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from "mqtt";
 import type { Logger } from "../../logging/createLogger.js";
 import { ProtocolError } from "../../protocol/errorCodes.js";
-import type { AdminRequest, GenerateRequest, ServerMessage } from "../../protocol/messages.js";
+import type {
+  AdminRequest,
+  GenerateRequest,
+  NodeOfflineMessage,
+  NodeStatusMessage,
+  ServerMessage,
+} from "../../protocol/messages.js";
 import { type ProtocolLimits, parseClientMessage } from "../../protocol/parseClientMessage.js";
 import type { RequestHandle, Scheduler } from "../../scheduler/Scheduler.js";
 import { assertPublishableTopic, isTopicSafeId, type NodeTopics, nodeTopics } from "./mqttTopics.js";
@@ -37,9 +43,15 @@ export interface MqttTransportOptions {
   log: Logger;
   /** Answers operator requests (model swap, status); checks the admin token itself. */
   admin?: (request: AdminRequest) => Promise<ServerMessage>;
-  /** Figures for the retained status message (model, backend, version, …). */
-  status(): Record<string, unknown>;
+  /** What the daemon knows for the retained status message (state, model, progress, backend, …). */
+  status(): NodeStatusFigures;
 }
+
+/** The status message's fields the daemon gives; the transport adds the node, queue and connection's. */
+export type NodeStatusFigures = Omit<
+  NodeStatusMessage,
+  "type" | "node" | "queue" | "requests" | "fleet" | "uptime_s" | "updated_at"
+>;
 
 const handoffProperty = "tinyllamad-handoffs";
 const maxHandoffs = 3;
@@ -94,7 +106,7 @@ export class MqttTransport {
       key: o.key,
       will: {
         topic: this.topics.status,
-        payload: Buffer.from(JSON.stringify({ state: "offline", node: o.nodeId })),
+        payload: Buffer.from(JSON.stringify(this.offlineMessage())),
         qos: 1,
         retain: true,
       },
@@ -154,7 +166,7 @@ export class MqttTransport {
     if (!client) return;
     if (client.connected) {
       await client
-        .publishAsync(this.topics.status, JSON.stringify({ state: "offline", node: this.options.nodeId }), {
+        .publishAsync(this.topics.status, JSON.stringify(this.offlineMessage()), {
           qos: 1,
           retain: true,
         })
@@ -218,7 +230,7 @@ export class MqttTransport {
     const client = this.client;
     const { fleet, protocolVersion, fleetGroup, scheduler, log } = this.options;
     if (!client?.connected || !fleet || protocolVersion !== 5) return;
-    const want = this.accepting && scheduler.hasRoom();
+    const want = this.accepting && scheduler.ready && scheduler.hasRoom();
     if (want === this.fleetSubscribed) return;
     this.fleetSubscribed = want;
     const topic = this.topics.fleetSubscription(fleetGroup);
@@ -292,7 +304,12 @@ export class MqttTransport {
       log.info({ id: message.id }, "redelivery of an already answered request; not served again");
       return;
     }
-    if (packet.topic === this.topics.fleetRequest && !this.options.scheduler.hasRoom() && this.handOff(packet, payload))
+    const { scheduler } = this.options;
+    if (
+      packet.topic === this.topics.fleetRequest &&
+      (!scheduler.ready || !scheduler.hasRoom()) &&
+      this.handOff(packet, payload)
+    )
       return;
     journal.accepted(key, payload.toString("utf8"), reply);
     this.serve(key, message, reply);
@@ -486,12 +503,17 @@ export class MqttTransport {
     this.statusThrottle.unref();
   }
 
-  private publishStatus(): void {
+  /**
+   * Publishes the retained status now (the daemon calls this when its state or model progress
+   * changes; queue changes are throttled here). Nothing is sent while the broker is away: the
+   * status is published again on reconnect.
+   */
+  publishStatus(): void {
     const client = this.client;
     if (!client?.connected) return;
     const stats = this.options.scheduler.stats();
-    const status = {
-      state: "online",
+    const status: NodeStatusMessage = {
+      type: "status",
       node: this.options.nodeId,
       ...this.options.status(),
       queue: { queued: stats.queued, running: stats.running },
@@ -501,6 +523,10 @@ export class MqttTransport {
       updated_at: new Date().toISOString(),
     };
     client.publish(this.topics.status, JSON.stringify(status), { qos: 1, retain: true });
+  }
+
+  private offlineMessage(): NodeOfflineMessage {
+    return { type: "status", state: "offline", node: this.options.nodeId };
   }
 }
 
