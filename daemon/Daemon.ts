@@ -731,19 +731,11 @@ export class Daemon {
 
   private createBackend(kind: BackendKind): Backend {
     const onLog = (level: "warn" | "error", message: string) => this.log[level]({ component: "llama.cpp" }, message);
+    const { persistentThreadpool, flashAttention } = this.config.backend;
     switch (kind) {
       case "cpu":
-        return new LlamaCppBackend({
-          kind: "cpu",
-          onLog,
-          persistentThreadpool: this.config.backend.persistentThreadpool,
-        });
       case "vulkan":
-        return new LlamaCppBackend({
-          kind: "vulkan",
-          onLog,
-          persistentThreadpool: this.config.backend.persistentThreadpool,
-        });
+        return new LlamaCppBackend({ kind, onLog, persistentThreadpool, flashAttention });
       case "npu":
         return new RkllmBackend({ libraryPath: this.config.npu.libraryPath || undefined });
     }

@@ -22,6 +22,8 @@ export type BackendKind = (typeof backendKinds)[number];
 export const logLevels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 export type LogLevel = (typeof logLevels)[number];
 
+export const flashAttentionModes = ["auto", "on", "off"] as const;
+export type FlashAttentionMode = (typeof flashAttentionModes)[number];
 export const mqttProtocolVersions = [4, 5] as const;
 export type MqttProtocolVersion = (typeof mqttProtocolVersions)[number];
 
@@ -31,7 +33,13 @@ export type MqttQos = (typeof mqttQosLevels)[number];
 /** The daemon's configuration once loaded and validated. Matches configSchema key for key. */
 export interface TinyllamadConfig {
   model: { path: string; contextSize: number; pullOnStart: boolean; mirrorUrl: string; allowUnverified: boolean };
-  backend: { kind: BackendKind; threads: number; gpuLayers: number; persistentThreadpool: boolean };
+  backend: {
+    kind: BackendKind;
+    threads: number;
+    gpuLayers: number;
+    flashAttention: FlashAttentionMode;
+    persistentThreadpool: boolean;
+  };
   npu: { libraryPath: string; modelPath: string };
   scheduler: { parallelSequences: number; maxQueue: number; shutdownGraceMs: number; stallTimeoutMs: number };
   limits: { defaultMaxTokens: number; maxMaxTokens: number; maxMessageBytes: number; maxPromptChars: number };
@@ -127,6 +135,11 @@ const settingsWithoutNames: convict.Schema<TinyllamadConfig> = {
       doc: "Model layers to offload to the GPU/NPU; -1 offloads all of them, 0 none.",
       default: -1,
       format: integerFromMinusOne,
+    }),
+    flashAttention: setting<FlashAttentionMode>({
+      doc: 'llama.cpp\'s flash attention for the cpu and vulkan backends: "auto" (the default of llama.cpp, llama-server and node-llama-cpp: on where the device supports it; on x86 CPUs ≈13 % faster decode than "off", bench/README.md), "on" or "off" (e.g. where a GPU driver handles it badly). It changes the arithmetic slightly, so greedy text can differ between settings.',
+      default: "auto",
+      format: oneOf(flashAttentionModes),
     }),
     persistentThreadpool: setting({
       doc: "Keep llama.cpp's CPU worker threads alive between tokens (one threadpool per context, as llama-server does) instead of the start-and-join on every decode that node-llama-cpp 3.22.1 does; needs the library npm run build compiles (see bench/README.md). Read at start.",

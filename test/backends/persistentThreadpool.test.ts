@@ -21,6 +21,7 @@ import { testModelPath } from "../support/testModels.js";
 
 interface ChildReport {
   texts: string[];
+  textAfterPause: string;
   completionTokens: number[];
   cpuThreadpool: { before: string; after: string };
   afterGenerating: PersistentThreadpoolState;
@@ -42,7 +43,7 @@ describe("persistent CPU threadpool", () => {
     assert.ok(existsSync(persistentThreadpoolLibraryPath()), `${persistentThreadpoolLibraryPath()} is missing`);
   });
 
-  it("attaches one pool per context, runs every decode on it, frees it with the context, and changes no output", () => {
+  it("attaches one pool per context, runs every decode on it, sleeps it when idle, frees it with the context, and changes no output", () => {
     const on = runChild("on");
     const off = runChild("off");
 
@@ -58,6 +59,9 @@ describe("persistent CPU threadpool", () => {
     // Two sequences of 24 tokens decode together: at least 24 batched decodes, all on the pool.
     assert.ok(generating.decodesWithPool >= 24, `decodes on the pool: ${generating.decodesWithPool}`);
     assert.equal(generating.decodesWithoutPool, 0);
+    assert.equal(generating.pauses, 1, "when both generations ended, the idle pool was put to sleep once");
+    assert.equal(on.textAfterPause, on.texts[0], "the next generation woke the pool and gave the same text");
+    assert.equal(on.afterUnloading.counters.poolsCreated, 1, "waking it needed no new pool");
     assert.equal(on.afterUnloading.counters.poolsLive, 0, "unloading the model freed the pool");
 
     assert.equal(off.cpuThreadpool.after, "per-decode");

@@ -49,6 +49,7 @@ const everySetting: ReadonlyArray<[key: string, env: string, text: string, loade
   ["backend.kind", "TINYLLAMAD_BACKEND_KIND", "vulkan", "vulkan"],
   ["backend.threads", "TINYLLAMAD_BACKEND_THREADS", "3", 3],
   ["backend.gpuLayers", "TINYLLAMAD_BACKEND_GPU_LAYERS", "10", 10],
+  ["backend.flashAttention", "TINYLLAMAD_BACKEND_FLASH_ATTENTION", "off", "off"],
   ["backend.persistentThreadpool", "TINYLLAMAD_BACKEND_PERSISTENT_THREADPOOL", "false", false],
   ["npu.libraryPath", "TINYLLAMAD_NPU_LIBRARY_PATH", "/usr/lib/librkllmrt.so", "/usr/lib/librkllmrt.so"],
   ["npu.modelPath", "TINYLLAMAD_NPU_MODEL_PATH", "/models/tinyllama.rkllm", "/models/tinyllama.rkllm"],
@@ -103,7 +104,7 @@ describe("defaults", () => {
     const loaded = load();
     assert.deepEqual(loaded.config, {
       model: { path: "", contextSize: 2048, pullOnStart: true, mirrorUrl: "", allowUnverified: false },
-      backend: { kind: "auto", threads: 0, gpuLayers: -1, persistentThreadpool: true },
+      backend: { kind: "auto", threads: 0, gpuLayers: -1, flashAttention: "auto", persistentThreadpool: true },
       npu: { libraryPath: "", modelPath: "" },
       scheduler: { parallelSequences: 4, maxQueue: 64, shutdownGraceMs: 10000, stallTimeoutMs: 120000 },
       limits: { defaultMaxTokens: 128, maxMaxTokens: 2048, maxMessageBytes: 1048576, maxPromptChars: 32768 },

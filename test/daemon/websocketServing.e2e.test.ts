@@ -13,12 +13,15 @@ const contextSize = 512;
 const threads = 2;
 const parallelSequences = 4;
 
-/** node-llama-cpp's own greedy output: BOS + the prompt as llama.cpp tokenizes it, temperature 0. */
+/**
+ * node-llama-cpp's own greedy output: BOS + the prompt as llama.cpp tokenizes it, temperature 0, with
+ * flash attention "auto" as the daemon configures it by default (backend.flashAttention).
+ */
 async function nodeLlamaCppGreedy(modelPath: string, prompt: string, maxTokens: number) {
   const llama = await getLlama({ gpu: false, build: "never", maxThreads: threads });
   try {
     const model = await llama.loadModel({ modelPath });
-    const context = await model.createContext({ contextSize, threads });
+    const context = await model.createContext({ contextSize, threads, flashAttention: "auto" });
     const sequence = context.getSequence();
     const promptTokens = [model.tokens.bos as Token, ...model.tokenize(prompt, false)];
     const generated: Token[] = [];

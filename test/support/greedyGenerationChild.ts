@@ -32,11 +32,24 @@ const runs = await Promise.all(
 );
 const after = backend.info().cpuThreadpool;
 const afterGenerating = persistentThreadpoolState();
+// A generation after the pool was put to sleep wakes it and gives the same text.
+const again = await backend.generate(
+  {
+    id: "again",
+    input: { kind: "prompt", prompt: "The old lighthouse keeper" },
+    maxTokens: 24,
+    sampling: { temperature: 0 },
+    stop: [],
+  },
+  { onText: () => {} },
+  new AbortController().signal,
+);
 await backend.unload();
 const afterUnloading = persistentThreadpoolState();
 process.stdout.write(
   `${JSON.stringify({
     texts: runs.map((run) => run.text),
+    textAfterPause: again.text,
     completionTokens: runs.map((run) => run.completionTokens),
     cpuThreadpool: { before, after },
     afterGenerating,

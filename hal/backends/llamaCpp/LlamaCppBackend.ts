@@ -28,7 +28,11 @@ import { assertPromptFits } from "../text/assertPromptFits.js";
 import { ChatTemplate } from "../text/ChatTemplate.js";
 import { StopStringMatcher } from "../text/StopStringMatcher.js";
 import { jsonSchemaProblem } from "./checkJsonSchemaSubset.js";
-import { enablePersistentThreadpool, persistentThreadpoolState } from "./persistentThreadpool/persistentThreadpool.js";
+import {
+  enablePersistentThreadpool,
+  pauseIdlePersistentThreadpools,
+  persistentThreadpoolState,
+} from "./persistentThreadpool/persistentThreadpool.js";
 import { SequencePool } from "./SequencePool.js";
 import { TokenTextStream } from "./TokenTextStream.js";
 
@@ -55,6 +59,8 @@ export interface LlamaCppBackendOptions {
    * once on; false only leaves it off when nothing else in the process turned it on.
    */
   persistentThreadpool?: boolean;
+  /** llama.cpp's flash attention: "auto" (default, as llama-server), "on" or "off". */
+  flashAttention?: "auto" | "on" | "off";
 }
 
 export class LlamaCppBackend implements Backend {
@@ -62,6 +68,7 @@ export class LlamaCppBackend implements Backend {
   private loaded: Loaded | undefined;
   private readonly grammars = new Map<string, Promise<LlamaJsonSchemaGrammar<never>>>();
   private hasGenerated = false;
+  private activeGenerations = 0;
 
   constructor(private readonly options: LlamaCppBackendOptions) {
     this.kind = options.kind;
@@ -103,6 +110,7 @@ export class LlamaCppBackend implements Backend {
         contextSize: options.contextSize,
         sequences: options.parallelSequences,
         threads: { ideal: options.threads, min: options.threads },
+        flashAttention: flashAttentionOption(this.options.flashAttention ?? "auto"),
         createSignal: options.signal,
       });
       const sequences = Array.from({ length: options.parallelSequences }, () => context.getSequence());
@@ -182,6 +190,7 @@ export class LlamaCppBackend implements Backend {
           });
 
     const lease = loaded.pool.acquire(job.session, promptTokens);
+    this.activeGenerations += 1;
     const { sequence } = lease;
     let text = "";
     let completionTokens = 0;
@@ -240,6 +249,9 @@ export class LlamaCppBackend implements Backend {
       }
     } finally {
       lease.release(job.session);
+      this.activeGenerations -= 1;
+      // Nothing left to decode: let the CPU workers sleep now rather than poll for a next token.
+      if (this.activeGenerations === 0 && this.options.persistentThreadpool !== false) pauseIdlePersistentThreadpools();
     }
     return {
       text,
@@ -292,6 +304,10 @@ export class LlamaCppBackend implements Backend {
 
 function cancelledBeforeStart(promptTokens: number): GenerationResult {
   return { text: "", finishReason: "cancelled", promptTokens, completionTokens: 0, reusedPromptTokens: 0 };
+}
+
+function flashAttentionOption(mode: "auto" | "on" | "off"): "auto" | boolean {
+  return mode === "auto" ? "auto" : mode === "on";
 }
 
 function resolveChatTemplate(model: LlamaModel, override: string | undefined): ChatTemplate | undefined {

@@ -14,6 +14,11 @@
  * from the caller's address), so several node-llama-cpp builds in one process (CPU and Vulkan)
  * each keep their own library.
  *
+ * Between tokens the pool's threads poll for the next graph (as llama-server's do), then sleep; when
+ * the daemon has nothing to generate it calls tinyllamad_threadpool_pause_idle() so they go to sleep
+ * at once instead of spinning out their polling time; the next decode wakes them (ggml resumes a
+ * paused pool when it hands it a graph).
+ *
  * It changes no result: ggml splits the work by the same thread count either way.
  * Headers: llama.h and ggml's headers of the llama.cpp release node-llama-cpp ships (extracted
  * from its gitRelease.bundle by buildPersistentThreadpool.ts).
@@ -29,7 +34,7 @@
 #include "ggml-cpu.h"
 #include "llama.h"
 
-#define TINYLLAMAD_THREADPOOL_ABI 1
+#define TINYLLAMAD_THREADPOOL_ABI 2
 #define MAX_LIBRARIES 16
 
 typedef int32_t (*decode_fn)(struct llama_context *, struct llama_batch);
@@ -40,6 +45,7 @@ typedef void (*detach_fn)(struct llama_context *);
 typedef ggml_threadpool_t (*threadpool_new_fn)(struct ggml_threadpool_params *);
 typedef void (*threadpool_free_fn)(ggml_threadpool_t);
 typedef struct ggml_threadpool_params (*threadpool_params_default_fn)(int);
+typedef void (*threadpool_pause_fn)(ggml_threadpool_t);
 
 /* The llama.cpp functions of one loaded libllama, as seen from one calling object. */
 struct llama_library {
@@ -52,6 +58,7 @@ struct llama_library {
   detach_fn detach;
   threadpool_new_fn threadpool_new;
   threadpool_free_fn threadpool_free;
+  threadpool_pause_fn threadpool_pause;
   threadpool_params_default_fn threadpool_params_default;
 };
 
@@ -59,7 +66,11 @@ struct attached_pool {
   struct llama_context *context;
   ggml_threadpool_t threadpool;
   int threads;
+  /* Decodes running on the pool now; a pool is only ever paused at zero (pausing mid-graph could
+     leave the calling thread waiting at a barrier for a worker that went to sleep). */
+  int in_flight;
   threadpool_free_fn threadpool_free;
+  threadpool_pause_fn threadpool_pause;
   struct attached_pool *next;
 };
 
@@ -71,6 +82,7 @@ static long pools_created;
 static long pools_live;
 static long decodes_with_pool;
 static long decodes_without_pool;
+static long pauses;
 static char problem[256];
 
 static void note_problem(const char *message, const char *detail) {
@@ -108,6 +120,16 @@ static void resolve_library(struct llama_library *library, const char *caller_pa
     ggml_backend_reg_t registry = dev_reg(cpu);
     library->threadpool_new = (threadpool_new_fn)proc_address(registry, "ggml_threadpool_new");
     library->threadpool_free = (threadpool_free_fn)proc_address(registry, "ggml_threadpool_free");
+  }
+  /* ggml_threadpool_pause is not in the registry: take it from the CPU backend library that made the pool. */
+  Dl_info cpu_backend;
+  if (library->threadpool_new != NULL && dladdr((void *)library->threadpool_new, &cpu_backend) != 0 &&
+      cpu_backend.dli_fname != NULL) {
+    void *cpu_handle = dlopen(cpu_backend.dli_fname, RTLD_LAZY | RTLD_NOLOAD);
+    if (cpu_handle != NULL) {
+      library->threadpool_pause = (threadpool_pause_fn)dlsym(cpu_handle, "ggml_threadpool_pause");
+      dlclose(cpu_handle);
+    }
   }
   if (handle != NULL) dlclose(handle); /* RTLD_NOLOAD took a reference; the object stays loaded */
 
@@ -152,24 +174,24 @@ static int threads_for(const struct llama_library *library, struct llama_context
   return batch_threads > threads ? batch_threads : threads;
 }
 
-/* Attaches (or re-sizes) the context's pool; called with state_lock held. */
-static void ensure_pool(const struct llama_library *library, struct llama_context *context) {
+/* Attaches (or re-sizes) the context's pool and returns it (NULL when none); called with state_lock held. */
+static struct attached_pool *ensure_pool(const struct llama_library *library, struct llama_context *context) {
   int threads = threads_for(library, context);
   struct attached_pool *pool = pools;
   while (pool != NULL && pool->context != context) pool = pool->next;
-  if (pool != NULL && pool->threads == threads) return;
+  if (pool != NULL && pool->threads == threads) return pool;
 
   struct ggml_threadpool_params params = library->threadpool_params_default(threads);
   ggml_threadpool_t threadpool = library->threadpool_new(&params);
   if (threadpool == NULL) {
     note_problem("ggml_threadpool_new failed", NULL);
-    return;
+    return pool;
   }
   if (pool == NULL) {
     pool = calloc(1, sizeof *pool);
     if (pool == NULL) {
       library->threadpool_free(threadpool);
-      return;
+      return NULL;
     }
     pool->context = context;
     pool->next = pools;
@@ -184,7 +206,9 @@ static void ensure_pool(const struct llama_library *library, struct llama_contex
   pool->threadpool = threadpool;
   pool->threads = threads;
   pool->threadpool_free = library->threadpool_free;
+  pool->threadpool_pause = library->threadpool_pause;
   pools_created++;
+  return pool;
 }
 
 int32_t llama_decode(struct llama_context *context, struct llama_batch batch) {
@@ -198,11 +222,22 @@ int32_t llama_decode(struct llama_context *context, struct llama_batch batch) {
                  library->detach != NULL && library->n_threads != NULL && library->n_threads_batch != NULL &&
                  library->threadpool_params_default != NULL;
   pthread_mutex_lock(&state_lock);
-  if (has_pool) ensure_pool(library, context);
-  if (has_pool) decodes_with_pool++;
-  else decodes_without_pool++;
+  struct attached_pool *pool = has_pool ? ensure_pool(library, context) : NULL;
+  if (pool != NULL) {
+    pool->in_flight++;
+    decodes_with_pool++;
+  } else {
+    decodes_without_pool++;
+  }
   pthread_mutex_unlock(&state_lock);
-  return library->decode(context, batch);
+  int32_t result = library->decode(context, batch);
+  if (pool != NULL) {
+    /* Decodes on one context never overlap and the context outlives them, so the pool is still listed. */
+    pthread_mutex_lock(&state_lock);
+    pool->in_flight--;
+    pthread_mutex_unlock(&state_lock);
+  }
+  return result;
 }
 
 void llama_free(struct llama_context *context) {
@@ -226,6 +261,21 @@ void llama_free(struct llama_context *context) {
   }
 }
 
+/* Puts the threads of every pool with no decode running to sleep now; returns how many pools it paused. */
+int tinyllamad_threadpool_pause_idle(void) {
+  int paused = 0;
+  pthread_mutex_lock(&state_lock);
+  for (struct attached_pool *pool = pools; pool != NULL; pool = pool->next) {
+    if (pool->in_flight == 0 && pool->threadpool_pause != NULL) {
+      pool->threadpool_pause(pool->threadpool);
+      paused++;
+    }
+  }
+  pauses += paused;
+  pthread_mutex_unlock(&state_lock);
+  return paused;
+}
+
 /* Introspection for the daemon (read through koffi). */
 int tinyllamad_threadpool_abi(void) { return TINYLLAMAD_THREADPOOL_ABI; }
 
@@ -234,6 +284,7 @@ struct tinyllamad_threadpool_counters {
   long pools_live;
   long decodes_with_pool;
   long decodes_without_pool;
+  long pauses;
 };
 
 void tinyllamad_threadpool_counters(struct tinyllamad_threadpool_counters *out) {
@@ -242,6 +293,7 @@ void tinyllamad_threadpool_counters(struct tinyllamad_threadpool_counters *out) 
   out->pools_live = pools_live;
   out->decodes_with_pool = decodes_with_pool;
   out->decodes_without_pool = decodes_without_pool;
+  out->pauses = pauses;
   pthread_mutex_unlock(&state_lock);
 }
 

@@ -10,7 +10,7 @@ import { existsSync } from "node:fs";
 import koffi, { type LibraryHandle } from "koffi";
 import { persistentThreadpoolLibraryPath } from "./persistentThreadpoolLibraryPath.js";
 
-const expectedAbi = 1;
+const expectedAbi = 2;
 
 export interface PersistentThreadpoolCounters {
   /** Threadpools created (one per context, again when a context's thread count changes). */
@@ -21,6 +21,8 @@ export interface PersistentThreadpoolCounters {
   decodesWithPool: number;
   /** llama_decode calls that went through the library but could not get a pool. */
   decodesWithoutPool: number;
+  /** Pools put to sleep by pauseIdlePersistentThreadpools (counted per pool). */
+  pauses: number;
 }
 
 export type PersistentThreadpoolState =
@@ -33,6 +35,7 @@ interface LoadedLibrary {
   handle: LibraryHandle;
   readCounters: () => PersistentThreadpoolCounters;
   readProblem: () => string;
+  pauseIdle: () => number;
 }
 
 let loaded: LoadedLibrary | undefined;
@@ -43,6 +46,7 @@ const countersType = koffi.struct("tinyllamad_threadpool_counters", {
   pools_live: "long",
   decodes_with_pool: "long",
   decodes_without_pool: "long",
+  pauses: "long",
 });
 
 /** Loads the library once; later calls return the same state. */
@@ -55,6 +59,14 @@ export function enablePersistentThreadpool(libraryPath = persistentThreadpoolLib
     }
   }
   return persistentThreadpoolState();
+}
+
+/**
+ * Puts the worker threads of every pool with no decode running to sleep now, instead of letting them
+ * poll for a next token that is not coming; the next decode wakes them. Call when nothing is generating.
+ */
+export function pauseIdlePersistentThreadpools(): number {
+  return loaded?.pauseIdle() ?? 0;
 }
 
 export function persistentThreadpoolState(): PersistentThreadpoolState {
@@ -72,6 +84,7 @@ function loadLibrary(path: string): LoadedLibrary {
   if (abi !== expectedAbi) throw new Error(`${path} has ABI ${abi}, this daemon expects ${expectedAbi}; rebuild it`);
   const counters = handle.func("tinyllamad_threadpool_counters", "void", [koffi.out(koffi.pointer(countersType))]);
   const problem = handle.func("const char *tinyllamad_threadpool_problem(void)");
+  const pauseIdle = handle.func("int tinyllamad_threadpool_pause_idle(void)");
   return {
     path,
     handle,
@@ -83,8 +96,10 @@ function loadLibrary(path: string): LoadedLibrary {
         poolsLive: Number(raw.pools_live),
         decodesWithPool: Number(raw.decodes_with_pool),
         decodesWithoutPool: Number(raw.decodes_without_pool),
+        pauses: Number(raw.pauses),
       };
     },
     readProblem: () => String(problem()),
+    pauseIdle: () => pauseIdle() as number,
   };
 }
