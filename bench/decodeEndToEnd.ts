@@ -9,9 +9,9 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { MosquittoBroker } from "../harness/MosquittoBroker.js";
 import { projectCacheDirectory } from "../models/projectCacheDirectory.js";
 import { makeTestModel } from "../models/testModel/makeTestModel.js";
-import { MosquittoBroker } from "../test/support/MosquittoBroker.js";
 import { DaemonLeg } from "./legs/daemonLeg.js";
 import { inProcessDecode } from "./legs/inProcessLeg.js";
 import { type GenerationTiming, summarize } from "./measurements.js";

@@ -1,8 +1,8 @@
 /** tinyllamad as its own process, measured through its WebSocket or MQTT API. */
 import { readFileSync } from "node:fs";
-import { DaemonProcess } from "../../test/support/DaemonProcess.js";
-import { MqttProbeClient } from "../../test/support/MqttProbeClient.js";
-import { ProtocolClient } from "../../test/support/ProtocolClient.js";
+import { DaemonProcess } from "../../harness/DaemonProcess.js";
+import { MqttProbeClient } from "../../harness/MqttProbeClient.js";
+import { ProtocolClient } from "../../harness/ProtocolClient.js";
 import { type GenerationTiming, timingFrom } from "../measurements.js";
 
 export interface DaemonLegOptions {

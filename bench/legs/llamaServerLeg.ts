@@ -1,7 +1,7 @@
 /** llama.cpp's own llama-server, driven over HTTP with streaming, as the reference. */
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
-import { freePort } from "../../test/support/MosquittoBroker.js";
+import { freePort } from "../../harness/MosquittoBroker.js";
 import { type GenerationTiming, timingFrom } from "../measurements.js";
 
 export class LlamaServer {

@@ -1,18 +1,24 @@
 // Runs on the GPU machine: makes the TinyLlama-1.1B-shaped q4_0 model with the project's generator,
 // then measures greedy decode on the CPU backend and on the Vulkan backend (node-llama-cpp's Vulkan build).
+// KINDS=vulkan,cpu (default) picks the backends; POOL=0 runs without the persistent CPU threadpool
+// (the library is process-wide, so compare pool on/off in two runs).
 
+import { existsSync } from "node:fs";
 import { cpus } from "node:os";
 import { LlamaCppBackend } from "./dist/hal/backends/llamaCpp/LlamaCppBackend.js";
+import { persistentThreadpoolState } from "./dist/hal/backends/llamaCpp/persistentThreadpool/persistentThreadpool.js";
 import { makeTestModel } from "./dist/models/testModel/makeTestModel.js";
 
-const out = {};
+const persistentThreadpool = process.env.POOL !== "0";
+const kinds = (process.env.KINDS ?? "vulkan,cpu").split(",");
+const out = { persistentThreadpool };
 const t0 = Date.now();
 const modelPath = "/tmp/p/tinyllama-1.1b-q4_0.gguf";
-makeTestModel({ shape: "tinyllama-1.1b", quant: "q4_0", seed: 1, out: modelPath });
+if (!existsSync(modelPath)) makeTestModel({ shape: "tinyllama-1.1b", quant: "q4_0", seed: 1, out: modelPath });
 out.modelSeconds = (Date.now() - t0) / 1000;
 const threads = Math.min(16, cpus().length);
-for (const kind of ["vulkan", "cpu"]) {
-  const backend = new LlamaCppBackend({ kind });
+for (const kind of kinds) {
+  const backend = new LlamaCppBackend({ kind, persistentThreadpool });
   try {
     await backend.load({ modelPath, contextSize: 2048, parallelSequences: 1, threads });
     const info = backend.info();
@@ -43,6 +49,7 @@ for (const kind of ["vulkan", "cpu"]) {
       devices: info.devices,
       gpuLayers: info.gpuLayers,
       threads: info.threads,
+      cpuThreadpool: backend.info().cpuThreadpool,
       runs,
       firstText: text.slice(0, 120),
     };
@@ -52,4 +59,5 @@ for (const kind of ["vulkan", "cpu"]) {
     await backend.unload();
   }
 }
+out.threadpool = persistentThreadpoolState();
 console.log(JSON.stringify(out, null, 2));

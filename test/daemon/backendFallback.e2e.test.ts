@@ -5,9 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { DaemonProcess } from "../support/DaemonProcess.js";
+import { DaemonProcess } from "../../harness/DaemonProcess.js";
+import { ProtocolClient } from "../../harness/ProtocolClient.js";
 import { fakeRkllmLibraryPath, fakeRkllmModelPath } from "../support/fakeRkllmRuntime.js";
-import { ProtocolClient } from "../support/ProtocolClient.js";
 import { testModelPath } from "../support/testModels.js";
 
 function npuDaemon(rkllmModel: string): DaemonProcess {

@@ -7,8 +7,8 @@ import { mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
+import { cliPath } from "../../harness/DaemonProcess.js";
 import { projectRoot } from "../../models/projectCacheDirectory.js";
-import { cliPath } from "../support/DaemonProcess.js";
 
 const scratch = mkdtempSync(join(tmpdir(), "tinyllamad-cli-"));
 after(() => rmSync(scratch, { recursive: true, force: true }));

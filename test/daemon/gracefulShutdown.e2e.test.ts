@@ -4,8 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { DaemonProcess } from "../support/DaemonProcess.js";
-import { ProtocolClient } from "../support/ProtocolClient.js";
+import { DaemonProcess } from "../../harness/DaemonProcess.js";
+import { ProtocolClient } from "../../harness/ProtocolClient.js";
 import { testModelPath } from "../support/testModels.js";
 
 function daemonWithGrace(graceMs: number): DaemonProcess {

@@ -9,10 +9,10 @@ import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
+import { DaemonProcess } from "../../harness/DaemonProcess.js";
+import { freePort } from "../../harness/MosquittoBroker.js";
+import { ProtocolClient } from "../../harness/ProtocolClient.js";
 import { makeTestModel } from "../../models/testModel/makeTestModel.js";
-import { DaemonProcess } from "../support/DaemonProcess.js";
-import { freePort } from "../support/MosquittoBroker.js";
-import { ProtocolClient } from "../support/ProtocolClient.js";
 import { testModelPath } from "../support/testModels.js";
 
 const scratch = mkdtempSync(join(tmpdir(), "tinyllamad-lifecycle-"));

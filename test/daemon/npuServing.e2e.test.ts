@@ -4,9 +4,9 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { DaemonProcess } from "../support/DaemonProcess.js";
+import { DaemonProcess } from "../../harness/DaemonProcess.js";
+import { ProtocolClient } from "../../harness/ProtocolClient.js";
 import { fakeRkllmLibraryPath, fakeRkllmModelPath } from "../support/fakeRkllmRuntime.js";
-import { ProtocolClient } from "../support/ProtocolClient.js";
 
 describe("tinyllamad serve --backend.kind npu", () => {
   const daemon = new DaemonProcess([

@@ -8,9 +8,9 @@ import { cpSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
+import { DaemonProcess } from "../../harness/DaemonProcess.js";
+import { ProtocolClient } from "../../harness/ProtocolClient.js";
 import { projectRoot } from "../../models/projectCacheDirectory.js";
-import { DaemonProcess } from "../support/DaemonProcess.js";
-import { ProtocolClient } from "../support/ProtocolClient.js";
 import { testModelPath } from "../support/testModels.js";
 
 const board = mkdtempSync(join(tmpdir(), "tinyllamad-hot-board-"));

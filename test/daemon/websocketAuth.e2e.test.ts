@@ -4,8 +4,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { WebSocket } from "ws";
-import { DaemonProcess } from "../support/DaemonProcess.js";
-import { ProtocolClient } from "../support/ProtocolClient.js";
+import { DaemonProcess } from "../../harness/DaemonProcess.js";
+import { ProtocolClient } from "../../harness/ProtocolClient.js";
 import { testModelPath } from "../support/testModels.js";
 
 const token = "s3cret-token";

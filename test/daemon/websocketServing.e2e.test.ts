@@ -5,8 +5,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { getLlama, type Token } from "node-llama-cpp";
-import { DaemonProcess } from "../support/DaemonProcess.js";
-import { ProtocolClient } from "../support/ProtocolClient.js";
+import { DaemonProcess } from "../../harness/DaemonProcess.js";
+import { ProtocolClient } from "../../harness/ProtocolClient.js";
 import { testModelPath } from "../support/testModels.js";
 
 const contextSize = 512;

@@ -3,8 +3,8 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { cliPath } from "../../harness/DaemonProcess.js";
 import { projectRoot } from "../../models/projectCacheDirectory.js";
-import { cliPath } from "../support/DaemonProcess.js";
 
 const boards = join(projectRoot(), "test", "fixtures", "boards");
 const fakeRkllm = join(projectRoot(), "test", "fixtures", "rkllm-runtime", "tinyllama-fake.rkllm");

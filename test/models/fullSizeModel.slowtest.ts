@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, it } from "node:test";
 import { getLlama, type Token } from "node-llama-cpp";
-import { cliPath } from "../support/DaemonProcess.js";
+import { cliPath } from "../../harness/DaemonProcess.js";
 
 const scratch = mkdtempSync(join(tmpdir(), "tinyllamad-full-"));
 after(() => rmSync(scratch, { recursive: true, force: true }));

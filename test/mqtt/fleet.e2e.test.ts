@@ -7,37 +7,17 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { DaemonProcess } from "../support/DaemonProcess.js";
-import { MosquittoBroker } from "../support/MosquittoBroker.js";
-import { MqttProbeClient } from "../support/MqttProbeClient.js";
-import { testModelPath } from "../support/testModels.js";
+import { DaemonProcess } from "../../harness/DaemonProcess.js";
+import { MosquittoBroker } from "../../harness/MosquittoBroker.js";
+import { MqttProbeClient } from "../../harness/MqttProbeClient.js";
+import { mqttNodeFlags } from "../support/mqttNodeFlags.js";
 
 describe("fleet sharing through $share", () => {
   const broker = new MosquittoBroker();
   const state = mkdtempSync(join(tmpdir(), "tinyllamad-fleet-"));
   const nodes = ["pi-1", "pi-2", "pi-3"];
   const daemons = nodes.map(
-    (node) =>
-      new DaemonProcess([
-        "--model.path",
-        testModelPath(),
-        "--model.contextSize",
-        "256",
-        "--backend.threads",
-        "1",
-        "--scheduler.parallelSequences",
-        "2",
-        "--ws.enabled",
-        "false",
-        "--ws.port",
-        "0",
-        "--mqtt.url",
-        "BROKER",
-        "--mqtt.nodeId",
-        node,
-        "--state.directory",
-        state,
-      ]),
+    (node) => new DaemonProcess(mqttNodeFlags({ nodeId: node, stateDirectory: state, brokerUrl: "BROKER" })),
   );
 
   before(async () => {
@@ -106,26 +86,7 @@ describe("a full node does not take fleet work", () => {
   const broker = new MosquittoBroker();
   const state = mkdtempSync(join(tmpdir(), "tinyllamad-fleet-full-"));
   const node = (name: string, parallel: number, maxQueue: number) =>
-    new DaemonProcess([
-      "--model.path",
-      testModelPath(),
-      "--model.contextSize",
-      "256",
-      "--backend.threads",
-      "1",
-      "--scheduler.parallelSequences",
-      String(parallel),
-      "--scheduler.maxQueue",
-      String(maxQueue),
-      "--ws.enabled",
-      "false",
-      "--ws.port",
-      "0",
-      "--mqtt.nodeId",
-      name,
-      "--state.directory",
-      state,
-    ]);
+    new DaemonProcess(mqttNodeFlags({ nodeId: name, stateDirectory: state, parallelSequences: parallel, maxQueue }));
   // "tight" can run one request and queue none; "roomy" has plenty of room.
   const tight = node("tight", 1, 0);
   const roomy = node("roomy", 2, 50);

@@ -9,11 +9,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { NodeStatusMessage, StatusTopicMessage } from "../../daemon/protocol/messages.js";
+import { DaemonProcess } from "../../harness/DaemonProcess.js";
+import { MosquittoBroker } from "../../harness/MosquittoBroker.js";
+import { MqttProbeClient } from "../../harness/MqttProbeClient.js";
 import { makeTestModel } from "../../models/testModel/makeTestModel.js";
 import { type ModelFileServer, startModelFileServer } from "../store/modelFileServer.js";
-import { DaemonProcess } from "../support/DaemonProcess.js";
-import { MosquittoBroker } from "../support/MosquittoBroker.js";
-import { MqttProbeClient } from "../support/MqttProbeClient.js";
 import { testModelPath } from "../support/testModels.js";
 
 const node = "pulling-board";

@@ -8,9 +8,9 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { DaemonProcess } from "../support/DaemonProcess.js";
-import { MosquittoBroker } from "../support/MosquittoBroker.js";
-import { MqttProbeClient } from "../support/MqttProbeClient.js";
+import { DaemonProcess } from "../../harness/DaemonProcess.js";
+import { MosquittoBroker } from "../../harness/MosquittoBroker.js";
+import { MqttProbeClient } from "../../harness/MqttProbeClient.js";
 import { testModelPath } from "../support/testModels.js";
 
 const state = mkdtempSync(join(tmpdir(), "tinyllamad-secure-"));

@@ -7,9 +7,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type mqtt from "mqtt";
-import { DaemonProcess } from "../support/DaemonProcess.js";
-import { MosquittoBroker } from "../support/MosquittoBroker.js";
-import { MqttProbeClient } from "../support/MqttProbeClient.js";
+import { DaemonProcess } from "../../harness/DaemonProcess.js";
+import { MosquittoBroker } from "../../harness/MosquittoBroker.js";
+import { MqttProbeClient } from "../../harness/MqttProbeClient.js";
 import { testModelPath } from "../support/testModels.js";
 
 const node = "board-a";

@@ -8,36 +8,21 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { DaemonProcess } from "../support/DaemonProcess.js";
-import { MosquittoBroker } from "../support/MosquittoBroker.js";
-import { MqttProbeClient } from "../support/MqttProbeClient.js";
-import { testModelPath } from "../support/testModels.js";
+import { DaemonProcess } from "../../harness/DaemonProcess.js";
+import { MosquittoBroker } from "../../harness/MosquittoBroker.js";
+import { MqttProbeClient } from "../../harness/MqttProbeClient.js";
+import { mqttNodeFlags } from "../support/mqttNodeFlags.js";
 
 function daemonFor(brokerUrl: string, node: string, state: string): DaemonProcess {
-  return new DaemonProcess([
-    "--model.path",
-    testModelPath(),
-    "--model.contextSize",
-    "256",
-    "--backend.threads",
-    "1",
-    "--scheduler.parallelSequences",
-    "2",
-    "--scheduler.maxQueue",
-    "100",
-    "--ws.enabled",
-    "false",
-    "--ws.port",
-    "0",
-    "--mqtt.url",
-    brokerUrl,
-    "--mqtt.nodeId",
-    node,
-    "--state.directory",
-    state,
-    "--scheduler.shutdownGraceMs",
-    "60000",
-  ]);
+  return new DaemonProcess(
+    mqttNodeFlags({
+      brokerUrl,
+      nodeId: node,
+      stateDirectory: state,
+      maxQueue: 100,
+      extra: ["--scheduler.shutdownGraceMs", "60000"],
+    }),
+  );
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -15,8 +15,8 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { cliPath, DaemonProcess } from "../../harness/DaemonProcess.js";
 import { projectRoot } from "../../models/projectCacheDirectory.js";
-import { cliPath, DaemonProcess } from "../support/DaemonProcess.js";
 import { testModelPath } from "../support/testModels.js";
 import { sha256Of } from "./releaseBundle.js";
 

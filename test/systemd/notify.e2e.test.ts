@@ -5,9 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
-import { DaemonProcess } from "../support/DaemonProcess.js";
+import { DaemonProcess } from "../../harness/DaemonProcess.js";
+import { ProtocolClient } from "../../harness/ProtocolClient.js";
 import { NotifySocketListener } from "../support/NotifySocketListener.js";
-import { ProtocolClient } from "../support/ProtocolClient.js";
 import { testModelPath } from "../support/testModels.js";
 
 describe("systemd notify protocol", () => {

@@ -3,7 +3,7 @@
  * messages per request id (and per correlation data for MQTT 5 request/response).
  */
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
-import type { FinalMessage, ServerMessage } from "../../daemon/protocol/messages.js";
+import type { FinalMessage, ServerMessage } from "../daemon/protocol/messages.js";
 
 export interface ReceivedMessage {
   topic: string;

@@ -5,7 +5,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { projectRoot } from "../../models/projectCacheDirectory.js";
+import { projectRoot } from "../models/projectCacheDirectory.js";
 
 export const cliPath = join(projectRoot(), "dist", "daemon", "cli.js");
 

@@ -2,7 +2,7 @@
  * A real WebSocket client that speaks tinyllamad's protocol and collects the answers per request id.
  */
 import { WebSocket } from "ws";
-import type { FinalMessage, ServerMessage, TokenMessage } from "../../daemon/protocol/messages.js";
+import type { FinalMessage, ServerMessage, TokenMessage } from "../daemon/protocol/messages.js";
 
 export interface Answer {
   tokens: TokenMessage[];
