@@ -135,15 +135,28 @@ export class Daemon {
     await http.start();
     this.http = http;
 
-    // The scheduler and MQTT come up before the model, so the status topic shows the pull and the
-    // load as they happen. Requests wait while the model loads (seconds); while it is pulled
-    // (minutes) they are refused at once with E_NOT_READY.
+    // The scheduler, MQTT and the WebSocket API come up before the model, so the status topic shows
+    // the pull and the load as they happen. Requests wait while the model loads (seconds); while it
+    // is pulled (minutes) they are refused at once with E_NOT_READY.
     const scheduler = this.createScheduler();
     if (pull) {
       this.state = "pulling";
       scheduler.setNotReady(`no model is loaded yet: the node is pulling ${basename(modelPath)}; retry later`);
     }
     if (config.mqtt.enabled) await this.startMqtt(scheduler, this.limits);
+    if (config.ws.enabled) {
+      this.webSocket = new WebSocketTransport({
+        http,
+        host: config.ws.host,
+        token: config.ws.token,
+        maxMessageBytes: config.limits.maxMessageBytes,
+        limits: this.limits,
+        scheduler,
+        log: this.logFor("websocket"),
+        admin: (request) => this.handleAdmin(request),
+      });
+      this.webSocket.start();
+    }
     let backend: Backend;
     try {
       if (pull) await this.pullFirstModel(modelPath, scheduler);
@@ -183,19 +196,6 @@ export class Daemon {
       log: this.logFor("thermal"),
     });
     await this.thermal.start();
-    if (config.ws.enabled) {
-      this.webSocket = new WebSocketTransport({
-        http,
-        host: config.ws.host,
-        token: config.ws.token,
-        maxMessageBytes: config.limits.maxMessageBytes,
-        limits: this.limits,
-        scheduler,
-        log: this.logFor("websocket"),
-        admin: (request) => this.handleAdmin(request),
-      });
-      this.webSocket.start();
-    }
     this.state = "serving";
     this.modelProgress.ready(basename(info.modelPath));
     this.metrics.serving(info.kind, basename(info.modelPath), packageVersion());
@@ -735,7 +735,13 @@ export class Daemon {
     switch (kind) {
       case "cpu":
       case "vulkan":
-        return new LlamaCppBackend({ kind, onLog, persistentThreadpool, flashAttention });
+        return new LlamaCppBackend({
+          kind,
+          onLog,
+          persistentThreadpool,
+          flashAttention,
+          onDecodeBatch: (sequences) => this.metrics.decodeBatch(sequences),
+        });
       case "npu":
         return new RkllmBackend({ libraryPath: this.config.npu.libraryPath || undefined });
     }

@@ -13,6 +13,7 @@ export class DaemonMetrics {
   private readonly tokens: Counter;
   private readonly ttft: Histogram;
   private readonly decodeRate: Histogram;
+  private readonly decodeBatchSequences: Histogram;
   private readonly queued: Gauge;
   private readonly running: Gauge;
   private readonly info: Gauge<"backend" | "model" | "version">;
@@ -41,6 +42,12 @@ export class DaemonMetrics {
       buckets: [1, 2, 4, 6, 8, 10, 15, 20, 30, 50, 100],
       registers,
     });
+    this.decodeBatchSequences = new Histogram({
+      name: "tinyllamad_decode_batch_sequences",
+      help: "Sequences that sampled a token in each batched decode step (llama.cpp backends with scheduler.parallelSequences > 1): near the number of running requests when concurrent requests are decoded together.",
+      buckets: [1, 2, 3, 4, 6, 8, 12, 16],
+      registers,
+    });
     this.queued = new Gauge({ name: "tinyllamad_queue_depth", help: "Requests waiting for a sequence.", registers });
     this.running = new Gauge({ name: "tinyllamad_running_requests", help: "Requests being generated.", registers });
     this.info = new Gauge({
@@ -64,6 +71,10 @@ export class DaemonMetrics {
     if (message.type !== "done") return;
     if (message.timings.ttft_ms !== null) this.ttft.observe(message.timings.ttft_ms / 1000);
     if (message.timings.tokens_per_s !== null) this.decodeRate.observe(message.timings.tokens_per_s);
+  }
+
+  decodeBatch(sequences: number): void {
+    this.decodeBatchSequences.observe(sequences);
   }
 
   load(stats: SchedulerStats): void {

@@ -48,6 +48,11 @@ describe("metrics and health over HTTP", () => {
     assert.ok((before.value("process_resident_memory_bytes") ?? 0) > 10e6, "RSS is reported");
     const doneBefore = before.value("tinyllamad_requests_total", { outcome: "length" }) ?? 0;
     const tokensBefore = before.value("tinyllamad_generated_tokens_total") ?? 0;
+    const batchSequences = (scraped: Awaited<ReturnType<typeof scrape>>) => {
+      const sample = scraped.families.find((f) => f.name === "tinyllamad_decode_batch_sequences")?.metrics[0];
+      return { sum: Number(sample?.sum ?? 0), count: Number(sample?.count ?? 0) };
+    };
+    const stepsBefore = batchSequences(before);
 
     const client = await ProtocolClient.connect(base.replace("http://", "ws://"));
     for (const id of ["m1", "m2", "m3"]) await client.request({ id, prompt: "Count:", max_tokens: 5, temperature: 0 });
@@ -63,6 +68,8 @@ describe("metrics and health over HTTP", () => {
     assert.ok(Number(ttft?.metrics[0]?.count) >= 3);
     assert.equal(after.families.find((f) => f.name === "tinyllamad_decode_tokens_per_second")?.type, "HISTOGRAM");
     assert.equal(after.value("tinyllamad_queue_depth"), 0);
+    // One request at a time: each of the 15 tokens was sampled in a decode step of its own.
+    assert.deepEqual(batchSequences(after), { sum: stepsBefore.sum + 15, count: stepsBefore.count + 15 });
   });
 
   it("answers /readyz 200 while serving and /healthz with the state", async () => {

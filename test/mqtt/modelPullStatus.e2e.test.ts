@@ -10,8 +10,9 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { NodeStatusMessage, StatusTopicMessage } from "../../daemon/protocol/messages.js";
 import { DaemonProcess } from "../../harness/DaemonProcess.js";
-import { MosquittoBroker } from "../../harness/MosquittoBroker.js";
+import { freePort, MosquittoBroker } from "../../harness/MosquittoBroker.js";
 import { MqttProbeClient } from "../../harness/MqttProbeClient.js";
+import { ProtocolClient } from "../../harness/ProtocolClient.js";
 import { makeTestModel } from "../../models/testModel/makeTestModel.js";
 import { type ModelFileServer, startModelFileServer } from "../store/modelFileServer.js";
 import { testModelPath } from "../support/testModels.js";
@@ -26,7 +27,13 @@ interface SeenStatus {
   retain: boolean;
 }
 
-function pullingDaemon(mirrorUrl: string, broker: MosquittoBroker, scratch: string, nodeId = node): DaemonProcess {
+function pullingDaemon(
+  mirrorUrl: string,
+  broker: MosquittoBroker,
+  scratch: string,
+  nodeId = node,
+  wsPort = 0,
+): DaemonProcess {
   return new DaemonProcess(
     [
       "--model.mirrorUrl",
@@ -36,7 +43,7 @@ function pullingDaemon(mirrorUrl: string, broker: MosquittoBroker, scratch: stri
       "--model.contextSize",
       "256",
       "--ws.port",
-      "0",
+      String(wsPort),
       "--mqtt.url",
       broker.url,
       "--mqtt.nodeId",
@@ -73,8 +80,10 @@ describe("model pull progress on the MQTT status topic", () => {
   let watcher: MqttProbeClient;
   let daemon: DaemonProcess;
   let serving: Promise<string>;
+  let wsPort = 0;
 
   before(async () => {
+    wsPort = await freePort();
     await broker.start();
     // ~20 slices a fifth of a second apart: the download lasts a few seconds however fast the machine.
     mirror = await startModelFileServer({
@@ -85,7 +94,7 @@ describe("model pull progress on the MQTT status topic", () => {
     watcher = await MqttProbeClient.connect(broker.url);
     statuses = await watchStatus(watcher, node);
     await watcher.subscribe("replies/#");
-    daemon = pullingDaemon(mirror.baseUrl, broker, scratch);
+    daemon = pullingDaemon(mirror.baseUrl, broker, scratch, node, wsPort);
     serving = daemon.start(120_000);
     serving.catch(() => undefined); // awaited by the tests; a failure is reported there
   });
@@ -110,6 +119,17 @@ describe("model pull progress on the MQTT status topic", () => {
     const final = await watcher.final("early");
     assert.equal(final.type === "error" && final.error.code, "E_NOT_READY", JSON.stringify(final));
     assert.match(final.type === "error" ? final.error.message : "", /pulling tinyllama-1\.1b-chat-v1\.0\.Q4_K_M\.gguf/);
+
+    // The WebSocket API and the health endpoints are up during the pull too.
+    const ready = await fetch(`http://127.0.0.1:${wsPort}/readyz`);
+    assert.equal(ready.status, 503);
+    assert.equal(((await ready.json()) as { state: string }).state, "pulling");
+    const client = await ProtocolClient.connect(`ws://127.0.0.1:${wsPort}/`);
+    const answer = await client.request({ id: "early-ws", prompt: "Hi", max_tokens: 3 });
+    await client.close();
+    assert.equal(answer.final.type === "error" && answer.final.error.code, "E_NOT_READY", JSON.stringify(answer.final));
+    assert.equal(answer.all.length, 1, "one final answer and nothing else");
+
     await serving;
     await watcher.waitFor(() => live().some((s) => s.message.state === "online"), 30_000, "an online status");
     assert.equal(watcher.finals("early").length, 1);

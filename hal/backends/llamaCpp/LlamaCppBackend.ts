@@ -28,6 +28,7 @@ import { assertPromptFits } from "../text/assertPromptFits.js";
 import { ChatTemplate } from "../text/ChatTemplate.js";
 import { StopStringMatcher } from "../text/StopStringMatcher.js";
 import { jsonSchemaProblem } from "./checkJsonSchemaSubset.js";
+import { gatherSequencesIntoBatches } from "./gatherSequencesIntoBatches.js";
 import {
   enablePersistentThreadpool,
   pauseIdlePersistentThreadpools,
@@ -61,6 +62,8 @@ export interface LlamaCppBackendOptions {
   persistentThreadpool?: boolean;
   /** llama.cpp's flash attention: "auto" (default, as llama-server), "on" or "off". */
   flashAttention?: "auto" | "on" | "off";
+  /** Called for each batched decode step with the number of sequences that sampled a token in it. */
+  onDecodeBatch?: (sequences: number) => void;
 }
 
 export class LlamaCppBackend implements Backend {
@@ -113,6 +116,11 @@ export class LlamaCppBackend implements Backend {
         flashAttention: flashAttentionOption(this.options.flashAttention ?? "auto"),
         createSignal: options.signal,
       });
+      if (options.parallelSequences > 1 && !gatherSequencesIntoBatches(context, this.options.onDecodeBatch))
+        this.options.onLog?.(
+          "warn",
+          "this node-llama-cpp lacks the internal that gathers every running sequence into each batch: concurrent requests decode a step apart",
+        );
       const sequences = Array.from({ length: options.parallelSequences }, () => context.getSequence());
       this.loaded = {
         llama,

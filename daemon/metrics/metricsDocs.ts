@@ -1,0 +1,52 @@
+/**
+ * docs/metrics.md, generated from the metrics the daemon registers, so that the list can never drift
+ * from the code.
+ */
+import { DaemonMetrics } from "./DaemonMetrics.js";
+
+interface DescribedMetric {
+  name: string;
+  type: string;
+  help: string;
+  labelNames?: readonly string[];
+  upperBounds?: readonly number[];
+}
+
+const header = `# Metrics and health
+
+Generated from \`daemon/metrics/DaemonMetrics.ts\` by
+\`node dist/daemon/metrics/writeMetricsDocs.js > docs/metrics.md\`; a test keeps them equal.
+
+The daemon's HTTP server (\`ws.host\`:\`ws.port\`, see [configuration.md](configuration.md)) serves, besides
+the WebSocket API:
+
+- \`GET /healthz\` — liveness: 200 (\`"status": "ok"\`) unless generation has made no progress for
+  \`scheduler.stallTimeoutMs\` (503, \`"stalled"\`), whether or not a model is loaded yet; the JSON body
+  carries the state — backend, model, threads, CPU threadpool, fallbacks taken, calibration, model
+  pull/load progress, temperature and thermal pause, queue;
+- \`GET /readyz\` — readiness: 200 while a model is loaded and requests are served, else 503 with the
+  state (\`loading\`, \`pulling\`, \`stopping\`, …) and the same body;
+- \`GET /metrics\` — Prometheus text format: the metrics below, plus prom-client's default process and
+  Node.js metrics (\`process_resident_memory_bytes\`, \`process_cpu_seconds_total\`,
+  \`nodejs_eventloop_lag_seconds\`, …).
+
+| metric | type | labels | meaning |
+|---|---|---|---|
+`;
+
+function describeRow(metric: DescribedMetric): string {
+  const labels = metric.labelNames?.length ? metric.labelNames.map((label) => `\`${label}\``).join(", ") : "—";
+  const buckets =
+    metric.type === "histogram" && metric.upperBounds !== undefined
+      ? ` Buckets: ${metric.upperBounds.join(", ")}.`
+      : "";
+  return `| \`${metric.name}\` | ${metric.type} | ${labels} | ${metric.help.replaceAll("|", "\\|")}${buckets} |`;
+}
+
+export function renderMetricsMarkdown(): string {
+  const metrics = new DaemonMetrics().registry
+    .getMetricsAsArray()
+    .map((metric) => metric as unknown as DescribedMetric)
+    .filter((metric) => metric.name.startsWith("tinyllamad_"));
+  return `${header}${metrics.map(describeRow).join("\n")}\n`;
+}
