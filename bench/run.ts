@@ -15,7 +15,7 @@ import { projectCacheDirectory, projectRoot } from "../models/projectCacheDirect
 import { makeTestModel } from "../models/testModel/makeTestModel.js";
 import { type DecodeRow, renderSvgChart, writeReport } from "./benchReport.js";
 import { DaemonLeg } from "./legs/daemonLeg.js";
-import { inProcessDecode } from "./legs/inProcessLeg.js";
+import { InProcessLeg } from "./legs/inProcessLeg.js";
 import { runLlamaBench } from "./legs/llamaBenchLeg.js";
 import { LlamaServer } from "./legs/llamaServerLeg.js";
 import { type GenerationTiming, summarize } from "./measurements.js";
@@ -56,6 +56,33 @@ const promptFor = (i: number) => `Story ${i}. The little robot walked into the w
 const paddedPrompt = (words: number, i: number) =>
   `${i} ${"lorem ipsum dolor sit amet ".repeat(Math.ceil(words / 5))}`.split(" ").slice(0, words).join(" ");
 
+/**
+ * Runs every leg once per round, in turns: round r starts with leg r (mod legs), so no leg always
+ * runs first or right after another. Each run gets the round and its leg's index (to make prompts
+ * that no other leg has seen: legs may share a process, whose prefix cache must not help them).
+ * Returns each leg's results in round order.
+ */
+async function inTurns<T>(
+  legs: Array<[string, (round: number, leg: number) => Promise<T>]>,
+  rounds: number,
+): Promise<Map<string, T[]>> {
+  const results = new Map<string, T[]>(legs.map(([name]) => [name, []]));
+  for (let round = 0; round < rounds; round++)
+    for (let turn = 0; turn < legs.length; turn++) {
+      const leg = (round + turn) % legs.length;
+      const [name, run] = legs[leg]!;
+      results.get(name)?.push(await run(round, leg));
+    }
+  return results;
+}
+
+/** Aggregate tokens/s of concurrent streams on llama-server. */
+async function serverAggregate(server: LlamaServer, prompts: string[], tokens: number): Promise<number> {
+  const startedAt = performance.now();
+  const results = await Promise.all(prompts.map((prompt) => server.complete(prompt, tokens)));
+  return (results.reduce((sum, result) => sum + result.tokens, 0) * 1000) / (performance.now() - startedAt);
+}
+
 function row(name: string, runs: GenerationTiming[]): DecodeRow {
   const decode = summarize(runs.map((r) => r.decodeTokensPerSecond));
   return {
@@ -86,50 +113,45 @@ async function main(): Promise<void> {
   const modelPath = values.model ?? benchModel(tools.llamaQuantize, quick ? "tiny" : "tinyllama-1.1b");
   const modelBytes = statSync(modelPath).size;
   log(`model ${modelPath} (${(modelBytes / 1e6).toFixed(0)} MB), ${threads} threads, ${reps} reps, ${tokens} tokens`);
-  const prompts = Array.from({ length: reps + 1 }, (_, i) => promptFor(i));
   const measured = (runs: GenerationTiming[]) => runs.slice(1); // the first run warms up
 
   log("llama-bench …");
   const llamaBench = runLlamaBench(tools.llamaBench, modelPath, threads, tokens, reps);
 
-  log("llama-server, 1 slot …");
+  // The legs of each comparison run in turns, one generation each, rotating who goes first, so a
+  // slow spell of the machine (a shared VM drifts by ±10 % over minutes) falls on all of them alike.
+  log(
+    "single stream, in turns: llama-server (1 slot), node-llama-cpp in-process, tinyllamad over WebSocket and over MQTT …",
+  );
   const server = new LlamaServer(tools.llamaServer, { modelPath, threads, slots: 1, contextSize: 2048 });
   await server.start();
-  const serverRuns: GenerationTiming[] = [];
-  for (const prompt of prompts) serverRuns.push(await server.complete(prompt, tokens));
+  const broker = new MosquittoBroker();
+  await broker.start();
+  const single = new DaemonLeg({ modelPath, threads, parallelSequences: 1, mqttUrl: broker.url });
+  await single.start();
+  const inProcess = await InProcessLeg.start(modelPath, threads);
+  // Prompts of the same length for every leg and round ("Story 1RL."), none seen twice.
+  const singleStreamPrompt = (round: number, leg: number) => promptFor(100 + 4 * round + leg);
+  const singleStreamLegs: Array<[string, (round: number, leg: number) => Promise<GenerationTiming>]> = [
+    ["server", (round, leg) => server.complete(singleStreamPrompt(round, leg), tokens)],
+    ["inProcess", (round, leg) => inProcess.decode(singleStreamPrompt(round, leg), tokens)],
+    ["ws", (round, leg) => single.viaWebSocket(singleStreamPrompt(round, leg), tokens)],
+    ["mqtt", (round, leg) => single.viaMqtt(singleStreamPrompt(round, leg), tokens)],
+  ];
+  const singleRuns = await inTurns(singleStreamLegs, reps + 1);
+  await inProcess.stop();
+
   const serverPrefill: Record<string, number> = {};
+  const daemonPrefill: Record<string, number> = {};
   for (const words of [128, 512]) {
-    const result = await server.complete(paddedPrompt(words, 1), 1);
-    serverPrefill[`pp${words}`] = (result.promptTokens * 1000) / result.promptMs;
+    const served = await server.complete(paddedPrompt(words, 1), 1);
+    serverPrefill[`pp${words}`] = (served.promptTokens * 1000) / served.promptMs;
+    const daemon = await single.viaWebSocket(paddedPrompt(words, 2), 1);
+    daemonPrefill[`pp${words}`] = (daemon.promptTokens * 1000) / daemon.ttftMs;
   }
   await server.stop();
 
-  log("llama-server, 4 slots …");
-  const server4 = new LlamaServer(tools.llamaServer, { modelPath, threads, slots: 4, contextSize: 2048 });
-  await server4.start();
-  const serverConcurrency: Record<string, number> = {};
-  for (const streams of [1, 2, 4]) {
-    const t0 = performance.now();
-    const results = await Promise.all(
-      Array.from({ length: streams }, (_, i) => server4.complete(promptFor(100 + i), tokens)),
-    );
-    serverConcurrency[String(streams)] = (results.reduce((s, r) => s + r.tokens, 0) * 1000) / (performance.now() - t0);
-  }
-  await server4.stop();
-
-  log("node-llama-cpp in-process …");
-  const inProcess = await inProcessDecode(modelPath, threads, prompts, tokens);
-
-  log("tinyllamad over WebSocket, 1 sequence …");
-  const single = new DaemonLeg({ modelPath, threads, parallelSequences: 1 });
-  await single.start();
-  const wsRuns: GenerationTiming[] = [];
-  for (const prompt of prompts) wsRuns.push(await single.viaWebSocket(prompt, tokens));
-  const daemonPrefill: Record<string, number> = {};
-  for (const words of [128, 512]) {
-    const result = await single.viaWebSocket(paddedPrompt(words, 2), 1);
-    daemonPrefill[`pp${words}`] = (result.promptTokens * 1000) / result.ttftMs;
-  }
+  log("persona reuse, memory and idle CPU of tinyllamad …");
   const persona = `You are Mira, the innkeeper. ${paddedPrompt(380, 7)}`;
   const withoutReuse: number[] = [];
   const withReuse: number[] = [];
@@ -139,27 +161,35 @@ async function main(): Promise<void> {
   const rssMb = single.anonymousRssMb();
   const idleCpu = await single.idleCpuPercent(quick ? 1000 : 3000);
   await single.stop();
+  await broker.dispose();
 
-  log("tinyllamad over WebSocket, 4 sequences …");
+  log("concurrent streams, in turns: llama-server (4 slots) and tinyllamad (4 sequences) …");
+  const server4 = new LlamaServer(tools.llamaServer, { modelPath, threads, slots: 4, contextSize: 2048 });
+  await server4.start();
   const four = new DaemonLeg({ modelPath, threads, parallelSequences: 4 });
   await four.start();
+  const serverConcurrency: Record<string, number> = {};
   const daemonConcurrency: Record<string, number> = {};
-  for (const streams of [1, 2, 4])
-    daemonConcurrency[String(streams)] = await four.concurrent(
-      Array.from({ length: streams }, (_, i) => promptFor(200 + i)),
-      tokens,
+  const rounds = quick ? 1 : 3;
+  for (const streams of [1, 2, 4]) {
+    const streamPrompts = (round: number, leg: number) =>
+      Array.from({ length: streams }, (_, i) => promptFor(500 + 100 * streams + 10 * (2 * round + leg) + i));
+    const aggregate = await inTurns(
+      [
+        ["server", (round, leg) => serverAggregate(server4, streamPrompts(round, leg), tokens)],
+        ["daemon", (round, leg) => four.concurrent(streamPrompts(round, leg), tokens)],
+      ],
+      rounds,
     );
+    serverConcurrency[String(streams)] = summarize(aggregate.get("server") ?? []).median;
+    daemonConcurrency[String(streams)] = summarize(aggregate.get("daemon") ?? []).median;
+  }
   await four.stop();
-
-  log("tinyllamad over MQTT (Mosquitto) …");
-  const broker = new MosquittoBroker();
-  await broker.start();
-  const viaMqtt = new DaemonLeg({ modelPath, threads, parallelSequences: 1, mqttUrl: broker.url });
-  await viaMqtt.start();
-  const mqttRuns: GenerationTiming[] = [];
-  for (const prompt of prompts) mqttRuns.push(await viaMqtt.viaMqtt(prompt, tokens));
-  await viaMqtt.stop();
-  await broker.dispose();
+  await server4.stop();
+  const serverRuns = singleRuns.get("server") ?? [];
+  const inProcessRuns = singleRuns.get("inProcess") ?? [];
+  const wsRuns = singleRuns.get("ws") ?? [];
+  const mqttRuns = singleRuns.get("mqtt") ?? [];
 
   const bandwidth = memoryBandwidthGbPerSecond(threads);
   const bound = (bandwidth * 1e9) / modelBytes;
@@ -172,7 +202,7 @@ async function main(): Promise<void> {
       ttftMs: Number.NaN,
     },
     row("llama-server (HTTP stream)", measured(serverRuns)),
-    row("node-llama-cpp in-process", measured(inProcess)),
+    row("node-llama-cpp in-process", measured(inProcessRuns)),
     row("tinyllamad over WebSocket", measured(wsRuns)),
     row("tinyllamad over MQTT", measured(mqttRuns)),
   ];

@@ -513,6 +513,8 @@ export class Daemon {
     const path = resolveModelPath(nextPath);
     this.log.info({ component: "models", from: current.info().modelPath, to: path }, "swapping the model");
     try {
+      // A missing file or one that cannot fit the board is refused before anything is loaded.
+      await this.checkModel(path);
       const replacement = await this.loadBackend(current.kind, this.plan, path);
       this.backend = replacement;
       this.config = { ...this.config, model: { ...this.config.model, path: nextPath } };

@@ -1,32 +1,57 @@
 /** node-llama-cpp called in-process, the way an application embedding it would. */
-import { getLlama, type Token } from "node-llama-cpp";
+import { getLlama, type Llama, type LlamaContextSequence, type LlamaModel, type Token } from "node-llama-cpp";
 import { type GenerationTiming, timingFrom } from "../measurements.js";
 
+export class InProcessLeg {
+  private constructor(
+    private readonly llama: Llama,
+    private readonly model: LlamaModel,
+    private readonly sequence: LlamaContextSequence,
+  ) {}
+
+  static async start(modelPath: string, threads: number): Promise<InProcessLeg> {
+    const llama = await getLlama({ gpu: false, build: "never", maxThreads: threads });
+    try {
+      const model = await llama.loadModel({ modelPath });
+      const context = await model.createContext({ contextSize: 2048, threads: { ideal: threads, min: threads } });
+      return new InProcessLeg(llama, model, context.getSequence());
+    } catch (error) {
+      await llama.dispose();
+      throw error;
+    }
+  }
+
+  /** One greedy generation of `tokens` tokens from a fresh sequence; times measured from the call. */
+  async decode(prompt: string, tokens: number): Promise<GenerationTiming> {
+    const promptTokens = [this.model.tokens.bos as Token, ...this.model.tokenize(prompt, false)];
+    await this.sequence.clearHistory();
+    const startedAt = performance.now();
+    const times: number[] = [];
+    for await (const _token of this.sequence.evaluate(promptTokens, { temperature: 0 })) {
+      times.push(performance.now());
+      if (times.length >= tokens) break;
+    }
+    return timingFrom(startedAt, times);
+  }
+
+  stop(): Promise<void> {
+    return this.llama.dispose();
+  }
+}
+
+/** Loads the model, decodes each prompt in turn, and frees everything. */
 export async function inProcessDecode(
   modelPath: string,
   threads: number,
   prompts: string[],
   tokens: number,
 ): Promise<GenerationTiming[]> {
-  const llama = await getLlama({ gpu: false, build: "never", maxThreads: threads });
+  const leg = await InProcessLeg.start(modelPath, threads);
   try {
-    const model = await llama.loadModel({ modelPath });
-    const context = await model.createContext({ contextSize: 2048, threads: { ideal: threads, min: threads } });
-    const sequence = context.getSequence();
     const timings: GenerationTiming[] = [];
-    for (const prompt of prompts) {
-      const promptTokens = [model.tokens.bos as Token, ...model.tokenize(prompt, false)];
-      await sequence.clearHistory();
-      const startedAt = performance.now();
-      const times: number[] = [];
-      for await (const _token of sequence.evaluate(promptTokens, { temperature: 0 })) {
-        times.push(performance.now());
-        if (times.length >= tokens) break;
-      }
-      timings.push(timingFrom(startedAt, times));
-    }
+    for (const prompt of prompts) timings.push(await leg.decode(prompt, tokens));
     return timings;
   } finally {
-    await llama.dispose();
+    await leg.stop();
   }
 }
