@@ -80,6 +80,30 @@ export class ProtocolClient {
     });
   }
 
+  /** Resolves with the first message, already received or still to come, that `matches`. */
+  firstMessage(matches: (message: ServerMessage) => boolean, timeoutMs = 60_000): Promise<ServerMessage> {
+    const seen = this.received.find(matches);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      // Listeners run in order: the constructor's has already recorded the message in `received`.
+      const onMessage = () => {
+        const found = this.received.find(matches);
+        if (!found) return;
+        stopWaiting();
+        resolve(found);
+      };
+      const timer = setTimeout(() => {
+        stopWaiting();
+        reject(new Error(`no matching message in ${timeoutMs} ms`));
+      }, timeoutMs);
+      const stopWaiting = () => {
+        clearTimeout(timer);
+        this.socket.off("message", onMessage);
+      };
+      this.socket.on("message", onMessage);
+    });
+  }
+
   private answerFor(id: string | null): Answer {
     const all = this.received.filter((m) => m.id === id);
     const final = all.find((m) => m.type === "done" || m.type === "error") as FinalMessage;

@@ -115,13 +115,9 @@ describe("model lifecycle", () => {
       const refused = (await wrong).final;
       assert.equal(refused.type === "error" && refused.error.code, "E_UNAUTHORIZED");
 
+      const swapped = client.firstMessage((m) => m.id === "a2", 30_000);
       client.send({ type: "admin", id: "a2", token: "op-secret-42", action: "swap_model", model_path: third });
-      const started = Date.now();
-      while (!client.received.some((m) => m.id === "a2")) {
-        if (Date.now() - started > 30_000) throw new Error("no admin answer");
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-      const answer = client.received.find((m) => m.id === "a2");
+      const answer = await swapped;
       assert.equal(answer?.type, "admin_result", JSON.stringify(answer));
       assert.deepEqual(answer?.type === "admin_result" && answer.result, { model: "third.gguf" });
       const health = (await (await fetch(`${ws.replace("ws://", "http://")}healthz`)).json()) as { model: string };
