@@ -38,20 +38,3 @@ export class InProcessLeg {
     return this.llama.dispose();
   }
 }
-
-/** Loads the model, decodes each prompt in turn, and frees everything. */
-export async function inProcessDecode(
-  modelPath: string,
-  threads: number,
-  prompts: string[],
-  tokens: number,
-): Promise<GenerationTiming[]> {
-  const leg = await InProcessLeg.start(modelPath, threads);
-  try {
-    const timings: GenerationTiming[] = [];
-    for (const prompt of prompts) timings.push(await leg.decode(prompt, tokens));
-    return timings;
-  } finally {
-    await leg.stop();
-  }
-}
