@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { setImmediate } from "node:timers/promises";
-import { getLlama, type Llama, type LlamaContext, type Token } from "node-llama-cpp";
+import { getLlama, type Llama, type LlamaContext, type LlamaContextSequence, type Token } from "node-llama-cpp";
 import { gatherSequencesIntoBatches } from "../../hal/backends/llamaCpp/gatherSequencesIntoBatches.js";
 import { LlamaCppBackend } from "../../hal/backends/llamaCpp/LlamaCppBackend.js";
 import { testModelPath } from "../support/testModels.js";
@@ -59,11 +59,7 @@ describe("gathering concurrent sequences into each batch", () => {
     const model = await llama.loadModel({ modelPath: testModelPath() });
     const context = await model.createContext({ contextSize: 256, sequences: streams, threads: 1 });
     const reported: number[] = [];
-    if (hooked)
-      assert.equal(
-        gatherSequencesIntoBatches(context, (sequences) => reported.push(sequences)),
-        true,
-      );
+    if (hooked) assert.ok(gatherSequencesIntoBatches(context, (sequences) => reported.push(sequences)));
     const batches = recordBatches(context);
     const sequences = Array.from({ length: streams }, () => context.getSequence());
     const generated = await Promise.all(
@@ -107,9 +103,55 @@ describe("gathering concurrent sequences into each batch", () => {
     assert.ok(reported.every((sequences) => sequences === streams));
   });
 
-  it("reports false, and changes nothing, on a context without the internals it hooks", () => {
+  it("lets a sequence that needs the context's lock (erasing its old tokens) in at the next step, not after the others finish", async () => {
+    const model = await llama.loadModel({ modelPath: testModelPath() });
+    const context = await model.createContext({ contextSize: 512, sequences: streams, threads: 1 });
+    const gathering = gatherSequencesIntoBatches(context);
+    assert.ok(gathering);
+    const [late, ...running] = Array.from({ length: streams }, () => context.getSequence());
+    if (!late) throw new Error("no sequence");
+    const prompt = (text: string): Token[] => [model.tokens.bos as Token, ...model.tokenize(text)];
+    const generate = async (
+      sequence: LlamaContextSequence,
+      text: string,
+      count: number,
+      counts: number[],
+      index: number,
+    ) => {
+      for await (const _token of sequence.evaluate(prompt(text), { temperature: 0 })) {
+        counts[index] = (counts[index] ?? 0) + 1;
+        if (counts[index] === count) break;
+      }
+    };
+    // The late sequence holds tokens from an earlier request, to be erased before its next one.
+    await generate(late, "an earlier request", 8, [], 0);
+    const long = 200;
+    const counts: number[] = [];
+    const others = Promise.all(
+      running.map((sequence, index) => generate(sequence, `Stream ${index}`, long, counts, index)),
+    );
+    while ((counts[0] ?? 0) < 5) await setImmediate();
+    await gathering.letIn(() => late.eraseContextTokenRanges([{ start: 1, end: late.nextTokenIndex }]));
+    const atErase = [...counts];
+    const lateTokens: number[] = [];
+    await Promise.all([others, generate(late, "the late request", 8, lateTokens, 0)]);
+    assert.ok(
+      atErase.every((count) => count < long),
+      `the erase ran while the others generated: tokens at that moment ${atErase}`,
+    );
+    assert.deepEqual(
+      counts,
+      running.map(() => long),
+      "the others lost nothing",
+    );
+    assert.deepEqual(lateTokens, [8]);
+    await context.dispose();
+    await model.dispose();
+  });
+
+  it("reports undefined, and changes nothing, on a context without the internals it hooks", () => {
     const notAContext = {} as LlamaContext;
-    assert.equal(gatherSequencesIntoBatches(notAContext), false);
+    assert.equal(gatherSequencesIntoBatches(notAContext), undefined);
     assert.deepEqual(Object.keys(notAContext), []);
   });
 
@@ -132,6 +174,20 @@ describe("gathering concurrent sequences into each batch", () => {
         completionTokens,
       );
       assert.equal(Math.max(...steps), streams, `steps: ${steps}`);
+
+      // Again, now that every sequence holds an earlier request's tokens that each new request must
+      // erase first (the context's lock): the four still decode together from their second step.
+      steps.length = 0;
+      const again = await Promise.all(
+        Array.from({ length: streams }, (_, index) =>
+          collect(backend, jobFor(`Another ${index} says`, { maxTokens: 16, sampling: { temperature: 0 } })),
+        ),
+      );
+      await setImmediate();
+      await setImmediate();
+      const fullSteps = steps.filter((sequences) => sequences === streams).length;
+      const shortest = Math.min(...again.map(({ result }) => result.completionTokens));
+      assert.ok(fullSteps >= shortest - 1, `steps: ${steps}`);
     } finally {
       await backend.unload();
     }

@@ -28,7 +28,7 @@ import { assertPromptFits } from "../text/assertPromptFits.js";
 import { ChatTemplate } from "../text/ChatTemplate.js";
 import { StopStringMatcher } from "../text/StopStringMatcher.js";
 import { jsonSchemaProblem } from "./checkJsonSchemaSubset.js";
-import { gatherSequencesIntoBatches } from "./gatherSequencesIntoBatches.js";
+import { type BatchGathering, gatherSequencesIntoBatches } from "./gatherSequencesIntoBatches.js";
 import {
   enablePersistentThreadpool,
   pauseIdlePersistentThreadpools,
@@ -46,6 +46,8 @@ interface Loaded {
   model: LlamaModel;
   context: LlamaContext;
   pool: SequencePool;
+  /** The batching hook on the context (parallelSequences > 1 and node-llama-cpp's internals as expected). */
+  batching: BatchGathering | undefined;
   chatTemplate: ChatTemplate | undefined;
   options: BackendLoadOptions;
   devices: string[];
@@ -116,10 +118,12 @@ export class LlamaCppBackend implements Backend {
         flashAttention: flashAttentionOption(this.options.flashAttention ?? "auto"),
         createSignal: options.signal,
       });
-      if (options.parallelSequences > 1 && !gatherSequencesIntoBatches(context, this.options.onDecodeBatch))
+      const batching =
+        options.parallelSequences > 1 ? gatherSequencesIntoBatches(context, this.options.onDecodeBatch) : undefined;
+      if (options.parallelSequences > 1 && batching === undefined)
         this.options.onLog?.(
           "warn",
-          "this node-llama-cpp lacks the internal that gathers every running sequence into each batch: concurrent requests decode a step apart",
+          "this node-llama-cpp lacks the internals that gather every running sequence into each batch: concurrent requests decode a step apart",
         );
       const sequences = Array.from({ length: options.parallelSequences }, () => context.getSequence());
       this.loaded = {
@@ -127,6 +131,7 @@ export class LlamaCppBackend implements Backend {
         model,
         context,
         pool: new SequencePool(sequences),
+        batching,
         chatTemplate: resolveChatTemplate(model, options.chatTemplate),
         options,
         devices,
@@ -206,8 +211,11 @@ export class LlamaCppBackend implements Backend {
     // Keep at least one prompt token to evaluate: its logits sample the first new token.
     const reused = Math.min(lease.reusableTokens, promptTokens.length - 1);
     try {
-      if (sequence.nextTokenIndex > reused)
-        await sequence.eraseContextTokenRanges([{ start: reused, end: sequence.nextTokenIndex }]);
+      if (sequence.nextTokenIndex > reused) {
+        // Takes the context's lock: let in at the next step, not after the running generations.
+        const erase = () => sequence.eraseContextTokenRanges([{ start: reused, end: sequence.nextTokenIndex }]);
+        await (loaded.batching ? loaded.batching.letIn(erase) : erase());
+      }
       const history: Token[] = promptTokens.slice(-repeatPenaltyWindow);
       const textStream = new TokenTextStream(loaded.model, promptTokens);
       const stops = new StopStringMatcher(job.stop);

@@ -36,31 +36,64 @@ interface QueuedDecodeRequest {
 interface ContextWithDecodeQueue {
   _decodeTokens(request: QueuedDecodeRequest, logitDataMapper: LogitDataMapper): Promise<unknown>;
   _queuedDecodes: { sequenceId: number }[];
+  _scheduleDecode(): void;
 }
 
-const installed = new WeakSet<object>();
+/** What the hook on one context offers its backend. */
+export interface BatchGathering {
+  /**
+   * Runs `work` that takes the context's lock (erasing a sequence's old tokens, say) at the next step
+   * rather than after every running generation has finished; see letLockWaitersIn below.
+   */
+  letIn<T>(work: () => Promise<T>): Promise<T>;
+}
+
+const installed = new WeakMap<object, BatchGathering>();
 
 function hasDecodeQueue(context: object): context is ContextWithDecodeQueue {
   const internals = context as Partial<ContextWithDecodeQueue>;
-  return typeof internals._decodeTokens === "function" && Array.isArray(internals._queuedDecodes);
+  return (
+    typeof internals._decodeTokens === "function" &&
+    typeof internals._scheduleDecode === "function" &&
+    Array.isArray(internals._queuedDecodes)
+  );
 }
 
 /**
  * Installs the hook on a context. `onBatch` receives, for each decode step that sampled tokens, how
- * many sequences sampled one. Returns false when this node-llama-cpp lacks the internal it hooks.
+ * many sequences sampled one. Returns undefined when this node-llama-cpp lacks the internals it hooks.
  *
  * Per batch, node-llama-cpp decodes, then samples each sequence that wants logits (the logit data
  * mapper), then awaits each sequence's afterBatchAction in turn. The first sampling of a batch opens
  * it; the first afterBatchAction waits for the next event-loop turn and closes it, and the batch's
  * other afterBatchActions find that turn already taken.
+ *
+ * Lock waiters. node-llama-cpp's batch loop holds the context's lock for as long as its queue is not
+ * empty after a batch, and anything else that takes the lock — `eraseContextTokenRanges`, which a new
+ * request needs to drop the old tokens of the sequence it lands on — waits for it. Once every running
+ * sequence requeues in time (the point of this hook) the queue is never empty while anything
+ * generates, so a request arriving during others' generations would wait for all of them to finish
+ * (node-llama-cpp alone already does that with two or more streams). So while work passed to `letIn`
+ * waits, the hook takes the requeued tokens out of the queue after the batch: the loop ends, the
+ * lock goes to the waiter, and when the last waiter is done the tokens go back (in order) and a
+ * dispatch is scheduled — one step later, the new request's prompt is decoded with everyone else.
  */
-export function gatherSequencesIntoBatches(context: LlamaContext, onBatch?: (sequences: number) => void): boolean {
-  if (installed.has(context)) return true;
-  if (!hasDecodeQueue(context)) return false;
-  const decodeTokens = context._decodeTokens.bind(context);
+export function gatherSequencesIntoBatches(
+  context: LlamaContext,
+  onBatch?: (sequences: number) => void,
+): BatchGathering | undefined {
+  const existing = installed.get(context);
+  if (existing) return existing;
+  if (!hasDecodeQueue(context)) return undefined;
+  const internals = context;
+  const decodeTokens = internals._decodeTokens.bind(context);
+  const sortQueue = () => internals._queuedDecodes.sort((a, b) => a.sequenceId - b.sequenceId);
   let batchOpen = false;
   let sampledInBatch = 0;
   let turnAfterBatch: Promise<void> = Promise.resolve();
+  let lockWaiters = 0;
+  /** Queued decodes taken out so that the batch loop ends and lets a lock waiter in. */
+  const held: ContextWithDecodeQueue["_queuedDecodes"] = [];
 
   const sampled = (): void => {
     if (!batchOpen) {
@@ -84,12 +117,23 @@ export function gatherSequencesIntoBatches(context: LlamaContext, onBatch?: (seq
     closeBatch = undefined;
     return turnAfterBatch;
   };
+  const letLockWaitersIn = (): void => {
+    if (lockWaiters === 0 || internals._queuedDecodes.length === 0) return;
+    held.push(...internals._queuedDecodes.splice(0));
+  };
+  const putBackHeld = (): void => {
+    if (held.length === 0) return;
+    internals._queuedDecodes.push(...held.splice(0));
+    sortQueue();
+    internals._scheduleDecode();
+  };
 
-  context._decodeTokens = (request, logitDataMapper) => {
+  internals._decodeTokens = (request, logitDataMapper) => {
     const ownAction = request.afterBatchAction;
     const afterBatchAction: AfterBatchAction = async (sequenceStateLength) => {
       await ownAction?.(sequenceStateLength);
       await waitForTurnAfterBatch();
+      letLockWaitersIn();
     };
     const mapLogits: LogitDataMapper = (batchLogitIndex, tokenIndex) => {
       sampled();
@@ -97,9 +141,20 @@ export function gatherSequencesIntoBatches(context: LlamaContext, onBatch?: (seq
     };
     const decoded = decodeTokens({ ...request, afterBatchAction }, mapLogits);
     // decodeTokens queued the request synchronously; keep the queue in sequence-id order.
-    context._queuedDecodes.sort((a, b) => a.sequenceId - b.sequenceId);
+    sortQueue();
     return decoded;
   };
-  installed.add(context);
-  return true;
+  const gathering: BatchGathering = {
+    async letIn(work) {
+      lockWaiters++;
+      try {
+        return await work();
+      } finally {
+        lockWaiters--;
+        if (lockWaiters === 0) putBackHeld();
+      }
+    },
+  };
+  installed.set(context, gathering);
+  return gathering;
 }
