@@ -21,7 +21,13 @@ const threads = Math.min(16, cpus().length);
 for (const kind of kinds) {
   const steps = [];
   const backend = new LlamaCppBackend({ kind, persistentThreadpool, onDecodeBatch: (n) => steps.push(n) });
-  const job = (id, prompt) => ({ id, input: { kind: "prompt", prompt }, maxTokens: 128, sampling: { temperature: 0 }, stop: [] });
+  const job = (id, prompt) => ({
+    id,
+    input: { kind: "prompt", prompt },
+    maxTokens: 128,
+    sampling: { temperature: 0 },
+    stop: [],
+  });
   try {
     await backend.load({ modelPath, contextSize: 2048, parallelSequences: 4, threads });
     const info = backend.info();
@@ -48,13 +54,21 @@ for (const kind of kinds) {
       const started = performance.now();
       const results = await Promise.all(
         [0, 1, 2, 3].map((i) =>
-          backend.generate(job(`c${rep}-${i}`, `Tale ${rep}${i}: the lamp in the tower`), { onText: () => {} }, new AbortController().signal),
+          backend.generate(
+            job(`c${rep}-${i}`, `Tale ${rep}${i}: the lamp in the tower`),
+            { onText: () => {} },
+            new AbortController().signal,
+          ),
         ),
       );
       const tokens = results.reduce((sum, r) => sum + r.completionTokens, 0);
       const histogram = {};
       for (const n of steps) histogram[n] = (histogram[n] ?? 0) + 1;
-      concurrent.push({ aggregate: (tokens * 1000) / (performance.now() - started), tokens, stepsBySequences: histogram });
+      concurrent.push({
+        aggregate: (tokens * 1000) / (performance.now() - started),
+        tokens,
+        stepsBySequences: histogram,
+      });
     }
     out[kind] = {
       devices: info.devices,
