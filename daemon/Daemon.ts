@@ -1,7 +1,8 @@
 /**
  * Wires the parts of a running tinyllamad together and owns their order of start and stop:
- * HTTP (health) → scheduler → MQTT (status shows the pull and load) → model pulled and loaded →
- * WebSocket → READY; and the reverse on the way down. It also tells systemd what is going on and
+ * HTTP (health) → scheduler → MQTT (status shows the pull and load) and WebSocket (requests get
+ * E_NOT_READY during a pull and wait during the load) → model pulled and loaded → READY; and the
+ * reverse on the way down. It also tells systemd what is going on and
  * answers SIGHUP reloads.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
@@ -275,7 +276,7 @@ export class Daemon {
 
   /**
    * SIGHUP: applies the settings that can change while serving and names those that need a restart.
-   * (A changed model.path is applied by the model store's hot swap once that exists.)
+   * A changed model.path starts a hot swap (swapModel), which reports on its own.
    */
   reload(next: TinyllamadConfig): { applied: string[]; needRestart: string[] } {
     if (this.state !== "serving") return { applied: [], needRestart: [] };
@@ -709,9 +710,10 @@ export class Daemon {
       log,
       admin: (request) => this.handleAdmin(request),
       status: (): NodeStatusFigures => {
-        const info = this.state === "pulling" || this.state === "loading" ? undefined : this.backend?.info();
+        const state = this.state === "pulling" || this.state === "loading" ? this.state : "online";
+        const info = state === "online" ? this.backend?.info() : undefined;
         return {
-          state: this.state === "pulling" || this.state === "loading" ? this.state : "online",
+          state,
           version: packageVersion(),
           model: info ? basename(info.modelPath) : null,
           backend: info?.kind ?? null,

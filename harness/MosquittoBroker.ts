@@ -3,11 +3,12 @@
  * its own config and (optionally) persistence directory, so it can be stopped and restarted.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { once } from "node:events";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { connect, createServer } from "node:net";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePort } from "./freePort.js";
+import { terminateChild } from "./terminateChild.js";
 
 export function mosquittoPath(): string | undefined {
   for (const candidate of ["/usr/sbin/mosquitto", "/usr/bin/mosquitto"]) {
@@ -20,16 +21,6 @@ export function mosquittoPath(): string | undefined {
     }
   }
   return undefined;
-}
-
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const port = (server.address() as { port: number }).port;
-  server.close();
-  await once(server, "close");
-  return port;
 }
 
 export class MosquittoBroker {
@@ -92,9 +83,7 @@ export class MosquittoBroker {
   async stop(): Promise<void> {
     const child = this.process;
     this.process = undefined;
-    if (!child || child.exitCode !== null) return;
-    child.kill("SIGTERM");
-    await once(child, "exit");
+    await terminateChild(child);
   }
 
   async dispose(): Promise<void> {

@@ -4,6 +4,7 @@
  */
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import type { FinalMessage, ServerMessage } from "../daemon/protocol/messages.js";
+import { waitUntil } from "./waitUntil.js";
 
 export interface ReceivedMessage {
   topic: string;
@@ -56,12 +57,15 @@ export class MqttProbeClient {
     return this.received.filter((r) => r.message.id === id && r.message.type === "token");
   }
 
-  async waitFor(predicate: () => boolean, timeoutMs = 60_000, what = "condition"): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!predicate()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+  /** Resolves once `predicate` holds, checked now and after each message this client receives. */
+  waitFor(predicate: () => boolean, timeoutMs = 60_000, what = "condition"): Promise<void> {
+    return waitUntil({
+      source: this.client,
+      event: "message",
+      condition: predicate,
+      timeoutMs,
+      describe: () => what,
+    });
   }
 
   async final(id: string | null, timeoutMs = 60_000): Promise<FinalMessage> {

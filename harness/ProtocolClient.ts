@@ -3,6 +3,7 @@
  */
 import { WebSocket } from "ws";
 import type { FinalMessage, ServerMessage, TokenMessage } from "../daemon/protocol/messages.js";
+import { waitUntil } from "./waitUntil.js";
 
 export interface Answer {
   tokens: TokenMessage[];
@@ -81,27 +82,19 @@ export class ProtocolClient {
   }
 
   /** Resolves with the first message, already received or still to come, that `matches`. */
-  firstMessage(matches: (message: ServerMessage) => boolean, timeoutMs = 60_000): Promise<ServerMessage> {
-    const seen = this.received.find(matches);
-    if (seen) return Promise.resolve(seen);
-    return new Promise((resolve, reject) => {
-      // Listeners run in order: the constructor's has already recorded the message in `received`.
-      const onMessage = () => {
-        const found = this.received.find(matches);
-        if (!found) return;
-        stopWaiting();
-        resolve(found);
-      };
-      const timer = setTimeout(() => {
-        stopWaiting();
-        reject(new Error(`no matching message in ${timeoutMs} ms`));
-      }, timeoutMs);
-      const stopWaiting = () => {
-        clearTimeout(timer);
-        this.socket.off("message", onMessage);
-      };
-      this.socket.on("message", onMessage);
+  async firstMessage(matches: (message: ServerMessage) => boolean, timeoutMs = 60_000): Promise<ServerMessage> {
+    let found: ServerMessage | undefined;
+    await waitUntil({
+      source: this.socket,
+      event: "message",
+      condition: () => {
+        found = this.received.find(matches);
+        return found !== undefined;
+      },
+      timeoutMs,
+      describe: () => "a matching message",
     });
+    return found as ServerMessage;
   }
 
   private answerFor(id: string | null): Answer {

@@ -1,7 +1,7 @@
 /** llama.cpp's own llama-server, driven over HTTP with streaming, as the reference. */
 import { type ChildProcess, spawn } from "node:child_process";
-import { once } from "node:events";
-import { freePort } from "../../harness/MosquittoBroker.js";
+import { freePort } from "../../harness/freePort.js";
+import { terminateChild } from "../../harness/terminateChild.js";
 import { type GenerationTiming, timingFrom } from "../measurements.js";
 
 export class LlamaServer {
@@ -103,8 +103,6 @@ export class LlamaServer {
   async stop(): Promise<void> {
     const child = this.child;
     this.child = undefined;
-    if (!child || child.exitCode !== null) return;
-    child.kill("SIGTERM");
-    await once(child, "exit");
+    await terminateChild(child);
   }
 }

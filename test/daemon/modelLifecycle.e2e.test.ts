@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { DaemonProcess } from "../../harness/DaemonProcess.js";
-import { freePort } from "../../harness/MosquittoBroker.js";
+import { freePort } from "../../harness/freePort.js";
 import { ProtocolClient } from "../../harness/ProtocolClient.js";
 import { makeTestModel } from "../../models/testModel/makeTestModel.js";
 import { testModelPath } from "../support/testModels.js";

@@ -11,11 +11,11 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { cliPath, DaemonProcess } from "../../harness/DaemonProcess.js";
+import { freePort } from "../../harness/freePort.js";
 import { projectRoot } from "../../models/projectCacheDirectory.js";
 import { testModelPath } from "../support/testModels.js";
 import { sha256Of } from "./releaseBundle.js";
@@ -56,15 +56,6 @@ function run(command: string, args: string[]): Promise<Run> {
       resolve({ code, output, recap });
     });
   });
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  if (address === null || typeof address === "string") throw new Error("no port");
-  return address.port;
 }
 
 /** A small bundle in the release layout: tinyllamad-<version>-linux-x64.tar.gz and its .sha256. */

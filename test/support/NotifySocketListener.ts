@@ -3,10 +3,12 @@
  * datagram sockets, so a few lines of Python (test/fixtures/systemd/notify_listener.py) hold it.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { EventEmitter } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { waitUntil } from "../../harness/waitUntil.js";
 import { projectRoot } from "../../models/projectCacheDirectory.js";
 
 export interface Notification {
@@ -21,6 +23,8 @@ export class NotifySocketListener {
   private readonly directory = mkdtempSync(join(tmpdir(), "tinyllamad-notify-"));
   readonly path = join(this.directory, "notify.sock");
   private child: ChildProcess | undefined;
+  /** Emits "notification" after each one is recorded in `received`. */
+  private readonly arrivals = new EventEmitter();
 
   async start(): Promise<void> {
     const script = join(projectRoot(), "test", "fixtures", "systemd", "notify_listener.py");
@@ -40,6 +44,7 @@ export class NotifySocketListener {
           if (at > 0) fields[part.slice(0, at)] = part.slice(at + 1);
         }
         this.received.push({ t, fields, raw: message });
+        this.arrivals.emit("notification");
       });
     });
   }
@@ -48,13 +53,15 @@ export class NotifySocketListener {
     return this.received.filter((n) => field in n.fields);
   }
 
-  async waitFor(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!predicate()) {
-      if (Date.now() > deadline)
-        throw new Error(`timed out waiting for ${what}; got ${JSON.stringify(this.received.map((n) => n.raw))}`);
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+  /** Resolves once `predicate` holds, checked now and after each notification that arrives. */
+  waitFor(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
+    return waitUntil({
+      source: this.arrivals,
+      event: "notification",
+      condition: predicate,
+      timeoutMs,
+      describe: () => `${what}; got ${JSON.stringify(this.received.map((n) => n.raw))}`,
+    });
   }
 
   stop(): void {

@@ -88,6 +88,10 @@ describe("systemd notify protocol", () => {
       const final = (await answer).final;
       assert.equal(final.type, "done");
       await daemon.waitForLog((l) => l.msg === "service alive again; watchdog pings resume", 10_000);
+      // The ping that ends the gap goes out with that log line but through the listener's own pipe:
+      // wait until it (or a later one) is in before measuring the gap.
+      const pingsSeen = listener.with("WATCHDOG").length;
+      await listener.waitFor(() => listener.with("WATCHDOG").length > pingsSeen, 5_000, "a ping after the stall");
       const pings = listener.with("WATCHDOG").filter((n) => n.t >= listener.received[0]!.t);
       const gaps = pings.slice(1).map((n, i) => n.t - pings[i]!.t);
       assert.ok(

@@ -235,9 +235,11 @@ export class LlamaCppBackend implements Backend {
       if (maxTokens <= 0) finishReason = "length";
       else
         for await (const token of tokens) {
-          if (completionTokens === 0) callbacks.onFirstToken?.();
+          if (completionTokens === 0) {
+            this.hasGenerated = true;
+            callbacks.onFirstToken?.();
+          }
           completionTokens += 1;
-          this.hasGenerated = true;
           history.push(token);
           const step = stops.push(textStream.push(token));
           if (step.text.length > 0) {

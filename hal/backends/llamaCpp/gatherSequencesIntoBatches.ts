@@ -85,7 +85,7 @@ export function gatherSequencesIntoBatches(
   const existing = installed.get(context);
   if (existing) return existing;
   if (!hasDecodeQueue(context)) return undefined;
-  const internals = context;
+  const internals = context; // narrowed to the internals the hook uses
   const decodeTokens = internals._decodeTokens.bind(context);
   const sortQueue = () => internals._queuedDecodes.sort((a, b) => a.sequenceId - b.sequenceId);
   let batchOpen = false;
@@ -94,6 +94,9 @@ export function gatherSequencesIntoBatches(
   let lockWaiters = 0;
   /** Queued decodes taken out so that the batch loop ends and lets a lock waiter in. */
   const held: ContextWithDecodeQueue["_queuedDecodes"] = [];
+
+  /** Set while a batch is open: ends it on the next event-loop turn. */
+  let closeBatch: (() => void) | undefined;
 
   const sampled = (): void => {
     if (!batchOpen) {
@@ -111,7 +114,6 @@ export function gatherSequencesIntoBatches(
     }
     sampledInBatch++;
   };
-  let closeBatch: (() => void) | undefined;
   const waitForTurnAfterBatch = (): Promise<void> => {
     closeBatch?.();
     closeBatch = undefined;
