@@ -65,12 +65,14 @@ export class ProtocolClient {
   }
 
   /** Resolves when `count` token messages for `id` have arrived. */
-  async tokensReceived(id: string, count: number, timeoutMs = 30_000): Promise<void> {
-    const started = Date.now();
-    while (this.received.filter((m) => m.id === id && m.type === "token").length < count) {
-      if (Date.now() - started > timeoutMs) throw new Error(`fewer than ${count} tokens for ${id}`);
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
+  tokensReceived(id: string, count: number, timeoutMs = 30_000): Promise<void> {
+    return waitUntil({
+      source: this.socket,
+      event: "message",
+      condition: () => this.received.filter((m) => m.id === id && m.type === "token").length >= count,
+      timeoutMs,
+      describe: () => `${count} tokens for ${id}`,
+    });
   }
 
   close(): Promise<void> {
