@@ -1,9 +1,17 @@
 /**
  * Turns raw bytes from any transport into a typed ClientMessage, or a ProtocolError that names
- * exactly what is wrong. Never throws for client input.
+ * exactly what is wrong. Never throws, whatever the input: nesting is bounded before JSON.parse, the
+ * shape is checked by the compiled schemas of clientMessageSchema.ts (unknown fields refused,
+ * prototype names included), client strings never index a plain object, and anything unexpected
+ * becomes E_INTERNAL for this message (the error's `cause` keeps the exception for the log).
  */
+import { generateRequestSchema, maxIdLength, maxJsonDepth, requestFieldNames } from "./clientMessageSchema.js";
+import { clientMessageValidators } from "./clientMessageValidators.js";
+import { describeExpectation } from "./describeExpectation.js";
 import { ProtocolError } from "./errorCodes.js";
+import { jsonNestingDepth } from "./jsonNestingDepth.js";
 import type { AdminRequest, CancelRequest, ChatMessage, ClientMessage, GenerateRequest } from "./messages.js";
+import { schemaErrorToProtocolError, showValue } from "./schemaErrorToProtocolError.js";
 
 export interface ProtocolLimits {
   /** Prompt characters (prompt, or all message contents together) accepted before tokenizing. */
@@ -14,97 +22,108 @@ export interface ProtocolLimits {
 
 export type ParseResult = { ok: true; message: ClientMessage } | { ok: false; id: string | null; error: ProtocolError };
 
-const maxIdLength = 128;
-const maxStopStrings = 8;
-const maxStopLength = 128;
-const chatRoles = new Set(["system", "user", "assistant"]);
+type JsonObject = { readonly [field: string]: unknown };
 
-type FieldCheck = (value: unknown, field: string) => void;
-
-function fail(field: string, expected: string, value: unknown): never {
-  const shown = typeof value === "string" ? JSON.stringify(value.slice(0, 40)) : JSON.stringify(value);
-  throw new ProtocolError("E_BAD_REQUEST", `'${field}' must be ${expected} (got ${shown ?? typeof value})`);
-}
-
-const isString =
-  (min = 0, max = Number.POSITIVE_INFINITY): FieldCheck =>
-  (value, field) => {
-    if (typeof value !== "string" || value.length < min || value.length > max)
-      fail(field, `a string of ${min}..${max} characters`, value);
-  };
-
-const isNumber =
-  (min: number, max: number, integer = false): FieldCheck =>
-  (value, field) => {
-    if (typeof value !== "number" || !Number.isFinite(value) || value < min || value > max)
-      fail(field, `a${integer ? "n integer" : " number"} in ${min}..${max}`, value);
-    if (integer && !Number.isInteger(value)) fail(field, `an integer in ${min}..${max}`, value);
-  };
-
-const isBoolean: FieldCheck = (value, field) => {
-  if (typeof value !== "boolean") fail(field, "true or false", value);
-};
-
-const isOneOf =
-  (...allowed: string[]): FieldCheck =>
-  (value, field) => {
-    if (typeof value !== "string" || !allowed.includes(value)) fail(field, `one of ${allowed.join(", ")}`, value);
-  };
-
-const isObject: FieldCheck = (value, field) => {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) fail(field, "a JSON object", value);
-};
-
-const isStopList: FieldCheck = (value, field) => {
-  const list = typeof value === "string" ? [value] : value;
-  if (!Array.isArray(list) || list.length > maxStopStrings)
-    fail(field, `a string or up to ${maxStopStrings} strings`, value);
-  for (const item of list) isString(1, maxStopLength)(item, `${field}[]`);
-};
-
-const isMessageList: FieldCheck = (value, field) => {
-  if (!Array.isArray(value) || value.length === 0) fail(field, "a non-empty array of {role, content}", value);
-  value.forEach((item: unknown, index) => {
-    isObject(item, `${field}[${index}]`);
-    const message = item as Record<string, unknown>;
-    if (typeof message.role !== "string" || !chatRoles.has(message.role))
-      fail(`${field}[${index}].role`, "one of system, user, assistant", message.role);
-    isString()(message.content, `${field}[${index}].content`);
-    for (const key of Object.keys(message))
-      if (key !== "role" && key !== "content")
-        fail(`${field}[${index}].${key}`, "absent (unknown field)", message[key]);
-  });
-};
-
-function generateFieldChecks(limits: ProtocolLimits): Record<string, FieldCheck> {
-  return {
-    type: isOneOf("generate"),
-    id: isString(1, maxIdLength),
-    prompt: isString(),
-    messages: isMessageList,
-    max_tokens: isNumber(1, limits.maxMaxTokens, true),
-    temperature: isNumber(0, 5),
-    top_p: isNumber(0, 1),
-    top_k: isNumber(0, 1000, true),
-    min_p: isNumber(0, 1),
-    repeat_penalty: isNumber(0, 10),
-    seed: isNumber(0, 2 ** 32 - 1, true),
-    stop: isStopList,
-    json_schema: isObject,
-    session: isString(1, maxIdLength),
-    priority: isOneOf("interactive", "batch"),
-    deadline_ms: isNumber(1, 24 * 3600 * 1000, true),
-    stream: isBoolean,
-    reply_to: isString(1, 512),
-  };
-}
-
-function checkFields(body: Record<string, unknown>, checks: Record<string, FieldCheck>): void {
-  for (const [field, value] of Object.entries(body)) {
-    const check = checks[field];
-    if (check === undefined) throw new ProtocolError("E_BAD_REQUEST", `unknown field '${field}'`);
-    if (value !== undefined) check(value, field);
+export function parseClientMessage(raw: string | Buffer, limits: ProtocolLimits): ParseResult {
+  let id: string | null = null;
+  try {
+    const body = parseJsonObject(typeof raw === "string" ? raw : raw.toString("utf8"));
+    if (body instanceof ProtocolError) return { ok: false, id: null, error: body };
+    const claimedId = ownField(body, "id");
+    if (typeof claimedId === "string" && claimedId.length > 0 && claimedId.length <= maxIdLength) id = claimedId;
+    else
+      return refuse(
+        null,
+        "E_BAD_REQUEST",
+        `'id' must be ${describeExpectation(generateRequestSchema.properties.id)} (got ${showValue(claimedId)})`,
+      );
+    const message = parseBody(body, limits);
+    return message instanceof ProtocolError ? { ok: false, id, error: message } : { ok: true, message };
+  } catch (unexpected) {
+    const error = new ProtocolError("E_INTERNAL", "the message could not be checked (internal error)");
+    error.cause = unexpected;
+    return { ok: false, id, error };
   }
+}
+
+function refuse(id: string | null, code: ProtocolError["code"], message: string): ParseResult {
+  return { ok: false, id, error: new ProtocolError(code, message) };
+}
+
+function parseJsonObject(text: string): JsonObject | ProtocolError {
+  if (jsonNestingDepth(text, maxJsonDepth) > maxJsonDepth)
+    return new ProtocolError(
+      "E_BAD_REQUEST",
+      `the message nests arrays and objects deeper than ${maxJsonDepth} levels`,
+    );
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch (error) {
+    return new ProtocolError("E_BAD_JSON", `not valid JSON: ${(error as Error).message}`);
+  }
+  if (typeof body !== "object" || body === null || Array.isArray(body))
+    return new ProtocolError("E_BAD_REQUEST", "a message must be a JSON object");
+  return body as JsonObject;
+}
+
+/** A field of the client's object only if the client set it: never one inherited from Object.prototype. */
+function ownField(body: JsonObject, field: string): unknown {
+  return Object.hasOwn(body, field) ? body[field] : undefined;
+}
+
+function parseBody(body: JsonObject, limits: ProtocolLimits): ClientMessage | ProtocolError {
+  const type = ownField(body, "type");
+  const validate =
+    typeof type === "string" && Object.hasOwn(clientMessageValidators, type)
+      ? clientMessageValidators[type]
+      : undefined;
+  if (typeof type !== "string" || validate === undefined)
+    return new ProtocolError(
+      "E_UNKNOWN_TYPE",
+      `${type === undefined ? "the message has no type" : `unknown message type ${showValue(type)}`}; expected "generate", "cancel" or "admin"`,
+    );
+  // An admin request without a token is unauthorized whatever else it holds.
+  if (type === "admin" && !Object.hasOwn(body, "token"))
+    return new ProtocolError("E_UNAUTHORIZED", "admin requests need 'token'");
+  if (!validate(body)) return schemaErrorToProtocolError(validate.errors);
+  const fields = copyKnownFields(body, requestFieldNames(type));
+  if (type === "generate") return completeGenerate(fields, limits);
+  if (type === "cancel") return fields as unknown as CancelRequest;
+  return completeAdmin(fields);
+}
+
+/** A fresh object with only the schema's fields, so nothing of the client's object travels further. */
+function copyKnownFields(body: JsonObject, names: readonly string[]): Record<string, unknown> {
+  const fields: Record<string, unknown> = {};
+  for (const name of names) if (Object.hasOwn(body, name)) fields[name] = body[name];
+  return fields;
+}
+
+function completeGenerate(fields: Record<string, unknown>, limits: ProtocolLimits): GenerateRequest | ProtocolError {
+  if ((fields.prompt === undefined) === (fields.messages === undefined))
+    return new ProtocolError("E_BAD_REQUEST", "a generate request needs exactly one of 'prompt' or 'messages'");
+  const maxTokens = fields.max_tokens ?? limits.defaultMaxTokens;
+  if (typeof maxTokens !== "number" || maxTokens > limits.maxMaxTokens)
+    return new ProtocolError(
+      "E_BAD_REQUEST",
+      `'max_tokens' must be an integer in 1..${limits.maxMaxTokens} (got ${showValue(maxTokens)})`,
+    );
+  const request = {
+    ...fields,
+    stop: typeof fields.stop === "string" ? [fields.stop] : fields.stop,
+    max_tokens: maxTokens,
+    priority: fields.priority ?? "interactive",
+    stream: fields.stream ?? true,
+  } as GenerateRequest;
+  if (request.stop === undefined) delete request.stop;
+  const chars = promptChars(request);
+  if (chars > limits.maxPromptChars)
+    return new ProtocolError(
+      "E_PROMPT_TOO_LONG",
+      `the prompt has ${chars} characters; at most ${limits.maxPromptChars} are accepted`,
+    );
+  return request;
 }
 
 function promptChars(request: { prompt?: string | undefined; messages?: ChatMessage[] | undefined }): number {
@@ -112,79 +131,8 @@ function promptChars(request: { prompt?: string | undefined; messages?: ChatMess
   return (request.messages ?? []).reduce((sum, message) => sum + message.content.length, 0);
 }
 
-function parseGenerate(body: Record<string, unknown>, limits: ProtocolLimits): GenerateRequest {
-  checkFields(body, generateFieldChecks(limits));
-  const hasPrompt = body.prompt !== undefined;
-  const hasMessages = body.messages !== undefined;
-  if (hasPrompt === hasMessages)
-    throw new ProtocolError("E_BAD_REQUEST", "a generate request needs exactly one of 'prompt' or 'messages'");
-  const request = {
-    ...body,
-    stop: typeof body.stop === "string" ? [body.stop] : body.stop,
-    max_tokens: body.max_tokens ?? limits.defaultMaxTokens,
-    priority: body.priority ?? "interactive",
-    stream: body.stream ?? true,
-  } as GenerateRequest;
-  const chars = promptChars(request);
-  if (chars > limits.maxPromptChars)
-    throw new ProtocolError(
-      "E_PROMPT_TOO_LONG",
-      `the prompt has ${chars} characters; at most ${limits.maxPromptChars} are accepted`,
-    );
-  return request;
-}
-
-function parseCancel(body: Record<string, unknown>): CancelRequest {
-  checkFields(body, { type: isOneOf("cancel"), id: isString(1, maxIdLength) });
-  return body as unknown as CancelRequest;
-}
-
-function parseAdmin(body: Record<string, unknown>): AdminRequest {
-  checkFields(body, {
-    type: isOneOf("admin"),
-    id: isString(1, maxIdLength),
-    token: isString(0, 1024),
-    action: isOneOf("swap_model", "status"),
-    model_path: isString(1, 4096),
-  });
-  if (body.token === undefined) throw new ProtocolError("E_UNAUTHORIZED", "admin requests need 'token'");
-  if (body.action === undefined) throw new ProtocolError("E_BAD_REQUEST", "'action' must be one of swap_model, status");
-  if (body.action === "swap_model" && body.model_path === undefined)
-    throw new ProtocolError("E_BAD_REQUEST", "swap_model needs 'model_path'");
-  return body as unknown as AdminRequest;
-}
-
-export function parseClientMessage(raw: string | Buffer, limits: ProtocolLimits): ParseResult {
-  let body: unknown;
-  try {
-    body = JSON.parse(typeof raw === "string" ? raw : raw.toString("utf8"));
-  } catch (error) {
-    return {
-      ok: false,
-      id: null,
-      error: new ProtocolError("E_BAD_JSON", `not valid JSON: ${(error as Error).message}`),
-    };
-  }
-  if (typeof body !== "object" || body === null || Array.isArray(body))
-    return {
-      ok: false,
-      id: null,
-      error: new ProtocolError("E_BAD_REQUEST", "a message must be a JSON object"),
-    };
-  const fields = body as Record<string, unknown>;
-  const id =
-    typeof fields.id === "string" && fields.id.length > 0 && fields.id.length <= maxIdLength ? fields.id : null;
-  try {
-    if (id === null) isString(1, maxIdLength)(fields.id, "id");
-    if (fields.type === "generate") return { ok: true, message: parseGenerate(fields, limits) };
-    if (fields.type === "cancel") return { ok: true, message: parseCancel(fields) };
-    if (fields.type === "admin") return { ok: true, message: parseAdmin(fields) };
-    throw new ProtocolError(
-      "E_UNKNOWN_TYPE",
-      `unknown message type ${JSON.stringify(fields.type)}; expected "generate", "cancel" or "admin"`,
-    );
-  } catch (error) {
-    if (error instanceof ProtocolError) return { ok: false, id, error };
-    throw error;
-  }
+function completeAdmin(fields: Record<string, unknown>): AdminRequest | ProtocolError {
+  if (fields.action === "swap_model" && fields.model_path === undefined)
+    return new ProtocolError("E_BAD_REQUEST", "swap_model needs 'model_path'");
+  return fields as unknown as AdminRequest;
 }
