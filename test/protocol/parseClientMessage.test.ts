@@ -78,6 +78,21 @@ describe("parseClientMessage", () => {
       "a",
     ],
     ["an unknown admin action", { type: "admin", id: "a", token: "t", action: "reboot" }, "E_BAD_REQUEST", "a"],
+    ["a __proto__ field", '{"type":"cancel","id":"i","__proto__":1}', "E_BAD_REQUEST", "i"],
+    ["a constructor field", { type: "generate", id: "i", prompt: "x", constructor: 1 }, "E_BAD_REQUEST", "i"],
+    ["a type named after a prototype member", { type: "toString", id: "i" }, "E_UNKNOWN_TYPE", "i"],
+    [
+      "nesting deeper than 64 levels",
+      `{"type":"generate","id":"i","prompt":"x","json_schema":${"[".repeat(64)}${"]".repeat(64)}}`,
+      "E_BAD_REQUEST",
+      null,
+    ],
+    [
+      "1025 chat messages",
+      { type: "generate", id: "i", messages: Array(1025).fill({ role: "user", content: "" }) },
+      "E_BAD_REQUEST",
+      "i",
+    ],
   ];
   for (const [name, body, code, id] of refusals) {
     it(`refuses ${name} with ${code}`, () => {
@@ -88,6 +103,42 @@ describe("parseClientMessage", () => {
       assert.ok(result.error.message.length > 10);
     });
   }
+
+  it("accepts json_schema nested up to the 64-level limit", () => {
+    const nested = `${'{"items":'.repeat(62)}{}${"}".repeat(62)}`;
+    const result = parse(`{"type":"generate","id":"i","prompt":"x","json_schema":${nested}}`);
+    assert.ok(result.ok, JSON.stringify(result));
+  });
+
+  it("names an unknown field, nested ones by their path", () => {
+    const top = parse('{"type":"cancel","id":"i","valueOf":1}');
+    assert.ok(!top.ok);
+    assert.equal(top.error.message, "unknown field 'valueOf'");
+    const nested = parse({ type: "generate", id: "i", messages: [{ role: "user", content: "y", name: "n" }] });
+    assert.ok(!nested.ok);
+    assert.equal(nested.error.message, "unknown field 'messages[0].name'");
+  });
+
+  it("names the element of a list that is wrong", () => {
+    const result = parse({ type: "generate", id: "i", prompt: "x", stop: ["a", ""] });
+    assert.ok(!result.ok);
+    assert.equal(result.error.message, "'stop[1]' must be a string of 1..128 characters (got \"\")");
+  });
+
+  it("turns an unexpected exception into E_INTERNAL for that message, keeping the id and the cause", () => {
+    const failure = new Error("limits unreadable");
+    const brokenLimits = {
+      ...limits,
+      get maxMaxTokens(): number {
+        throw failure;
+      },
+    };
+    const result = parseClientMessage('{"type":"generate","id":"i","prompt":"x"}', brokenLimits);
+    assert.ok(!result.ok);
+    assert.equal(result.error.code, "E_INTERNAL");
+    assert.equal(result.id, "i");
+    assert.equal(result.error.cause, failure);
+  });
 
   it("names the field, the expectation and the bad value", () => {
     const result = parse({ type: "generate", id: "i", prompt: "x", top_p: "high" });
