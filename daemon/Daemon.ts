@@ -63,6 +63,7 @@ const reloadableKeys = new Set([
   "limits.maxMaxTokens",
   "limits.maxPromptChars",
   "scheduler.maxQueue",
+  "scheduler.maxQueueSharePerClient",
   "scheduler.shutdownGraceMs",
 ]);
 
@@ -254,6 +255,7 @@ export class Daemon {
     const { config } = this;
     const scheduler = new Scheduler({
       maxQueue: config.scheduler.maxQueue,
+      maxQueueSharePerClient: config.scheduler.maxQueueSharePerClient,
       concurrency: 0,
       log: this.logFor("scheduler"),
       logPrompts: config.log.prompts,
@@ -290,7 +292,11 @@ export class Daemon {
     this.limits.maxPromptChars = next.limits.maxPromptChars;
     this.limits.defaultMaxTokens = next.limits.defaultMaxTokens;
     this.limits.maxMaxTokens = next.limits.maxMaxTokens;
-    this.scheduler?.reconfigure({ maxQueue: next.scheduler.maxQueue, logPrompts: next.log.prompts });
+    this.scheduler?.reconfigure({
+      maxQueue: next.scheduler.maxQueue,
+      maxQueueSharePerClient: next.scheduler.maxQueueSharePerClient,
+      logPrompts: next.log.prompts,
+    });
     this.config = {
       ...this.config,
       log: next.log,
@@ -298,6 +304,7 @@ export class Daemon {
       scheduler: {
         ...this.config.scheduler,
         maxQueue: next.scheduler.maxQueue,
+        maxQueueSharePerClient: next.scheduler.maxQueueSharePerClient,
         shutdownGraceMs: next.scheduler.shutdownGraceMs,
       },
     };

@@ -2,6 +2,7 @@ import os from "node:os";
 import type convict from "convict";
 import {
   boolean,
+  fractionAboveZeroToOne,
   integerFromMinusOne,
   mqttBrokerUrlOrEmpty,
   mqttTopicLevel,
@@ -41,7 +42,13 @@ export interface TinyllamadConfig {
     persistentThreadpool: boolean;
   };
   npu: { libraryPath: string; modelPath: string };
-  scheduler: { parallelSequences: number; maxQueue: number; shutdownGraceMs: number; stallTimeoutMs: number };
+  scheduler: {
+    parallelSequences: number;
+    maxQueue: number;
+    shutdownGraceMs: number;
+    stallTimeoutMs: number;
+    maxQueueSharePerClient: number;
+  };
   limits: { defaultMaxTokens: number; maxMaxTokens: number; maxMessageBytes: number; maxPromptChars: number };
   ws: { enabled: boolean; host: string; port: number; token: string };
   state: { directory: string };
@@ -179,6 +186,11 @@ const settingsWithoutNames: convict.Schema<TinyllamadConfig> = {
       doc: "A running generation that makes no progress for this long counts as hung: the liveness check (/healthz, systemd's watchdog) fails, so systemd restarts the service. Allow for a long prompt's prefill on a slow board.",
       default: 120000,
       format: positiveInteger,
+    }),
+    maxQueueSharePerClient: setting({
+      doc: "The most one client (a WebSocket connection, an MQTT reply route; requests without one share one anonymous client) may have waiting and running at once, as a fraction of maxQueue + parallelSequences, rounded up, at least 1; more get E_QUEUE_FULL. A lone client gets only its share too; 1 turns the per-client limit off.",
+      default: 0.5,
+      format: fractionAboveZeroToOne,
     }),
   },
   limits: {

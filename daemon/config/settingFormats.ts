@@ -122,3 +122,14 @@ export const mqttTopicPrefix = defineFormat({
     !value.startsWith("/") &&
     !value.endsWith("/"),
 });
+
+/** A share of something: more than none, at most all of it. */
+export const fractionAboveZeroToOne = defineFormat({
+  name: "tinyllamad:fraction(0,1]",
+  expected: "must be a number greater than 0 and at most 1",
+  accepts: (value) => typeof value === "number" && value > 0 && value <= 1,
+  fromString(text) {
+    const trimmed = text.trim();
+    return /^[+-]?(\d+\.?\d*|\.\d+)$/.test(trimmed) ? Number(trimmed) : text;
+  },
+});

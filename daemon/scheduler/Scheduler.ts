@@ -7,12 +7,21 @@ import { EventEmitter } from "node:events";
 import type { Backend, GenerationResult } from "../../hal/backends/Backend.js";
 import { isProtocolError, ProtocolError } from "../protocol/errorCodes.js";
 import type { FinalMessage, GenerateRequest, ServerMessage } from "../protocol/messages.js";
+import { FairQueue } from "./FairQueue.js";
 import { toGenerationJob } from "./toGenerationJob.js";
 
 /** Where the answers of one request go; implemented by each transport. */
 export interface ResponseSink {
   send(message: ServerMessage): void;
+  /**
+   * Who sent the request (a WebSocket connection, an MQTT reply route): the unit of per-client
+   * fairness. Requests without one share a single anonymous client.
+   */
+  readonly client?: string | undefined;
 }
+
+/** The client of requests whose sink names none; no transport key is empty. */
+const anonymousClient = "";
 
 export interface SchedulerOptions {
   /**
@@ -21,6 +30,12 @@ export interface SchedulerOptions {
    */
   backend?: Backend | undefined;
   maxQueue: number;
+  /**
+   * The most one client may hold (waiting + running), as a fraction (0 < x <= 1) of what the
+   * scheduler admits at once (maxQueue + concurrency), rounded up, at least 1. 1 (the default)
+   * leaves only the shared limits.
+   */
+  maxQueueSharePerClient?: number | undefined;
   /** Generations run at once (the backend's parallel sequences); 0 while there is no backend. */
   concurrency: number;
   /** Log prompt text (debug level) when requests are accepted. */
@@ -50,9 +65,12 @@ export interface SchedulerStats {
 
 type EndCause = "cancelled" | "deadline" | "shutdown";
 
+type Priority = GenerateRequest["priority"];
+
 interface Job {
   request: GenerateRequest;
   sink: ResponseSink;
+  client: string;
   acceptedAt: number;
   startedAt?: number;
   firstTokenAt?: number;
@@ -77,7 +95,7 @@ export interface SchedulerEvents {
 }
 
 export class Scheduler extends EventEmitter<SchedulerEvents> {
-  private readonly queues: { interactive: Job[]; batch: Job[] } = { interactive: [], batch: [] };
+  private readonly queue = new FairQueue<Job, Priority>();
   private readonly running = new Set<Job>();
   /** Generations still running on each backend (old ones finish after a swap). */
   private readonly runningOn = new Map<Backend, number>();
@@ -115,7 +133,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     }
     this.drained = undefined;
     this.endGrace = undefined;
-    for (const job of [...this.queues.interactive, ...this.queues.batch]) this.endQueued(job, "shutdown");
+    for (const job of this.queue.waitingItems()) this.endQueued(job, "shutdown");
     const stillRunning = [...this.running];
     for (const job of stillRunning) this.abortRunning(job, "shutdown");
     await Promise.all(stillRunning.map((job) => job.finished));
@@ -162,8 +180,9 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   }
 
   /** Settings a configuration reload may change. */
-  reconfigure(settings: { maxQueue: number; logPrompts: boolean }): void {
+  reconfigure(settings: { maxQueue: number; maxQueueSharePerClient: number; logPrompts: boolean }): void {
     this.options.maxQueue = settings.maxQueue;
+    this.options.maxQueueSharePerClient = settings.maxQueueSharePerClient;
     this.options.logPrompts = settings.logPrompts;
     this.dispatch();
   }
@@ -182,15 +201,27 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
 
   stats(): SchedulerStats {
     return {
-      queued: this.queues.interactive.length + this.queues.batch.length,
+      queued: this.queue.size,
       running: this.running.size,
       ...this.counters,
     };
   }
 
-  /** Whether a new request would be queued rather than refused with E_QUEUE_FULL. */
-  hasRoom(): boolean {
-    return this.stats().queued < this.options.maxQueue || this.running.size < this.options.concurrency;
+  /**
+   * Whether a new request would be queued rather than refused with E_QUEUE_FULL: there is room in
+   * the queue and, when a client is named, in that client's share of it.
+   */
+  hasRoom(client?: string): boolean {
+    const shared = this.queue.size < this.options.maxQueue || this.running.size < this.options.concurrency;
+    return shared && (client === undefined || this.queue.heldBy(client) < this.perClientLimit());
+  }
+
+  /** The most requests one client may have waiting and running together. */
+  perClientLimit(): number {
+    const share = this.options.maxQueueSharePerClient ?? 1;
+    const admitted = this.options.maxQueue + this.options.concurrency;
+    // The epsilon keeps float noise (0.1 × 30 = 3.0000000000000004) from rounding up a whole request.
+    return Math.max(1, Math.ceil(share * admitted - 1e-9));
   }
 
   /** Thermal or operator control: batch-priority work waits while paused. */
@@ -211,6 +242,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     const job: Job = {
       request,
       sink,
+      client: sink.client ?? anonymousClient,
       acceptedAt: performance.now(),
       seq: 0,
       text: "",
@@ -232,6 +264,12 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       this.fail(job, new ProtocolError("E_QUEUE_FULL", `the queue is full (${this.options.maxQueue} waiting)`));
       return handle;
     }
+    if (!this.hasRoom(job.client)) {
+      const held = `${this.queue.heldBy(job.client)} requests waiting or running`;
+      const message = `this client's share of the queue is full: it has ${held}, the most one client may (${this.perClientLimit()}, scheduler.maxQueueSharePerClient); retry when one ends`;
+      this.fail(job, new ProtocolError("E_QUEUE_FULL", message));
+      return handle;
+    }
     this.counters.accepted += 1;
     this.options.log?.debug(
       {
@@ -246,21 +284,21 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       job.deadlineTimer = setTimeout(() => this.expire(job), request.deadline_ms);
       job.deadlineTimer.unref();
     }
-    this.queues[request.priority].push(job);
+    this.queue.push(job, job.client, request.priority);
     this.emitLoad();
     this.dispatch();
     return handle;
   }
 
   private inFlight(): number {
-    return this.queues.interactive.length + this.queues.batch.length + this.running.size;
+    return this.queue.size + this.running.size;
   }
 
   private dispatch(): void {
     const backend = this.options.backend;
     if (backend === undefined) return;
     while (this.running.size < this.options.concurrency) {
-      const job = this.queues.interactive.shift() ?? (this.batchPaused ? undefined : this.queues.batch.shift());
+      const job = this.queue.take(this.batchPaused ? interactiveOnly : bothPriorities);
       if (job === undefined) return;
       this.running.add(job);
       void this.run(job, backend);
@@ -300,6 +338,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       }
       this.lastProgressAt = performance.now();
       this.running.delete(job);
+      this.queue.ended(job.client);
       this.emitLoad();
       this.dispatch();
       if (this.inFlight() === 0) this.drained?.();
@@ -368,9 +407,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   }
 
   private endQueued(job: Job, cause: EndCause): void {
-    const queue = this.queues[job.request.priority];
-    const index = queue.indexOf(job);
-    if (index >= 0) queue.splice(index, 1);
+    this.queue.remove(job, job.client, job.request.priority);
     this.emitLoad();
     job.endCause = cause;
     this.complete(job, {
@@ -423,6 +460,9 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     this.emit("load", this.stats());
   }
 }
+
+const bothPriorities: readonly Priority[] = ["interactive", "batch"];
+const interactiveOnly: readonly Priority[] = ["interactive"];
 
 function round(value: number): number {
   return Math.round(value * 10) / 10;

@@ -57,6 +57,7 @@ const everySetting: ReadonlyArray<[key: string, env: string, text: string, loade
   ["scheduler.maxQueue", "TINYLLAMAD_SCHEDULER_MAX_QUEUE", "8", 8],
   ["scheduler.shutdownGraceMs", "TINYLLAMAD_SCHEDULER_SHUTDOWN_GRACE_MS", "500", 500],
   ["scheduler.stallTimeoutMs", "TINYLLAMAD_SCHEDULER_STALL_TIMEOUT_MS", "5000", 5000],
+  ["scheduler.maxQueueSharePerClient", "TINYLLAMAD_SCHEDULER_MAX_QUEUE_SHARE_PER_CLIENT", "0.25", 0.25],
   ["limits.defaultMaxTokens", "TINYLLAMAD_LIMITS_DEFAULT_MAX_TOKENS", "64", 64],
   ["limits.maxMaxTokens", "TINYLLAMAD_LIMITS_MAX_MAX_TOKENS", "4096", 4096],
   ["limits.maxMessageBytes", "TINYLLAMAD_LIMITS_MAX_MESSAGE_BYTES", "2048", 2048],
@@ -106,7 +107,13 @@ describe("defaults", () => {
       model: { path: "", contextSize: 2048, pullOnStart: true, mirrorUrl: "", allowUnverified: false },
       backend: { kind: "auto", threads: 0, gpuLayers: -1, flashAttention: "auto", persistentThreadpool: true },
       npu: { libraryPath: "", modelPath: "" },
-      scheduler: { parallelSequences: 4, maxQueue: 64, shutdownGraceMs: 10000, stallTimeoutMs: 120000 },
+      scheduler: {
+        parallelSequences: 4,
+        maxQueue: 64,
+        shutdownGraceMs: 10000,
+        stallTimeoutMs: 120000,
+        maxQueueSharePerClient: 0.5,
+      },
       limits: { defaultMaxTokens: 128, maxMaxTokens: 2048, maxMessageBytes: 1048576, maxPromptChars: 32768 },
       ws: { enabled: true, host: "127.0.0.1", port: 8765, token: "" },
       thermal: { limitCelsius: 80, pollMs: 10000 },
@@ -330,6 +337,12 @@ describe("bad values", () => {
       configErrorFrom(() => load({ argv: ["--backend.gpuLayers", "-2"] })).message,
       /must be an integer >= -1/,
     );
+    for (const share of ["0", "1.5", "-0.5", "half", "0.5x"])
+      assert.match(
+        configErrorFrom(() => load({ argv: ["--scheduler.maxQueueSharePerClient", share] })).message,
+        /scheduler\.maxQueueSharePerClient = .*must be a number greater than 0 and at most 1/,
+        share,
+      );
   });
 
   it("reports every bad value at once", () => {

@@ -307,7 +307,7 @@ export class MqttTransport {
     const { scheduler } = this.options;
     if (
       packet.topic === this.topics.fleetRequest &&
-      (!scheduler.ready || !scheduler.hasRoom()) &&
+      (!scheduler.ready || !scheduler.hasRoom(this.schedulerClientOf(reply, message.id))) &&
       this.handOff(packet, payload)
     )
       return;
@@ -374,10 +374,20 @@ export class MqttTransport {
     return { topic: this.topics.responseFor(message.id) };
   }
 
+  /**
+   * The client a request counts against for the scheduler's per-client share: its reply route (a
+   * v5 response topic or reply_to). Requests answered on the node's default topic for their id
+   * gave no route: they share the anonymous client.
+   */
+  private schedulerClientOf(reply: ReplyTarget, id: string): string | undefined {
+    return reply.topic === this.topics.responseFor(id) ? undefined : `mqtt:${reply.topic}`;
+  }
+
   private serve(key: string, request: GenerateRequest, reply: ReplyTarget): void {
     const { journal, tokenQos } = this.options;
     let started = false;
     const handle = this.options.scheduler.submit(request, {
+      client: this.schedulerClientOf(reply, request.id),
       send: (message: ServerMessage) => {
         if (message.type === "token") {
           if (!started) {

@@ -35,6 +35,8 @@ export class WebSocketTransport {
   private sockets: WebSocketServer | undefined;
   private readonly clients = new Set<WebSocket>();
   private accepting = false;
+  /** Numbers connections: each is its own client for the scheduler's per-client share. */
+  private connectionsOpened = 0;
 
   constructor(private readonly options: WebSocketTransportOptions) {
     assertTokenWhenExposed("ws.host", options.host, "ws.token", options.token);
@@ -111,7 +113,8 @@ export class WebSocketTransport {
       }
       client.send(JSON.stringify(message));
     };
-    client.on("message", (data, isBinary) => this.onMessage(data, isBinary, inFlight, send));
+    const connection = `ws#${++this.connectionsOpened}`;
+    client.on("message", (data, isBinary) => this.onMessage(data, isBinary, inFlight, send, connection));
     client.on("error", (error) => this.options.log.debug({ err: error }, "WebSocket client error"));
     client.on("close", () => {
       this.clients.delete(client);
@@ -128,6 +131,7 @@ export class WebSocketTransport {
     isBinary: boolean,
     inFlight: Map<string, RequestHandle>,
     send: (message: ServerMessage) => void,
+    connection: string,
   ): void {
     const raw = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
     const refuse = (id: string | null, error: ProtocolError) =>
@@ -170,6 +174,7 @@ export class WebSocketTransport {
       return;
     }
     const handle = this.options.scheduler.submit(message, {
+      client: connection,
       send: (answer) => {
         if (answer.type === "done" || answer.type === "error") inFlight.delete(message.id);
         send(answer);
