@@ -135,7 +135,8 @@ export const generateRequestSchema = {
       type: "string",
       enum: ["interactive", "batch"],
       default: "interactive",
-      description: "interactive requests are served before queued batch ones; clients take turns within a priority ([Scheduling](#scheduling-priorities-and-each-clients-share))",
+      description:
+        "interactive requests are served before queued batch ones; clients take turns within a priority ([Scheduling](#scheduling-priorities-and-each-clients-share))",
     },
     deadline_ms: {
       type: "integer",
