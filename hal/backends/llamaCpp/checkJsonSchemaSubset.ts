@@ -9,6 +9,17 @@
  * It reads client data: own keys only (Object.hasOwn), maps it builds have no prototype, and the
  * walk is depth- and size-capped so a hostile schema cannot blow the stack or the grammar up.
  */
+import { JsonSchemaSubsetError } from "./JsonSchemaSubsetError.js";
+import {
+  allowedKeywords,
+  annotationKeywords,
+  isPlainObject,
+  type Kind,
+  kindOf,
+  own,
+  refusalOf,
+  typeList,
+} from "./jsonSchemaKeywords.js";
 import {
   type GrammarSchema,
   integerRangeProblem,
@@ -18,18 +29,9 @@ import {
   oneOfOverlap,
 } from "./jsonSchemaRules.js";
 
-/** Keywords with no effect on validation; they are accepted and not passed on. */
-export const annotationKeywords: ReadonlySet<string> = new Set([
-  "title",
-  "description",
-  "$comment",
-  "$schema",
-  "examples",
-  "default",
-  "deprecated",
-  "readOnly",
-  "writeOnly",
-]);
+export { JsonSchemaSubsetError } from "./JsonSchemaSubsetError.js";
+export { annotationKeywords } from "./jsonSchemaKeywords.js";
+
 export const maxSchemaDepth = 32;
 /** Schema nodes after `$ref`s are inlined (plus enum values): bounds the grammar's size. */
 export const maxSchemaNodes = 2000;
@@ -37,20 +39,7 @@ export const maxSchemaNodes = 2000;
 export const maxRepetitionBound = 1024;
 export const supportedFormats: ReadonlySet<string> = new Set(["date", "time", "date-time"]);
 
-const scalarTypes = new Set(["string", "number", "integer", "boolean", "null"]);
 const refPattern = /^#\/(\$defs|definitions)\/([^/~%]+)$/;
-
-/** A schema outside the supported subset; the message names the keyword and its path. */
-export class JsonSchemaSubsetError extends Error {
-  override readonly name = "JsonSchemaSubsetError";
-  constructor(
-    readonly path: string,
-    readonly keyword: string,
-    reason: string,
-  ) {
-    super(`${path}.${keyword}: ${reason}`);
-  }
-}
 
 interface Walk {
   defs: Map<string, { schema: unknown; path: string }>;
@@ -107,94 +96,6 @@ function convert(node: unknown, path: string, depth: number, walk: Walk, isRoot:
     default:
       return convertTyped(node, kind, path, depth, walk);
   }
-}
-
-type Kind =
-  | "$ref"
-  | "anyOf"
-  | "oneOf"
-  | "const"
-  | "enum"
-  | "types"
-  | "string"
-  | "integer"
-  | "number"
-  | "object"
-  | "array"
-  | "boolean"
-  | "null";
-
-function kindOf(node: Record<string, unknown>, path: string, isRoot: boolean): Kind {
-  for (const kind of ["$ref", "anyOf", "oneOf", "const", "enum"] as const) if (Object.hasOwn(node, kind)) return kind;
-  if (!Object.hasOwn(node, "type")) {
-    const unsupported = Object.keys(node).find(
-      (key) => !annotationKeywords.has(key) && !(isRoot && (key === "$defs" || key === "definitions")),
-    );
-    if (unsupported !== undefined)
-      throw new JsonSchemaSubsetError(path, unsupported, "is not supported: the grammar cannot enforce it");
-    throw new JsonSchemaSubsetError(
-      path,
-      "type",
-      'is missing: a schema needs "type", "const", "enum", "anyOf", "oneOf" or "$ref"',
-    );
-  }
-  const types = typeList(own(node, "type"), path);
-  if (types.length === 1) return types[0] as Kind;
-  const structured = types.find((type) => type === "object" || type === "array");
-  if (structured !== undefined)
-    throw new JsonSchemaSubsetError(path, "type", `"${structured}" cannot be listed with other types`);
-  return "types";
-}
-
-function typeList(type: unknown, path: string): string[] {
-  const types = Array.isArray(type) ? type : [type];
-  if (types.length === 0) throw new JsonSchemaSubsetError(path, "type", "must name at least one type");
-  for (const entry of types)
-    if (typeof entry !== "string" || !(scalarTypes.has(entry) || entry === "object" || entry === "array"))
-      throw new JsonSchemaSubsetError(
-        path,
-        "type",
-        `${JSON.stringify(entry)} is not one of string, number, integer, boolean, null, object, array`,
-      );
-  return [...new Set(types as string[])];
-}
-
-function allowedKeywords(kind: Kind, node: Record<string, unknown>): ReadonlySet<string> {
-  switch (kind) {
-    case "$ref":
-    case "anyOf":
-    case "oneOf":
-      return new Set([kind]);
-    case "const":
-    case "enum":
-      return new Set([kind, "type"]);
-    case "string":
-      return new Set(["type", "minLength", "maxLength", "format"]);
-    case "integer":
-      return new Set(["type", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"]);
-    case "object":
-      return new Set(["type", "properties", "required", "additionalProperties", "minProperties", "maxProperties"]);
-    case "array": {
-      const keywords = new Set(["type", "items", "prefixItems", "minItems", "maxItems"]);
-      // uniqueItems: false asks for nothing; true is refused.
-      if (own(node, "uniqueItems") === false) keywords.add("uniqueItems");
-      return keywords;
-    }
-    default:
-      return new Set(["type"]);
-  }
-}
-
-function refusalOf(key: string, kind: Kind): string {
-  if (key === "$defs" || key === "definitions")
-    return `is supported only at the root (refs are "#/${key}/<name>" from the root)`;
-  if (kind === "$ref") return `cannot sit beside "$ref": the grammar would ignore it`;
-  if (kind === "anyOf" || kind === "oneOf") return `cannot sit beside "${kind}"; put it in each alternative`;
-  if (kind === "const" || kind === "enum") return `cannot sit beside "${kind}": the grammar would ignore it`;
-  if (kind === "number" && ["minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"].includes(key))
-    return 'is not supported on type "number": the grammar cannot bound fractional numbers (use "integer" with both bounds)';
-  if (key === "uniqueItems") return "true is not supported: the grammar cannot keep items distinct";
-  return `is not supported${kind === "types" ? " with several types" : ` on type "${kind}"`}: the grammar cannot enforce it`;
 }
 
 function convertRef(node: Record<string, unknown>, path: string, depth: number, walk: Walk): GrammarSchema {
@@ -415,12 +316,4 @@ function bounds(
   if (min !== undefined && max !== undefined && min > max)
     throw new JsonSchemaSubsetError(path, minKey, `is more than ${maxKey}: nothing can match`);
   return { min, max };
-}
-
-function own(node: Record<string, unknown>, key: string): unknown {
-  return Object.hasOwn(node, key) ? node[key] : undefined;
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
