@@ -21,7 +21,11 @@ import {
 } from "../hal/calibration/calibrateBackends.js";
 import { type BackendPlan, planBackend } from "../hal/plan/planBackend.js";
 import { type HardwareReport, probeHardware } from "../hal/probes/probeHardware.js";
-import { ModelMissingError, resolveModelPath } from "../models/store/defaultModelLocation.js";
+import { defaultStoreDirectory, ModelMissingError, resolveModelPath } from "../models/store/defaultModelLocation.js";
+import { assertGgufModelFile } from "./admin/assertGgufModelFile.js";
+import { resolveSwapModelPath } from "./admin/resolveSwapModelPath.js";
+import { settleWithin } from "./admin/settleWithin.js";
+import { type SwapOutcome, swapFailure } from "./admin/swapOutcome.js";
 import type { TinyllamadConfig } from "./config/configSchema.js";
 import { componentLogger, type Logger, type LogLevel, parseComponentLevels } from "./logging/createLogger.js";
 import { ModelProgressTracker } from "./ModelProgressTracker.js";
@@ -287,7 +291,7 @@ export class Daemon {
     const changed = changedKeys(this.config, next);
     const applied = changed.filter((key) => reloadableKeys.has(key) || key === "model.path");
     const needRestart = changed.filter((key) => !reloadableKeys.has(key) && key !== "model.path");
-    if (changed.includes("model.path")) void this.swapModel(next.model.path);
+    if (changed.includes("model.path")) void this.swapModel(next.model.path, "reload");
     this.log.level = next.log.level;
     this.limits.maxPromptChars = next.limits.maxPromptChars;
     this.limits.defaultMaxTokens = next.limits.defaultMaxTokens;
@@ -504,28 +508,43 @@ export class Daemon {
 
   /**
    * Hot swap: loads the new model beside the old one, sends new requests to it, lets in-flight ones
-   * finish on the old one, then frees it. A model that fails to load leaves the old one serving.
+   * finish on the old one, then frees it. A model that fails to load, or does not load within
+   * admin.swapTimeoutMs, leaves the old one serving and the next swap free to start.
    */
-  private async swapModel(nextPath: string): Promise<{ ok: boolean; model?: string; error?: string }> {
+  private async swapModel(nextPath: string, origin: "admin" | "reload"): Promise<SwapOutcome> {
     const current = this.backend;
-    if (!current || !this.plan) return { ok: false, error: "not serving" };
-    if (this.swapping) return { ok: false, error: "a swap or fallback is already in progress" };
+    const plan = this.plan;
+    if (!current || !plan) return { ok: false, code: "E_NOT_READY", error: "not serving" };
+    if (this.swapping) return { ok: false, code: "E_BACKEND", error: "a swap or fallback is already in progress" };
     if (current.kind === "npu") {
       this.log.warn(
         { component: "models" },
         "model.path changed, but the NPU backend runs npu.modelPath: restart to change it",
       );
-      return { ok: false, error: "the NPU backend runs npu.modelPath: restart to change it" };
+      return { ok: false, code: "E_BACKEND", error: "the NPU backend runs npu.modelPath: restart to change it" };
     }
     this.swapping = true;
-    const path = resolveModelPath(nextPath);
-    this.log.info({ component: "models", from: current.info().modelPath, to: path }, "swapping the model");
+    const timeoutMs = this.config.admin.swapTimeoutMs;
     try {
-      // A missing file or one that cannot fit the board is refused before anything is loaded.
-      await this.checkModel(path);
-      const replacement = await this.loadBackend(current.kind, this.plan, path);
+      const prepared = await settleWithin(this.prepareSwap(current, plan, nextPath, origin), timeoutMs, (late) => {
+        this.log.warn({ component: "models", model: late.path }, "a timed-out swap loaded late; freeing it");
+        late.backend.unload().catch(() => {});
+      });
+      if (!prepared.done) {
+        this.log.error({ component: "models", timeoutMs }, "the model swap timed out; the old model keeps serving");
+        return {
+          ok: false,
+          code: "E_TIMEOUT",
+          error: `the new model did not load within admin.swapTimeoutMs (${timeoutMs} ms); the old one keeps serving`,
+        };
+      }
+      const { backend: replacement, path } = prepared.value;
+      if (this.state === "stopping" || this.state === "stopped") {
+        await replacement.unload();
+        return { ok: false, code: "E_SHUTTING_DOWN", error: "the daemon is stopping" };
+      }
       this.backend = replacement;
-      this.config = { ...this.config, model: { ...this.config.model, path: nextPath } };
+      this.config = { ...this.config, model: { ...this.config.model, path: origin === "admin" ? path : nextPath } };
       const info = replacement.info();
       this.metrics.serving(info.kind, basename(info.modelPath), packageVersion());
       // New requests go to the new model at once; the old one is freed once its last request ends.
@@ -536,16 +555,38 @@ export class Daemon {
       this.notifier.status(this.statusLine());
       return { ok: true, model: basename(path) };
     } catch (error) {
-      this.modelProgress.failed(basename(path), failureOf(error));
+      this.modelProgress.failed(basename(nextPath), failureOf(error));
       const reason = (error as Error).message.split("\n")[0] ?? String(error);
       this.log.error(
-        { component: "models", model: path, err: reason },
+        { component: "models", model: nextPath, err: reason },
         "the new model failed to load; the old one keeps serving",
       );
-      return { ok: false, error: reason };
+      return swapFailure(error, reason);
     } finally {
       this.swapping = false;
     }
+  }
+
+  /** Checks the file (before anything opens it) and the fit, then loads it beside the current model. */
+  private async prepareSwap(
+    current: Backend,
+    plan: BackendPlan,
+    nextPath: string,
+    origin: "admin" | "reload",
+  ): Promise<{ backend: Backend; path: string }> {
+    // The operator's own config may name any file; a request may name only the store and admin.modelDirectories.
+    const path =
+      origin === "admin"
+        ? await resolveSwapModelPath(nextPath, {
+            storeDirectory: defaultStoreDirectory(),
+            modelDirectories: this.config.admin.modelDirectories,
+          })
+        : resolveModelPath(nextPath);
+    await assertGgufModelFile(path);
+    this.log.info({ component: "models", from: current.info().modelPath, to: path }, "swapping the model");
+    // A model that cannot fit the board is refused before anything is loaded.
+    await this.checkModel(path);
+    return { backend: await this.loadBackend(current.kind, plan, path), path };
   }
 
   /** Operator requests over WebSocket or MQTT, authorised by admin.token. */
@@ -565,12 +606,12 @@ export class Daemon {
     }
     if (request.action === "status")
       return { type: "admin_result", id: request.id, action: "status", result: this.health() };
-    const outcome = await this.swapModel(request.model_path ?? "");
+    const outcome = await this.swapModel(request.model_path ?? "", "admin");
     if (!outcome.ok)
       return {
         type: "error",
         id: request.id,
-        error: { code: "E_BACKEND", message: `model swap failed: ${outcome.error}` },
+        error: { code: outcome.code, message: `model swap failed: ${outcome.error}` },
       };
     return { type: "admin_result", id: request.id, action: "swap_model", result: { model: outcome.model } };
   }

@@ -1,6 +1,7 @@
 import os from "node:os";
 import type convict from "convict";
 import {
+  absolutePathList,
   boolean,
   fractionAboveZeroToOne,
   integerFromMinusOne,
@@ -52,7 +53,7 @@ export interface TinyllamadConfig {
   limits: { defaultMaxTokens: number; maxMaxTokens: number; maxMessageBytes: number; maxPromptChars: number };
   ws: { enabled: boolean; host: string; port: number; token: string };
   state: { directory: string };
-  admin: { token: string };
+  admin: { token: string; modelDirectories: string[]; swapTimeoutMs: number };
   thermal: { limitCelsius: number; pollMs: number };
   hal: { root: string; calibrate: boolean };
   mqtt: {
@@ -260,6 +261,16 @@ const settingsWithoutNames: convict.Schema<TinyllamadConfig> = {
       default: "",
       format: text,
       sensitive: true,
+    }),
+    modelDirectories: setting<string[]>({
+      doc: 'Directories besides the model store from which an admin swap_model may load a model: absolute paths, a JSON array in the config file or "/a:/b" in a flag or the environment; symlinks are resolved before the check. Empty: only files in the model store.',
+      default: [],
+      format: absolutePathList,
+    }),
+    swapTimeoutMs: setting({
+      doc: "Milliseconds an admin swap_model may take to check and load the new model before it is answered with E_TIMEOUT (the old model keeps serving; a late load is discarded).",
+      default: 120000,
+      format: positiveInteger,
     }),
   },
   state: {

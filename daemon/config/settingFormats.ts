@@ -133,3 +133,17 @@ export const fractionAboveZeroToOne = defineFormat({
     return /^[+-]?(\d+\.?\d*|\.\d+)$/.test(trimmed) ? Number(trimmed) : text;
   },
 });
+
+/** Absolute directory paths: a JSON array in the config file, PATH-style "a:b" in a flag or the environment. */
+export const absolutePathList = defineFormat({
+  name: "tinyllamad:absolutePathList",
+  expected: 'must be a list of absolute paths (a JSON array, or "/a:/b" in a flag or the environment)',
+  accepts: (value) =>
+    Array.isArray(value) &&
+    value.every((entry) => typeof entry === "string" && entry.startsWith("/") && !entry.includes("\0")),
+  fromString: (text) =>
+    text
+      .split(":")
+      .map((entry) => entry.trim())
+      .filter((entry) => entry.length > 0),
+});

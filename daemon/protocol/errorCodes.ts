@@ -20,6 +20,7 @@ export const errorCatalogue = {
   E_BACKEND: "The inference backend failed while serving this request.",
   E_INTERRUPTED: "The daemon restarted while answering; the answer is incomplete. Send the request again.",
   E_INTERNAL: "An unexpected internal error; the daemon keeps serving.",
+  E_TIMEOUT: "An operator request (admin swap_model) did not finish within its time limit; nothing changed.",
 } as const;
 
 export type ErrorCode = keyof typeof errorCatalogue;

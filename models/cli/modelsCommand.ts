@@ -19,6 +19,7 @@ import { ModelStore } from "../store/ModelStore.js";
 import { ModelStoreError } from "../store/ModelStoreError.js";
 import { pullModel } from "../store/pullModel.js";
 import { createProgressRenderer, type ProgressOutput } from "../store/pullProgressRenderer.js";
+import { assertStoreFileName } from "../store/storeFileName.js";
 import { runMakeTestModelCommand } from "./makeTestModelCommand.js";
 
 export interface ModelsCommandIo {
@@ -204,8 +205,8 @@ async function list(context: CommandContext): Promise<number> {
 async function verify(context: CommandContext): Promise<number> {
   const name = context.positionals[0];
   let fileNames: string[];
-  if (name) {
-    const fileName = findCatalogEntry(context.catalog, name)?.fileName ?? name;
+  if (name !== undefined) {
+    const fileName = assertStoreFileName(findCatalogEntry(context.catalog, name)?.fileName ?? name);
     if (!(await context.store.storedFile(fileName))) {
       throw new ModelStoreError("E_MODEL_NOT_IN_STORE", `${name} is not in the store ${context.store.directory}`);
     }
@@ -232,8 +233,7 @@ async function verify(context: CommandContext): Promise<number> {
 async function remove(context: CommandContext): Promise<number> {
   const name = requireName(context, "rm");
   const fileName = findCatalogEntry(context.catalog, name)?.fileName ?? name;
-  if (fileName.includes("/"))
-    throw new ModelStoreError("E_MODEL_NOT_IN_STORE", `rm takes a model name, not a path: ${name}`);
+  assertStoreFileName(fileName);
   const removed = await context.store.remove(fileName);
   if (removed.length === 0)
     throw new ModelStoreError("E_MODEL_NOT_IN_STORE", `${name} is not in the store ${context.store.directory}`);

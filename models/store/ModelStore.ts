@@ -14,6 +14,7 @@ import { mkdir, open, readdir, readFile, rename, rm, stat, statfs, writeFile } f
 import { join } from "node:path";
 import { defaultStoreDirectory } from "./defaultModelLocation.js";
 import { sha256OfFile } from "./hashFile.js";
+import { assertStoreFileName, storeFileNameProblem } from "./storeFileName.js";
 import { type AcquireLockOptions, acquireFileLock, type FileLock } from "./storeLock.js";
 
 export interface VerifiedRecord {
@@ -67,23 +68,24 @@ export interface VerifyOutcome {
 export class ModelStore {
   constructor(readonly directory: string = defaultStoreDirectory()) {}
 
+  // Every path is built here, from a name checked to stay inside the store.
   completePath(fileName: string): string {
-    return join(this.directory, fileName);
+    return join(this.directory, assertStoreFileName(fileName));
   }
   partialPath(fileName: string): string {
-    return join(this.directory, ".partial", `${fileName}.part`);
+    return join(this.directory, ".partial", `${assertStoreFileName(fileName)}.part`);
   }
   partialInfoPath(fileName: string): string {
-    return join(this.directory, ".partial", `${fileName}.part.json`);
+    return join(this.directory, ".partial", `${assertStoreFileName(fileName)}.part.json`);
   }
   corruptPath(fileName: string): string {
-    return join(this.directory, ".partial", `${fileName}.corrupt`);
+    return join(this.directory, ".partial", `${assertStoreFileName(fileName)}.corrupt`);
   }
   lockPath(fileName: string): string {
-    return join(this.directory, ".partial", `${fileName}.lock`);
+    return join(this.directory, ".partial", `${assertStoreFileName(fileName)}.lock`);
   }
   verifiedRecordPath(fileName: string): string {
-    return join(this.directory, ".verified", `${fileName}.json`);
+    return join(this.directory, ".verified", `${assertStoreFileName(fileName)}.json`);
   }
 
   async ensureLayout(): Promise<void> {
@@ -93,8 +95,9 @@ export class ModelStore {
 
   /** Takes the file's exclusive lock (waiting for a live holder, taking over a dead one's). */
   async lock(fileName: string, options: AcquireLockOptions = {}): Promise<FileLock> {
+    const path = this.lockPath(fileName); // checks the name before anything is created
     await this.ensureLayout();
-    return acquireFileLock(this.lockPath(fileName), options);
+    return acquireFileLock(path, options);
   }
 
   /** Free bytes for an unprivileged writer on the store's file system. */
@@ -141,13 +144,14 @@ export class ModelStore {
     const files: StoredModelFile[] = [];
     const partial: PartialModelFile[] = [];
     for (const name of (await readdirOrEmpty(this.directory)).sort()) {
-      if (name.startsWith(".")) continue;
+      if (storeFileNameProblem(name) !== undefined) continue;
       const file = await this.storedFile(name);
       if (file) files.push(file);
     }
     for (const name of (await readdirOrEmpty(join(this.directory, ".partial"))).sort()) {
       if (!name.endsWith(".part")) continue;
       const fileName = name.slice(0, -".part".length);
+      if (storeFileNameProblem(fileName) !== undefined) continue;
       const path = this.partialPath(fileName);
       const bytes = await stat(path).then(
         (s) => s.size,

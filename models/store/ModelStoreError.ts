@@ -20,7 +20,9 @@ export type ModelStoreErrorCode =
   /** the model does not fit the board's memory */
   | "E_MODEL_TOO_LARGE"
   /** the file is not a readable GGUF */
-  | "E_MODEL_UNREADABLE";
+  | "E_MODEL_UNREADABLE"
+  /** a model name that is not one plain file name in the store (`..`, a path, empty, NUL) */
+  | "E_BAD_MODEL_NAME";
 
 export class ModelStoreError extends Error {
   override readonly name = "ModelStoreError";

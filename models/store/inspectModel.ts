@@ -26,12 +26,15 @@ export interface ModelInspection {
 }
 
 export async function inspectModel(path: string): Promise<ModelInspection> {
-  let sizeBytes: number;
+  let stats: Awaited<ReturnType<typeof stat>>;
   try {
-    sizeBytes = (await stat(path)).size;
+    stats = await stat(path);
   } catch (error) {
     throw new ModelStoreError("E_MODEL_UNREADABLE", `cannot read ${path}: ${(error as Error).message}`);
   }
+  // Opening a FIFO or a device would block (or read something that is not a file): refuse them first.
+  if (!stats.isFile()) throw new ModelStoreError("E_MODEL_UNREADABLE", `${path} is not a regular file`);
+  const sizeBytes = stats.size;
   if (!(await startsWithGgufMagic(path))) {
     if (path.endsWith(".rkllm")) return rkllmInspection(path, sizeBytes);
     throw new ModelStoreError("E_MODEL_UNREADABLE", `${path} is not a GGUF file (no GGUF magic)`);

@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { Ajv2020 } from "ajv/dist/2020.js";
 import { LlamaCppBackend } from "../../hal/backends/llamaCpp/LlamaCppBackend.js";
 import { testModelPath } from "../support/testModels.js";
 import { collect, describeBackendContract, jobFor } from "./backendContract.js";
@@ -52,21 +53,60 @@ describe("llama.cpp cpu backend", () => {
     assert.equal(typeof parsed.loud, "boolean");
   });
 
-  it("refuses a json_schema it cannot turn into a grammar with E_BAD_SCHEMA", async () => {
-    const refused = [
-      { type: "nonsense-type" },
-      { enum: 5 },
-      { const: { a: 1 } },
-      { $ref: "#/elsewhere" },
-      { type: "object", properties: { mood: { type: "feeling" } } },
-      { anyOf: "x" },
+  it("keeps supported bounds in real output: lengths, counts, integer ranges, dates, unions", async () => {
+    const jsonSchema = {
+      $defs: { level: { type: "integer", minimum: 1, maximum: 5 } },
+      type: "object",
+      properties: {
+        name: { type: "string", minLength: 2, maxLength: 6 },
+        level: { $ref: "#/$defs/level" },
+        score: { type: "integer", exclusiveMinimum: -3, maximum: 30, multipleOf: 10 },
+        tags: { type: "array", items: { enum: ["a", "b"] }, minItems: 1, maxItems: 3 },
+        note: { anyOf: [{ type: "string", maxLength: 3 }, { type: "null" }] },
+        day: { type: "string", format: "date" },
+      },
+      required: ["name", "level", "score", "tags", "note", "day"],
+      additionalProperties: false,
+    };
+    // Ajv checks everything but the date format (ajv-formats is not a dependency): a pattern does that.
+    const validate = new Ajv2020({ strict: true, validateFormats: false }).compile(jsonSchema);
+    for (const seed of [1, 2, 3]) {
+      const { result } = await collect(
+        backend,
+        jobFor("Character sheet:", { maxTokens: 200, jsonSchema, sampling: { temperature: 1, seed } }),
+      );
+      assert.equal(result.finishReason, "stop", result.text);
+      const parsed = JSON.parse(result.text) as { day: unknown };
+      assert.ok(validate(parsed), `${result.text}: ${JSON.stringify(validate.errors)}`);
+      assert.match(String(parsed.day), /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$/, result.text);
+    }
+  });
+
+  it("refuses a json_schema it cannot turn into a grammar with E_BAD_SCHEMA, naming the keyword", async () => {
+    const refused: Array<[unknown, string]> = [
+      [{ type: "nonsense-type" }, "type"],
+      [{ enum: 5 }, "enum"],
+      [{ const: { a: 1 } }, "const"],
+      [{ $ref: "#/elsewhere" }, "$ref"],
+      [{ $ref: "#/$defs/missing" }, "$ref"],
+      [{ type: "object", properties: { mood: { type: "feeling" } } }, "type"],
+      [{ anyOf: "x" }, "anyOf"],
+      [{ type: "string", pattern: "^[a-z]+$" }, "pattern"],
+      [{ type: "integer", minimum: 0 }, "minimum"],
+      [{ type: "number", maximum: 9.5 }, "maximum"],
+      [{ type: "string", format: "email" }, "format"],
+      [{ type: "object", sparkle: true }, "sparkle"],
     ];
-    for (const jsonSchema of refused) {
-      await assert.rejects(collect(backend, jobFor("x", { jsonSchema })), (error: Error & { code?: string }) => {
-        assert.equal(error.code, "E_BAD_SCHEMA", JSON.stringify(jsonSchema));
-        assert.match(error.message, /json_schema/);
-        return true;
-      });
+    for (const [jsonSchema, keyword] of refused) {
+      await assert.rejects(
+        collect(backend, jobFor("x", { jsonSchema: jsonSchema as Record<string, unknown> })),
+        (error: Error & { code?: string }) => {
+          assert.equal(error.code, "E_BAD_SCHEMA", JSON.stringify(jsonSchema));
+          assert.match(error.message, /json_schema/);
+          assert.ok(error.message.includes(`${keyword}:`), `${error.message} names ${keyword}`);
+          return true;
+        },
+      );
     }
   });
 

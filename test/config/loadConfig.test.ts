@@ -71,6 +71,8 @@ const everySetting: ReadonlyArray<[key: string, env: string, text: string, loade
   ["hal.root", "TINYLLAMAD_HAL_ROOT", "/srv/fixture", "/srv/fixture"],
   ["hal.calibrate", "TINYLLAMAD_HAL_CALIBRATE", "false", false],
   ["admin.token", "TINYLLAMAD_ADMIN_TOKEN", "op-secret", "op-secret"],
+  ["admin.modelDirectories", "TINYLLAMAD_ADMIN_MODEL_DIRECTORIES", "/srv/models:/mnt/usb", ["/srv/models", "/mnt/usb"]],
+  ["admin.swapTimeoutMs", "TINYLLAMAD_ADMIN_SWAP_TIMEOUT_MS", "5000", 5000],
   ["state.directory", "TINYLLAMAD_STATE_DIRECTORY", "/srv/tinyllamad", "/srv/tinyllamad"],
   ["mqtt.enabled", "TINYLLAMAD_MQTT_ENABLED", "false", false],
   ["mqtt.url", "TINYLLAMAD_MQTT_URL", "mqtt://broker.local:1883", "mqtt://broker.local:1883"],
@@ -118,7 +120,7 @@ describe("defaults", () => {
       ws: { enabled: true, host: "127.0.0.1", port: 8765, token: "" },
       thermal: { limitCelsius: 80, pollMs: 10000 },
       hal: { root: "/", calibrate: true },
-      admin: { token: "" },
+      admin: { token: "", modelDirectories: [], swapTimeoutMs: 120000 },
       state: { directory: "" },
       mqtt: {
         enabled: true,

@@ -106,6 +106,8 @@ describe("model lifecycle", () => {
     const third = makeTestModel({ shape: "tiny", quant: "q4_0", seed: 3, out: join(scratch, "third.gguf") }).path;
     const daemon = new DaemonProcess(["--model.path", testModelPath(), ...common], {
       TINYLLAMAD_ADMIN_TOKEN: "op-secret-42",
+      // third.gguf is outside the model store: admin swaps load only from the store and these directories
+      TINYLLAMAD_ADMIN_MODEL_DIRECTORIES: scratch,
     });
     const ws = await daemon.start();
     try {

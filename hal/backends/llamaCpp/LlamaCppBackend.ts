@@ -27,7 +27,7 @@ import type {
 import { assertPromptFits } from "../text/assertPromptFits.js";
 import { ChatTemplate } from "../text/ChatTemplate.js";
 import { StopStringMatcher } from "../text/StopStringMatcher.js";
-import { jsonSchemaProblem } from "./checkJsonSchemaSubset.js";
+import { JsonSchemaSubsetError, toGrammarSchema } from "./checkJsonSchemaSubset.js";
 import { type BatchGathering, gatherSequencesIntoBatches } from "./gatherSequencesIntoBatches.js";
 import {
   enablePersistentThreadpool,
@@ -297,12 +297,19 @@ export class LlamaCppBackend implements Backend {
   }
 
   private async grammarFor(loaded: Loaded, schema: Record<string, unknown>): Promise<LlamaJsonSchemaGrammar<never>> {
-    const problem = jsonSchemaProblem(schema);
-    if (problem !== undefined) throw new ProtocolError("E_BAD_SCHEMA", `json_schema is not supported: ${problem}`);
-    const key = JSON.stringify(schema);
+    let grammarSchema: Record<string, unknown>;
+    try {
+      grammarSchema = toGrammarSchema(schema);
+    } catch (error) {
+      if (!(error instanceof JsonSchemaSubsetError)) throw error;
+      throw new ProtocolError("E_BAD_SCHEMA", `json_schema is not supported: ${error.message}`);
+    }
+    const key = JSON.stringify(grammarSchema);
     let grammar = this.grammars.get(key);
     if (grammar === undefined) {
-      grammar = loaded.llama.createGrammarForJsonSchema(schema as never) as Promise<LlamaJsonSchemaGrammar<never>>;
+      grammar = loaded.llama.createGrammarForJsonSchema(grammarSchema as never) as Promise<
+        LlamaJsonSchemaGrammar<never>
+      >;
       this.grammars.set(key, grammar);
       if (this.grammars.size > grammarCacheSize) this.grammars.delete(this.grammars.keys().next().value as string);
     }
