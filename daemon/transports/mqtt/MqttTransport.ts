@@ -17,9 +17,10 @@ import type {
 } from "../../protocol/messages.js";
 import { type ProtocolLimits, parseClientMessage } from "../../protocol/parseClientMessage.js";
 import type { Scheduler } from "../../scheduler/Scheduler.js";
+import { AnswerPublisher } from "./AnswerPublisher.js";
 import { decideReplyRoute, type ReplyRouteSources } from "./decideReplyRoute.js";
 import { InFlightRequests } from "./InFlightRequests.js";
-import { isAnswerTopic, type NodeTopics, nodeClientId, nodeTopics } from "./mqttTopics.js";
+import { type NodeTopics, nodeClientId, nodeTopics } from "./mqttTopics.js";
 import { parseCancelTopicMessage } from "./parseCancelTopicMessage.js";
 import type { JournalEntry, ReplyTarget, RequestJournal } from "./RequestJournal.js";
 import { salvageRoutingFields } from "./salvageRoutingFields.js";
@@ -67,6 +68,7 @@ export class MqttTransport {
   private client: MqttClient | undefined;
   private readonly topics: NodeTopics;
   private readonly inFlight = new InFlightRequests();
+  private readonly answers: AnswerPublisher;
   private accepting = false;
   private fleetSubscribed = false;
   private replayed = false;
@@ -80,6 +82,13 @@ export class MqttTransport {
 
   constructor(private readonly options: MqttTransportOptions) {
     this.topics = nodeTopics(options.baseTopic, options.nodeId);
+    this.answers = new AnswerPublisher({
+      client: () => this.client,
+      topics: this.topics,
+      protocolVersion: options.protocolVersion,
+      journal: options.journal,
+      log: options.log,
+    });
   }
 
   get connected(): boolean {
@@ -119,7 +128,14 @@ export class MqttTransport {
       this.onMessage(packet);
       done();
     };
-    client.on("connect", (connack) => this.onConnect(connack.sessionPresent));
+    client.on("connect", (connack) => {
+      // Like a message handler, a connect handler must not throw into MQTT.js's emitter.
+      try {
+        this.onConnect(connack.sessionPresent);
+      } catch (error) {
+        o.log.error({ err: error }, "unexpected error after connecting to the MQTT broker");
+      }
+    });
     client.on("close", () => {
       const period = client.options.reconnectPeriod ?? reconnectMinMs;
       client.options.reconnectPeriod = Math.min(reconnectMaxMs, Math.max(reconnectMinMs, period * 2));
@@ -217,7 +233,7 @@ export class MqttTransport {
     }
     if (entry.started) {
       log.warn({ id: parsed.message.id }, "request was cut off mid-answer by a restart; ending it with an error");
-      this.publishFinal(entry.key, entry.reply, {
+      this.answers.publishFinal(entry.key, entry.reply, {
         type: "error",
         id: parsed.message.id,
         error: {
@@ -272,7 +288,7 @@ export class MqttTransport {
         payload.length > this.options.maxMessageBytes
           ? { id: null, replyTo: undefined }
           : salvageRoutingFields(payload);
-      this.refuse(
+      this.answers.refuse(
         this.routeSources(packet, fields.replyTo, fields.id),
         new ProtocolError(
           "E_INTERNAL",
@@ -295,7 +311,7 @@ export class MqttTransport {
 
   private onRequest(packet: IPublishPacket, payload: Buffer): void {
     if (payload.length > this.options.maxMessageBytes) {
-      this.refuse(
+      this.answers.refuse(
         this.routeSources(packet, undefined, null),
         new ProtocolError(
           "E_MESSAGE_TOO_LARGE",
@@ -307,14 +323,14 @@ export class MqttTransport {
     const parsed = parseClientMessage(payload, this.options.limits);
     if (!parsed.ok) {
       // Only a refused payload is read a second time, for the reply_to its refusal should go to.
-      this.refuse(this.routeSources(packet, salvageRoutingFields(payload).replyTo, parsed.id), parsed.error);
+      this.answers.refuse(this.routeSources(packet, salvageRoutingFields(payload).replyTo, parsed.id), parsed.error);
       return;
     }
     const message = parsed.message;
     const replyTo = message.type === "generate" ? message.reply_to : undefined;
     const decision = decideReplyRoute(this.routeSources(packet, replyTo, message.id), this.topics);
     if (!decision.ok) {
-      this.refuseTo(decision.fallback, message.id, decision.error);
+      this.answers.refuseTo(decision.fallback, message.id, decision.error);
       return;
     }
     if (message.type === "cancel") this.cancelFor(message.id, decision.route);
@@ -333,7 +349,7 @@ export class MqttTransport {
         log.debug({ id: message.id }, "duplicate delivery of an in-flight request; ignored");
         return;
       }
-      this.refuseTo(
+      this.answers.refuseTo(
         route,
         message.id,
         new ProtocolError("E_DUPLICATE_ID", `a request with id '${message.id}' is still in flight; use a fresh id`),
@@ -358,7 +374,11 @@ export class MqttTransport {
   private onAdmin(request: AdminRequest, route: ReplyTarget): void {
     const admin = this.options.admin;
     if (!admin) {
-      this.refuseTo(route, request.id, new ProtocolError("E_UNAUTHORIZED", "admin requests are not served here"));
+      this.answers.refuseTo(
+        route,
+        request.id,
+        new ProtocolError("E_UNAUTHORIZED", "admin requests are not served here"),
+      );
       return;
     }
     let answer: Promise<ServerMessage>;
@@ -368,10 +388,14 @@ export class MqttTransport {
       answer = Promise.reject(error);
     }
     answer.then(
-      (message) => this.publish(route, message, 1),
+      (message) => this.answers.publish(route, message, 1),
       (error: unknown) => {
         this.options.log.error({ err: error, id: request.id }, "admin request failed unexpectedly");
-        this.refuseTo(route, request.id, new ProtocolError("E_INTERNAL", "the admin request failed unexpectedly"));
+        this.answers.refuseTo(
+          route,
+          request.id,
+          new ProtocolError("E_INTERNAL", "the admin request failed unexpectedly"),
+        );
       },
     );
   }
@@ -379,7 +403,7 @@ export class MqttTransport {
   /** `<base>/<node>/cancel`: `{"id":"…"}` (with the request's reply_to when it named one). */
   private onCancelTopic(packet: IPublishPacket, payload: Buffer): void {
     if (payload.length > this.options.maxMessageBytes) {
-      this.refuse(
+      this.answers.refuse(
         this.routeSources(packet, undefined, null),
         new ProtocolError("E_MESSAGE_TOO_LARGE", `the payload is ${payload.length} bytes`),
       );
@@ -387,12 +411,12 @@ export class MqttTransport {
     }
     const parsed = parseCancelTopicMessage(payload);
     if (!parsed.ok) {
-      this.refuse(this.routeSources(packet, parsed.replyTo, parsed.id), parsed.error);
+      this.answers.refuse(this.routeSources(packet, parsed.replyTo, parsed.id), parsed.error);
       return;
     }
     const decision = decideReplyRoute(this.routeSources(packet, parsed.replyTo, parsed.id), this.topics);
     if (!decision.ok) {
-      this.refuseTo(decision.fallback, parsed.id, decision.error);
+      this.answers.refuseTo(decision.fallback, parsed.id, decision.error);
       return;
     }
     this.cancelFor(parsed.id, decision.route);
@@ -405,7 +429,7 @@ export class MqttTransport {
    */
   private cancelFor(id: string, route: ReplyTarget): void {
     if (this.inFlight.cancel(id, route.topic)) return;
-    this.refuseTo(route, id, new ProtocolError("E_NOT_FOUND", `no request '${id}' of yours is in flight`));
+    this.answers.refuseTo(route, id, new ProtocolError("E_NOT_FOUND", `no request '${id}' of yours is in flight`));
   }
 
   /** Gives a fleet request back to the group when this node is full; false when it cannot. */
@@ -438,78 +462,15 @@ export class MqttTransport {
             started = true;
             journal.started(key);
           }
-          this.publish(reply, message, tokenQos);
+          this.answers.publish(reply, message, tokenQos);
         } else {
           this.inFlight.delete(key);
-          this.publishFinal(key, reply, message);
+          this.answers.publishFinal(key, reply, message);
         }
       },
     });
     this.inFlight.add(key, { id: request.id, route: reply, payload, handle });
     void handle.finished.then(() => this.inFlight.delete(key));
-  }
-
-  /**
-   * Publishes a final answer and marks it answered in the journal as soon as its bytes are in the
-   * kernel's socket buffer (a crash after that still delivers them), or at the latest on PUBACK.
-   * mqtt-packet corks the socket until the next tick, so the check runs in setImmediate. When the
-   * broker is away the answer waits in memory, and only the PUBACK marks it answered: a crash
-   * before that answers the request again after the restart.
-   */
-  private publishFinal(key: string, reply: ReplyTarget, message: ServerMessage): void {
-    const { journal } = this.options;
-    const client = this.client;
-    // A route that can never be published to (see publish) must not be replayed after every restart.
-    if (!isAnswerTopic(reply.topic, this.topics)) journal.answeredNow(key);
-    this.publish(reply, message, 1, () => journal.answeredNow(key));
-    if (!client?.connected) return;
-    setImmediate(() => {
-      const stream = (client as unknown as { stream?: { writableLength?: number } }).stream;
-      if (client.connected && stream?.writableLength === 0) journal.answeredNow(key);
-    });
-  }
-
-  /**
-   * Publishes an answer. A topic in the daemons' own tree other than this node's response topics is
-   * never published to (routes are checked when decided; this is the last line of defence, and a
-   * journal written by an older version could hold one): the node must never feed answers back to
-   * itself or its fleet as requests.
-   */
-  private publish(reply: ReplyTarget, message: ServerMessage, qos: 0 | 1, onDelivered?: () => void): void {
-    const client = this.client;
-    if (!client) return;
-    if (!isAnswerTopic(reply.topic, this.topics)) {
-      this.options.log.error(
-        { id: message.id, topic: reply.topic.slice(0, 80) },
-        "refusing to publish an answer into the daemons' own topics",
-      );
-      return;
-    }
-    const properties =
-      this.options.protocolVersion === 5 && reply.correlationData !== undefined
-        ? { correlationData: Buffer.from(reply.correlationData, "base64") }
-        : undefined;
-    client.publish(reply.topic, JSON.stringify(message), { qos, ...(properties ? { properties } : {}) }, (error) => {
-      if (error) this.options.log.warn({ id: message.id, err: error.message }, "could not publish an answer");
-      else onDelivered?.();
-    });
-  }
-
-  /** Refuses a message on the reply route decided from `sources`, or drops it with a log line. */
-  private refuse(sources: ReplyRouteSources, error: ProtocolError): void {
-    const decision = decideReplyRoute(sources, this.topics);
-    this.refuseTo(decision.ok ? decision.route : decision.fallback, sources.id, error);
-  }
-
-  private refuseTo(route: ReplyTarget | undefined, id: string | null, error: ProtocolError): void {
-    if (route === undefined) {
-      this.options.log.warn(
-        { code: error.code, reason: error.message },
-        "dropping a bad request: no reply topic can be trusted",
-      );
-      return;
-    }
-    this.publish(route, { type: "error", id, error: { code: error.code, message: error.message } }, 1);
   }
 
   private scheduleStatus(): void {
