@@ -39,8 +39,9 @@ import { resolveStateDirectory } from "./stateDirectory.js";
 import { ServiceNotifier } from "./systemd/ServiceNotifier.js";
 import { ThermalGuard } from "./thermal/ThermalGuard.js";
 import { HttpServer, sendJson } from "./transports/http/HttpServer.js";
-import { EmbeddedBroker } from "./transports/mqtt/EmbeddedBroker.js";
+import { assertEmbeddedBrokerLogin, EmbeddedBroker } from "./transports/mqtt/EmbeddedBroker.js";
 import { MqttTransport, type NodeStatusFigures } from "./transports/mqtt/MqttTransport.js";
+import { nodeClientId } from "./transports/mqtt/mqttTopics.js";
 import { RequestJournal } from "./transports/mqtt/RequestJournal.js";
 import { assertTokenWhenExposed } from "./transports/transportSecurity.js";
 import { WebSocketTransport } from "./transports/websocket/WebSocketTransport.js";
@@ -128,6 +129,12 @@ export class Daemon {
     this.state = "loading";
     const { config } = this;
     if (config.ws.enabled) assertTokenWhenExposed("ws.host", config.ws.host, "ws.token", config.ws.token);
+    if (config.mqtt.enabled && config.mqtt.url === "")
+      assertEmbeddedBrokerLogin(
+        config.mqtt.embeddedHost,
+        config.mqtt.username,
+        config.mqtt.password || readSecretFile(config.mqtt.passwordFile),
+      );
     const modelPath = resolveModelPath(config.model.path);
     const pull =
       config.model.path === "" && !existsSync(modelPath) && config.model.pullOnStart && config.backend.kind !== "npu";
@@ -712,16 +719,19 @@ export class Daemon {
     let protocolVersion = mqtt.protocolVersion;
     let fleet = mqtt.fleet;
     const password = mqtt.password || readSecretFile(mqtt.passwordFile);
+    let login = { username: mqtt.username, password };
     if (url.length === 0) {
-      assertTokenWhenExposed("mqtt.embeddedHost", mqtt.embeddedHost, "mqtt.username", mqtt.username);
       this.embeddedBroker = new EmbeddedBroker({
         host: mqtt.embeddedHost,
         port: mqtt.embeddedPort,
         username: mqtt.username,
         password,
+        ownClientId: nodeClientId(mqtt.nodeId),
       });
       await this.embeddedBroker.start();
       url = this.embeddedBroker.url;
+      // The node logs in to its own broker with the login only it knows (see EmbeddedBroker).
+      login = this.embeddedBroker.ownLogin;
       if (protocolVersion === 5 || fleet)
         log.info(
           { url },
@@ -741,8 +751,8 @@ export class Daemon {
       protocolVersion,
       nodeId: mqtt.nodeId,
       baseTopic: mqtt.baseTopic,
-      username: mqtt.username,
-      password,
+      username: login.username,
+      password: login.password,
       ca: readOptionalFile(mqtt.caFile),
       cert: readOptionalFile(mqtt.certFile),
       key: readOptionalFile(mqtt.keyFile),

@@ -69,6 +69,13 @@ async function serve(args: string[]): Promise<number> {
   try {
     await daemon.start();
   } catch (error) {
+    if (error instanceof ConfigError) {
+      log.fatal({ component: "daemon", code: error.code }, error.message);
+      log.flush();
+      console.error(`tinyllamad: ${error.message}`);
+      await daemon.stop().catch(() => undefined);
+      return EXIT_CONFIG;
+    }
     if (error instanceof ModelTooLargeError) {
       log.fatal({ component: "daemon", code: error.code }, error.message);
       log.flush();

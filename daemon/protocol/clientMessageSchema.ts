@@ -163,6 +163,14 @@ export const cancelRequestSchema = {
   properties: {
     type: { const: "cancel", description: "the message type" },
     id: { ...requestId, description: "the id of the request to end" },
+    reply_to: {
+      type: "string",
+      minLength: 1,
+      maxLength: maxReplyTopicLength,
+      "x-default": "—",
+      description:
+        "MQTT only: the reply topic the request named (its `reply_to`); a cancel reaches only a request with the same reply topic",
+    },
   },
 } as const satisfies FieldSchema;
 

@@ -47,6 +47,8 @@ export interface GenerateRequest {
 export interface CancelRequest {
   type: "cancel";
   id: string;
+  /** MQTT only: the reply topic the request named; a cancel reaches only requests of the same reply topic. */
+  reply_to?: string | undefined;
 }
 
 /** Operator requests; they need the admin token (config admin.token). */

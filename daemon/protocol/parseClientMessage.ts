@@ -24,7 +24,19 @@ export type ParseResult = { ok: true; message: ClientMessage } | { ok: false; id
 
 type JsonObject = { readonly [field: string]: unknown };
 
-export function parseClientMessage(raw: string | Buffer, limits: ProtocolLimits): ParseResult {
+export interface ParseOptions {
+  /**
+   * The type of a message that names none (MQTT's cancel topic takes `{"id":"…"}`); a message
+   * that names another type is refused.
+   */
+  impliedType?: ClientMessage["type"];
+}
+
+export function parseClientMessage(
+  raw: string | Buffer,
+  limits: ProtocolLimits,
+  options: ParseOptions = {},
+): ParseResult {
   let id: string | null = null;
   try {
     const body = parseJsonObject(typeof raw === "string" ? raw : raw.toString("utf8"));
@@ -37,7 +49,11 @@ export function parseClientMessage(raw: string | Buffer, limits: ProtocolLimits)
         "E_BAD_REQUEST",
         `'id' must be ${describeExpectation(generateRequestSchema.properties.id)} (got ${showValue(claimedId)})`,
       );
-    const message = parseBody(body, limits);
+    const { impliedType } = options;
+    const type = ownField(body, "type");
+    if (impliedType !== undefined && type !== undefined && type !== impliedType)
+      return refuse(id, "E_BAD_REQUEST", `'type' must be ${JSON.stringify(impliedType)} here (or absent)`);
+    const message = parseBody(withImpliedType(body, impliedType), limits);
     return message instanceof ProtocolError ? { ok: false, id, error: message } : { ok: true, message };
   } catch (unexpected) {
     const error = new ProtocolError("E_INTERNAL", "the message could not be checked (internal error)");
@@ -65,6 +81,13 @@ function parseJsonObject(text: string): JsonObject | ProtocolError {
   if (typeof body !== "object" || body === null || Array.isArray(body))
     return new ProtocolError("E_BAD_REQUEST", "a message must be a JSON object");
   return body as JsonObject;
+}
+
+/** The body with `type` filled in when it names none; a different type is kept (and refused below). */
+function withImpliedType(body: JsonObject, impliedType: ClientMessage["type"] | undefined): JsonObject {
+  if (impliedType === undefined || Object.hasOwn(body, "type")) return body;
+  // Spreading copies own properties only (a client's "__proto__" key stays an own, refused field).
+  return { ...body, type: impliedType };
 }
 
 /** A field of the client's object only if the client set it: never one inherited from Object.prototype. */

@@ -3,12 +3,12 @@
  * a client certificate, against a real Mosquitto configured that way.
  */
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { DaemonProcess } from "../../harness/DaemonProcess.js";
+import { cliPath, DaemonProcess } from "../../harness/DaemonProcess.js";
 import { MosquittoBroker } from "../../harness/MosquittoBroker.js";
 import { MqttProbeClient } from "../../harness/MqttProbeClient.js";
 import { testModelPath } from "../support/testModels.js";
@@ -106,6 +106,11 @@ async function roundTrip(
   }
 }
 
+/** Connects to the embedded broker as an MQTT 3.1.1 device would; rejects when the broker refuses the login. */
+function connectDevice(url: string, login: { username?: string; password?: string }): Promise<MqttProbeClient> {
+  return MqttProbeClient.connect(url, { protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 5_000, ...login });
+}
+
 describe("MQTT security", () => {
   it("logs in with a username and a password read from mqtt.passwordFile, never printing it", async () => {
     const password = "pa55-w0rd-xyz";
@@ -171,5 +176,89 @@ describe("MQTT security", () => {
       await daemon.stop();
       await broker.dispose();
     }
+  });
+
+  describe("the embedded broker's logins", () => {
+    for (const [name, flags, names] of [
+      [
+        "0.0.0.0 with a username and no password",
+        ["--mqtt.embeddedHost", "0.0.0.0", "--mqtt.username", "board"],
+        /mqtt\.embeddedHost is 0\.0\.0\.0, beyond loopback.*mqtt\.username.*mqtt\.password/,
+      ],
+      ["0.0.0.0 without any login", ["--mqtt.embeddedHost", "0.0.0.0"], /mqtt\.username.*mqtt\.password/],
+      [
+        "a username without a password on loopback",
+        ["--mqtt.username", "board"],
+        /mqtt\.username and mqtt\.password together/,
+      ],
+    ] as const) {
+      it(`refuses to start with ${name}: exit 78 naming the settings`, async () => {
+        const result = spawnSync(
+          process.execPath,
+          [cliPath, "serve", ...daemonArgs(["--mqtt.embeddedPort", "0", ...flags])],
+          {
+            encoding: "utf8",
+            timeout: 60_000,
+          },
+        );
+        assert.equal(result.status, 78, result.stderr);
+        assert.match(result.stderr, names);
+      });
+    }
+
+    it("with a username and a password on 0.0.0.0: only that login gets in, and the node's own client serves", async () => {
+      const password = "emb3dded-s3cret";
+      const passwordFile = join(state, "embedded.pass");
+      writeFileSync(passwordFile, `${password}\n`);
+      const daemon = new DaemonProcess(
+        daemonArgs([
+          "--mqtt.embeddedHost",
+          "0.0.0.0",
+          "--mqtt.embeddedPort",
+          "0",
+          "--mqtt.username",
+          "board",
+          "--mqtt.passwordFile",
+          passwordFile,
+          "--mqtt.nodeId",
+          "embedded-secure",
+        ]),
+      );
+      try {
+        await daemon.start();
+        const url = daemon.mqttUrl!;
+        for (const login of [
+          {},
+          { username: "board" },
+          { username: "board", password: "" },
+          { username: "board", password: "wrong" },
+          { username: "board", password: `${password}x` },
+          { username: "someone", password },
+          { username: "tinyllamad_embedded-secure", password },
+        ])
+          await assert.rejects(
+            connectDevice(url, login),
+            /Bad username or password|Not authorized/i,
+            JSON.stringify(login),
+          );
+        const device = await connectDevice(url, { username: "board", password });
+        try {
+          await device.subscribe("emb-secure/answers");
+          await device.publish("tinyllamad/embedded-secure/request", {
+            type: "generate",
+            id: "emb-login",
+            prompt: "Hi",
+            max_tokens: 3,
+            reply_to: "emb-secure/answers",
+          });
+          assert.equal((await device.final("emb-login")).type, "done");
+        } finally {
+          await device.end();
+        }
+        assert.ok(!JSON.stringify(daemon.logLines).includes(password));
+      } finally {
+        await daemon.stop();
+      }
+    });
   });
 });

@@ -1,39 +1,62 @@
 /**
  * The embedded MQTT broker (aedes) that lets a board run standalone when no mqtt.url is configured.
  * aedes speaks MQTT 3.1.1 only: no v5 response topics, no shared subscriptions (use the board's
- * Mosquitto through mqtt.url for those).
+ * Mosquitto through mqtt.url for those). It listens on plain TCP (no TLS, so no client
+ * certificates): beyond loopback it therefore requires a username and a password.
+ *
+ * Who gets in:
+ * - the node's own client, always, with a random login made at each start (only the daemon knows
+ *   it); its client id is reserved for it, so no one can take over the node's session;
+ * - with mqtt.username and mqtt.password set: clients that present exactly those (compared in
+ *   constant time); anyone else is refused;
+ * - without them (loopback only): any local client.
  */
-
-import { createHash, timingSafeEqual } from "node:crypto";
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { createServer, type Server } from "node:net";
-import { Aedes } from "aedes";
+import { Aedes, type AuthenticateError } from "aedes";
+import { ConfigError } from "../../config/ConfigError.js";
+import { isLoopbackHost } from "../transportSecurity.js";
 
 export interface EmbeddedBrokerOptions {
   host: string;
   port: number;
-  /** When set, clients must log in with these (required when listening beyond loopback). */
+  /** When both are set, clients must log in with these (required when listening beyond loopback). */
+  username: string;
+  password: string;
+  /** The node's own client id: only the node's own login may use it. */
+  ownClientId: string;
+}
+
+export interface BrokerLogin {
   username: string;
   password: string;
 }
 
+/** CONNACK "bad user name or password" (MQTT 3.1.1 return code 4). */
+const badLogin = 4;
+
 export class EmbeddedBroker {
   private broker: Aedes | undefined;
   private server: Server | undefined;
+  /** The login the node's own client uses; new at every start. */
+  readonly ownLogin: BrokerLogin;
 
-  constructor(private readonly options: EmbeddedBrokerOptions) {}
+  constructor(private readonly options: EmbeddedBrokerOptions) {
+    assertEmbeddedBrokerLogin(options.host, options.username, options.password);
+    this.ownLogin = { username: options.ownClientId, password: randomBytes(32).toString("base64url") };
+  }
 
   async start(): Promise<void> {
     const broker = await Aedes.createBroker();
-    const { username, password } = this.options;
-    if (username.length > 0) {
-      const digest = (value: string) => createHash("sha256").update(value).digest();
-      broker.authenticate = (_client, user, pass, done) => {
-        const ok =
-          user === username && pass !== undefined && timingSafeEqual(digest(pass.toString()), digest(password));
-        done(null, ok);
-      };
-    }
+    broker.authenticate = (client, user, pass, done) => {
+      if (this.admits(client.id, user, pass)) done(null, true);
+      else
+        done(
+          Object.assign(new Error("bad user name or password"), { returnCode: badLogin }) as AuthenticateError,
+          false,
+        );
+    };
     const server = createServer(broker.handle as never);
     await new Promise<void>((resolve, reject) => {
       server.once("error", (error: NodeJS.ErrnoException) => {
@@ -52,6 +75,18 @@ export class EmbeddedBroker {
     this.server = server;
   }
 
+  private admits(clientId: string, user: string | undefined, pass: Buffer | undefined): boolean {
+    const own = this.ownLogin;
+    if (clientId === own.username || user === own.username)
+      return user === own.username && pass !== undefined && sameSecret(pass.toString(), own.password);
+    const { username, password } = this.options;
+    if (username.length === 0) return true; // loopback only, no login configured
+    // Both compared, always: how long a refusal takes says nothing about which part was wrong.
+    const userMatches = sameSecret(user ?? "", username);
+    const passwordMatches = sameSecret(pass?.toString() ?? "", password);
+    return userMatches && passwordMatches;
+  }
+
   get url(): string {
     const address = this.server?.address() as AddressInfo | null;
     return `mqtt://${this.options.host === "0.0.0.0" ? "127.0.0.1" : this.options.host}:${address?.port ?? this.options.port}`;
@@ -66,4 +101,28 @@ export class EmbeddedBroker {
     }
     if (broker) await new Promise<void>((resolve) => broker.close(() => resolve()));
   }
+}
+
+/**
+ * The embedded broker's login rule, checked before anything listens: a username needs a password
+ * (and the reverse), and listening beyond loopback needs both.
+ */
+export function assertEmbeddedBrokerLogin(host: string, username: string, password: string): void {
+  const problems: string[] = [];
+  if (!isLoopbackHost(host) && (username.length === 0 || password.length === 0))
+    problems.push(
+      `mqtt.embeddedHost is ${host}, beyond loopback: the embedded broker then requires both mqtt.username ` +
+        "(TINYLLAMAD_MQTT_USERNAME) and mqtt.password (TINYLLAMAD_MQTT_PASSWORD, or mqtt.passwordFile) so that " +
+        "every client must log in; it has no TLS client certificates (use Mosquitto through mqtt.url for those)",
+    );
+  else if ((username.length === 0) !== (password.length === 0))
+    problems.push(
+      `the embedded broker needs mqtt.username and mqtt.password together (${username.length === 0 ? "mqtt.username" : "mqtt.password or mqtt.passwordFile"} is empty)`,
+    );
+  if (problems.length > 0) throw new ConfigError(problems);
+}
+
+function sameSecret(presented: string, expected: string): boolean {
+  const digest = (value: string) => createHash("sha256").update(value).digest();
+  return timingSafeEqual(digest(presented), digest(expected));
 }

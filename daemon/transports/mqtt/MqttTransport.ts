@@ -10,15 +10,20 @@ import type { Logger } from "../../logging/createLogger.js";
 import { ProtocolError } from "../../protocol/errorCodes.js";
 import type {
   AdminRequest,
+  CancelRequest,
   GenerateRequest,
   NodeOfflineMessage,
   NodeStatusMessage,
   ServerMessage,
 } from "../../protocol/messages.js";
 import { type ProtocolLimits, parseClientMessage } from "../../protocol/parseClientMessage.js";
-import type { RequestHandle, Scheduler } from "../../scheduler/Scheduler.js";
-import { assertPublishableTopic, isTopicSafeId, type NodeTopics, nodeTopics } from "./mqttTopics.js";
-import type { ReplyTarget, RequestJournal } from "./RequestJournal.js";
+import type { Scheduler } from "../../scheduler/Scheduler.js";
+import { AnswerPublisher } from "./AnswerPublisher.js";
+import { decideReplyRoute, type ReplyRouteSources } from "./decideReplyRoute.js";
+import { InFlightRequests } from "./InFlightRequests.js";
+import { type NodeTopics, nodeClientId, nodeTopics } from "./mqttTopics.js";
+import type { JournalEntry, ReplyTarget, RequestJournal } from "./RequestJournal.js";
+import { salvageRoutingFields } from "./salvageRoutingFields.js";
 
 export interface MqttTransportOptions {
   url: string;
@@ -59,15 +64,11 @@ const reconnectMinMs = 500;
 const reconnectMaxMs = 30_000;
 const firstConnectWaitMs = 10_000;
 
-interface InFlight {
-  id: string;
-  handle: RequestHandle;
-}
-
 export class MqttTransport {
   private client: MqttClient | undefined;
   private readonly topics: NodeTopics;
-  private readonly inFlight = new Map<string, InFlight>();
+  private readonly inFlight = new InFlightRequests();
+  private readonly answers: AnswerPublisher;
   private accepting = false;
   private fleetSubscribed = false;
   private replayed = false;
@@ -81,6 +82,13 @@ export class MqttTransport {
 
   constructor(private readonly options: MqttTransportOptions) {
     this.topics = nodeTopics(options.baseTopic, options.nodeId);
+    this.answers = new AnswerPublisher({
+      client: () => this.client,
+      topics: this.topics,
+      protocolVersion: options.protocolVersion,
+      journal: options.journal,
+      log: options.log,
+    });
   }
 
   get connected(): boolean {
@@ -91,7 +99,7 @@ export class MqttTransport {
     const o = this.options;
     this.accepting = true;
     const clientOptions: IClientOptions = {
-      clientId: `tinyllamad_${o.nodeId}`,
+      clientId: nodeClientId(o.nodeId),
       protocolVersion: o.protocolVersion,
       clean: false,
       keepalive: 30,
@@ -117,14 +125,17 @@ export class MqttTransport {
     const client = mqtt.connect(o.url, clientOptions);
     this.client = client;
     client.handleMessage = (packet, done) => {
-      try {
-        this.onPublish(packet);
-      } catch (error) {
-        o.log.error({ err: error, topic: packet.topic }, "failed to handle an MQTT message");
-      }
+      this.onMessage(packet);
       done();
     };
-    client.on("connect", (connack) => this.onConnect(connack.sessionPresent));
+    client.on("connect", (connack) => {
+      // Like a message handler, a connect handler must not throw into MQTT.js's emitter.
+      try {
+        this.onConnect(connack.sessionPresent);
+      } catch (error) {
+        o.log.error({ err: error }, "unexpected error after connecting to the MQTT broker");
+      }
+    });
     client.on("close", () => {
       const period = client.options.reconnectPeriod ?? reconnectMinMs;
       client.options.reconnectPeriod = Math.min(reconnectMaxMs, Math.max(reconnectMinMs, period * 2));
@@ -204,25 +215,35 @@ export class MqttTransport {
   private replayJournal(): void {
     const { journal, log } = this.options;
     for (const entry of journal.open()) {
-      const parsed = parseClientMessage(entry.payload, this.options.limits);
-      if (!parsed.ok || parsed.message.type !== "generate") {
+      try {
+        this.replayEntry(entry);
+      } catch (error) {
+        log.error({ err: error }, "could not replay a journalled request; dropping it");
         journal.answeredNow(entry.key);
-        continue;
       }
-      if (entry.started) {
-        log.warn({ id: parsed.message.id }, "request was cut off mid-answer by a restart; ending it with an error");
-        this.publishFinal(entry.key, entry.reply, {
-          type: "error",
-          id: parsed.message.id,
-          error: {
-            code: "E_INTERRUPTED",
-            message: "the daemon restarted while answering; the answer is incomplete — send the request again",
-          },
-        });
-      } else {
-        log.info({ id: parsed.message.id }, "serving a request accepted before a restart");
-        this.serve(entry.key, parsed.message, entry.reply);
-      }
+    }
+  }
+
+  private replayEntry(entry: JournalEntry): void {
+    const { journal, log } = this.options;
+    const parsed = parseClientMessage(entry.payload, this.options.limits);
+    if (!parsed.ok || parsed.message.type !== "generate") {
+      journal.answeredNow(entry.key);
+      return;
+    }
+    if (entry.started) {
+      log.warn({ id: parsed.message.id }, "request was cut off mid-answer by a restart; ending it with an error");
+      this.answers.publishFinal(entry.key, entry.reply, {
+        type: "error",
+        id: parsed.message.id,
+        error: {
+          code: "E_INTERRUPTED",
+          message: "the daemon restarted while answering; the answer is incomplete — send the request again",
+        },
+      });
+    } else {
+      log.info({ id: parsed.message.id }, "serving a request accepted before a restart");
+      this.serve(entry.key, parsed.message, entry.reply, entry.payload);
     }
   }
 
@@ -239,30 +260,59 @@ export class MqttTransport {
     log.debug({ topic, subscribed: want }, "fleet subscription changed");
   }
 
-  private onPublish(packet: IPublishPacket): void {
-    const { log } = this.options;
+  /**
+   * Every message from the broker passes here. Nothing thrown may reach MQTT.js (it would end the
+   * process from its event emitter): an unexpected exception is logged with its stack and answered
+   * E_INTERNAL on the message's reply route, and the node goes on serving.
+   */
+  private onMessage(packet: IPublishPacket): void {
     const payload = typeof packet.payload === "string" ? Buffer.from(packet.payload) : packet.payload;
-    if (packet.topic === this.topics.cancel) {
-      this.onCancel(payload, packet);
-      return;
+    try {
+      if (packet.topic === this.topics.cancel) this.onCancelTopic(packet, payload);
+      else if (packet.topic === this.topics.request || packet.topic === this.topics.fleetRequest)
+        this.onRequest(packet, payload);
+      else this.options.log.debug({ topic: packet.topic }, "ignoring a message on an unexpected topic");
+    } catch (error) {
+      this.answerInternalError(packet, payload, error);
     }
-    if (packet.topic !== this.topics.request && packet.topic !== this.topics.fleetRequest) {
-      log.debug({ topic: packet.topic }, "ignoring a message on an unexpected topic");
-      return;
+  }
+
+  private answerInternalError(packet: IPublishPacket, payload: Buffer, error: unknown): void {
+    const { log } = this.options;
+    log.error(
+      { err: error, topic: packet.topic },
+      "unexpected error while handling an MQTT message; answering E_INTERNAL",
+    );
+    try {
+      const fields =
+        payload.length > this.options.maxMessageBytes
+          ? { id: null, replyTo: undefined }
+          : salvageRoutingFields(payload);
+      this.answers.refuse(
+        this.routeSources(packet, fields.replyTo, fields.id),
+        new ProtocolError(
+          "E_INTERNAL",
+          "an unexpected internal error while handling this message; the node keeps serving",
+        ),
+      );
+    } catch (secondError) {
+      log.error({ err: secondError }, "could not answer E_INTERNAL");
     }
-    const responseTopic = packet.properties?.responseTopic;
-    const correlationData = packet.properties?.correlationData?.toString("base64");
-    if (responseTopic !== undefined) {
-      try {
-        assertPublishableTopic(responseTopic, "response topic");
-      } catch (error) {
-        log.warn({ reason: (error as Error).message }, "dropping a request whose response topic cannot be trusted");
-        return;
-      }
-    }
+  }
+
+  private routeSources(packet: IPublishPacket, replyTo: string | undefined, id: string | null): ReplyRouteSources {
+    return {
+      responseTopic: packet.properties?.responseTopic,
+      correlationData: packet.properties?.correlationData?.toString("base64"),
+      replyTo,
+      id,
+    };
+  }
+
+  private onRequest(packet: IPublishPacket, payload: Buffer): void {
     if (payload.length > this.options.maxMessageBytes) {
-      this.refuse(
-        { responseTopic, correlationData, id: null, replyTo: undefined },
+      this.answers.refuse(
+        this.routeSources(packet, undefined, null),
         new ProtocolError(
           "E_MESSAGE_TOO_LARGE",
           `the payload is ${payload.length} bytes; the limit is ${this.options.maxMessageBytes}`,
@@ -272,71 +322,116 @@ export class MqttTransport {
     }
     const parsed = parseClientMessage(payload, this.options.limits);
     if (!parsed.ok) {
-      this.refuse({ responseTopic, correlationData, id: parsed.id, replyTo: replyToField(payload) }, parsed.error);
+      // Only a refused payload is read a second time, for the reply_to its refusal should go to.
+      this.answers.refuse(this.routeSources(packet, salvageRoutingFields(payload).replyTo, parsed.id), parsed.error);
       return;
     }
     const message = parsed.message;
-    if (message.type === "cancel") {
-      this.cancelById(message.id);
+    const replyTo = message.type === "admin" ? undefined : message.reply_to;
+    const decision = decideReplyRoute(this.routeSources(packet, replyTo, message.id), this.topics);
+    if (!decision.ok) {
+      this.answers.refuseTo(decision.fallback, message.id, decision.error);
       return;
     }
-    if (message.type === "admin") {
-      this.onAdmin(message, responseTopic, correlationData);
-      return;
-    }
-    let reply: ReplyTarget;
-    try {
-      reply = this.replyTargetFor(message, responseTopic, correlationData);
-    } catch (error) {
-      this.refuse(
-        { responseTopic: undefined, correlationData, id: message.id, replyTo: undefined },
-        error as ProtocolError,
+    if (message.type === "cancel") this.cancelFor(message.id, decision.route);
+    else if (message.type === "admin") this.onAdmin(message, decision.route);
+    else this.onGenerate(packet, payload, message, decision.route);
+  }
+
+  private onGenerate(packet: IPublishPacket, payload: Buffer, message: GenerateRequest, route: ReplyTarget): void {
+    const { journal, scheduler, log } = this.options;
+    const key = requestKey(route, message.id);
+    const text = payload.toString("utf8");
+    const running = this.inFlight.get(key);
+    if (running !== undefined || journal.isPending(key)) {
+      // The same bytes again are a QoS 1 redelivery (at least once): the answer is on its way.
+      if (running === undefined || running.payload === text) {
+        log.debug({ id: message.id }, "duplicate delivery of an in-flight request; ignored");
+        return;
+      }
+      this.answers.refuseTo(
+        route,
+        message.id,
+        new ProtocolError("E_DUPLICATE_ID", `a request with id '${message.id}' is still in flight; use a fresh id`),
       );
-      return;
-    }
-    const key = requestKey(reply, message.id);
-    const { journal } = this.options;
-    if (this.inFlight.has(key) || journal.isPending(key)) {
-      log.debug({ id: message.id }, "duplicate delivery of an in-flight request; ignored");
       return;
     }
     if (journal.wasAnswered(key)) {
       log.info({ id: message.id }, "redelivery of an already answered request; not served again");
       return;
     }
-    const { scheduler } = this.options;
     if (
       packet.topic === this.topics.fleetRequest &&
-      (!scheduler.ready || !scheduler.hasRoom(this.schedulerClientOf(reply, message.id))) &&
+      (!scheduler.ready || !scheduler.hasRoom(this.schedulerClientOf(route, message.id))) &&
       this.handOff(packet, payload)
     )
       return;
-    journal.accepted(key, payload.toString("utf8"), reply);
-    this.serve(key, message, reply);
+    journal.accepted(key, text, route);
+    this.serve(key, message, route, text);
   }
 
-  /** Operator requests: answered once, on the response topic or the node's response topic for the id. */
-  private onAdmin(request: AdminRequest, responseTopic: string | undefined, correlationData: string | undefined): void {
-    const topic = responseTopic ?? (isTopicSafeId(request.id) ? this.topics.responseFor(request.id) : undefined);
-    if (topic === undefined) {
-      this.options.log.warn({ id: request.id }, "dropping an admin request: no reply topic can be trusted");
-      return;
-    }
-    const reply = { topic, correlationData };
+  /** Operator requests: answered once, on the request's reply route. */
+  private onAdmin(request: AdminRequest, route: ReplyTarget): void {
     const admin = this.options.admin;
     if (!admin) {
-      this.publish(
-        reply,
-        {
-          type: "error",
-          id: request.id,
-          error: { code: "E_UNAUTHORIZED", message: "admin requests are not served here" },
-        },
-        1,
+      this.answers.refuseTo(
+        route,
+        request.id,
+        new ProtocolError("E_UNAUTHORIZED", "admin requests are not served here"),
       );
       return;
     }
-    void admin(request).then((answer) => this.publish(reply, answer, 1));
+    let answer: Promise<ServerMessage>;
+    try {
+      answer = admin(request);
+    } catch (error) {
+      answer = Promise.reject(error);
+    }
+    answer.then(
+      (message) => this.answers.publish(route, message, 1),
+      (error: unknown) => {
+        this.options.log.error({ err: error, id: request.id }, "admin request failed unexpectedly");
+        this.answers.refuseTo(
+          route,
+          request.id,
+          new ProtocolError("E_INTERNAL", "the admin request failed unexpectedly"),
+        );
+      },
+    );
+  }
+
+  /** `<base>/<node>/cancel`: `{"id":"…"}` (with the request's reply_to when it named one). */
+  private onCancelTopic(packet: IPublishPacket, payload: Buffer): void {
+    if (payload.length > this.options.maxMessageBytes) {
+      this.answers.refuse(
+        this.routeSources(packet, undefined, null),
+        new ProtocolError("E_MESSAGE_TOO_LARGE", `the payload is ${payload.length} bytes`),
+      );
+      return;
+    }
+    const parsed = parseClientMessage(payload, this.options.limits, { impliedType: "cancel" });
+    if (!parsed.ok) {
+      // Only a refused payload is read a second time, for the reply_to its refusal should go to.
+      this.answers.refuse(this.routeSources(packet, salvageRoutingFields(payload).replyTo, parsed.id), parsed.error);
+      return;
+    }
+    const cancel = parsed.message as CancelRequest;
+    const decision = decideReplyRoute(this.routeSources(packet, cancel.reply_to, cancel.id), this.topics);
+    if (!decision.ok) {
+      this.answers.refuseTo(decision.fallback, cancel.id, decision.error);
+      return;
+    }
+    this.cancelFor(cancel.id, decision.route);
+  }
+
+  /**
+   * Cancels the client's own request: the one with this id whose reply topic is the cancel's reply
+   * topic. Any other (unknown, finished, or another client's) is answered E_NOT_FOUND, which does
+   * not tell whether someone else has a request with that id.
+   */
+  private cancelFor(id: string, route: ReplyTarget): void {
+    if (this.inFlight.cancel(id, route.topic)) return;
+    this.answers.refuseTo(route, id, new ProtocolError("E_NOT_FOUND", `no request '${id}' of yours is in flight`));
   }
 
   /** Gives a fleet request back to the group when this node is full; false when it cannot. */
@@ -359,21 +454,6 @@ export class MqttTransport {
     return true;
   }
 
-  private replyTargetFor(
-    message: GenerateRequest,
-    responseTopic: string | undefined,
-    correlationData: string | undefined,
-  ): ReplyTarget {
-    if (responseTopic !== undefined) return { topic: responseTopic, correlationData };
-    if (message.reply_to !== undefined) {
-      assertPublishableTopic(message.reply_to, "reply_to");
-      return { topic: message.reply_to };
-    }
-    if (!isTopicSafeId(message.id))
-      throw new ProtocolError("E_BAD_REQUEST", "this id cannot be part of a topic (it has /, + or #): give reply_to");
-    return { topic: this.topics.responseFor(message.id) };
-  }
-
   /**
    * The client a request counts against for the scheduler's per-client share: its reply route (a
    * v5 response topic or reply_to). Requests answered on the node's default topic for their id
@@ -383,7 +463,7 @@ export class MqttTransport {
     return reply.topic === this.topics.responseFor(id) ? undefined : `mqtt:${reply.topic}`;
   }
 
-  private serve(key: string, request: GenerateRequest, reply: ReplyTarget): void {
+  private serve(key: string, request: GenerateRequest, reply: ReplyTarget, payload: string): void {
     const { journal, tokenQos } = this.options;
     let started = false;
     const handle = this.options.scheduler.submit(request, {
@@ -394,114 +474,15 @@ export class MqttTransport {
             started = true;
             journal.started(key);
           }
-          this.publish(reply, message, tokenQos);
+          this.answers.publish(reply, message, tokenQos);
         } else {
           this.inFlight.delete(key);
-          this.publishFinal(key, reply, message);
+          this.answers.publishFinal(key, reply, message);
         }
       },
     });
-    this.inFlight.set(key, { id: request.id, handle });
+    this.inFlight.add(key, { id: request.id, route: reply, payload, handle });
     void handle.finished.then(() => this.inFlight.delete(key));
-  }
-
-  /**
-   * Publishes a final answer and marks it answered in the journal as soon as its bytes are in the
-   * kernel's socket buffer (a crash after that still delivers them), or at the latest on PUBACK.
-   * mqtt-packet corks the socket until the next tick, so the check runs in setImmediate. When the
-   * broker is away the answer waits in memory, and only the PUBACK marks it answered: a crash
-   * before that answers the request again after the restart.
-   */
-  private publishFinal(key: string, reply: ReplyTarget, message: ServerMessage): void {
-    const { journal } = this.options;
-    const client = this.client;
-    this.publish(reply, message, 1, () => journal.answeredNow(key));
-    if (!client?.connected) return;
-    setImmediate(() => {
-      const stream = (client as unknown as { stream?: { writableLength?: number } }).stream;
-      if (client.connected && stream?.writableLength === 0) journal.answeredNow(key);
-    });
-  }
-
-  private publish(reply: ReplyTarget, message: ServerMessage, qos: 0 | 1, onDelivered?: () => void): void {
-    const client = this.client;
-    if (!client) return;
-    const properties =
-      this.options.protocolVersion === 5 && reply.correlationData !== undefined
-        ? { correlationData: Buffer.from(reply.correlationData, "base64") }
-        : undefined;
-    client.publish(reply.topic, JSON.stringify(message), { qos, ...(properties ? { properties } : {}) }, (error) => {
-      if (error) this.options.log.warn({ id: message.id, err: error.message }, "could not publish an answer");
-      else onDelivered?.();
-    });
-  }
-
-  private refuse(
-    where: {
-      responseTopic: string | undefined;
-      correlationData: string | undefined;
-      id: string | null;
-      replyTo: string | undefined;
-    },
-    error: ProtocolError,
-  ): void {
-    const message: ServerMessage = { type: "error", id: where.id, error: { code: error.code, message: error.message } };
-    let topic = where.responseTopic;
-    if (topic === undefined && where.replyTo !== undefined) {
-      try {
-        assertPublishableTopic(where.replyTo, "reply_to");
-        topic = where.replyTo;
-      } catch {
-        // an untrusted reply_to: fall back to the node's own response topic below
-      }
-    }
-    if (topic === undefined && where.id !== null && isTopicSafeId(where.id)) topic = this.topics.responseFor(where.id);
-    if (topic === undefined) {
-      this.options.log.warn(
-        { code: error.code, reason: error.message },
-        "dropping a bad request: no reply topic can be trusted",
-      );
-      return;
-    }
-    this.publish({ topic, correlationData: where.correlationData }, message, 1);
-  }
-
-  private onCancel(payload: Buffer, packet: IPublishPacket): void {
-    let id: unknown;
-    try {
-      id = (JSON.parse(payload.toString("utf8")) as { id?: unknown }).id;
-    } catch {
-      id = undefined;
-    }
-    if (typeof id !== "string" || id.length === 0) {
-      this.options.log.warn({ topic: packet.topic }, "ignoring a cancel without a string id");
-      return;
-    }
-    if (!this.cancelById(id) && packet.properties?.responseTopic) {
-      try {
-        assertPublishableTopic(packet.properties.responseTopic, "response topic");
-        this.publish(
-          {
-            topic: packet.properties.responseTopic,
-            correlationData: packet.properties.correlationData?.toString("base64"),
-          },
-          { type: "error", id, error: { code: "E_NOT_FOUND", message: `no request '${id}' in flight` } },
-          1,
-        );
-      } catch {
-        // untrusted response topic: nothing to answer
-      }
-    }
-  }
-
-  private cancelById(id: string): boolean {
-    let found = false;
-    for (const entry of this.inFlight.values()) {
-      if (entry.id !== id) continue;
-      entry.handle.cancel();
-      found = true;
-    }
-    return found;
   }
 
   private scheduleStatus(): void {
@@ -545,16 +526,6 @@ function requestKey(reply: ReplyTarget, id: string): string {
     .update(`${reply.topic}\u0000${reply.correlationData ?? ""}\u0000${id}`)
     .digest("base64url")
     .slice(0, 24);
-}
-
-/** reply_to of a payload that failed validation elsewhere, if it is at least a string. */
-function replyToField(payload: Buffer): string | undefined {
-  try {
-    const body = JSON.parse(payload.toString("utf8")) as { reply_to?: unknown };
-    return typeof body.reply_to === "string" ? body.reply_to : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 function redactUrl(url: string): string {
