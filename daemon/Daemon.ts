@@ -41,7 +41,7 @@ import { ThermalGuard } from "./thermal/ThermalGuard.js";
 import { HttpServer, sendJson } from "./transports/http/HttpServer.js";
 import { assertEmbeddedBrokerLogin, EmbeddedBroker } from "./transports/mqtt/EmbeddedBroker.js";
 import { MqttTransport, type NodeStatusFigures } from "./transports/mqtt/MqttTransport.js";
-import { nodeClientId } from "./transports/mqtt/mqttTopics.js";
+import { nodeClientId, nodeTopics } from "./transports/mqtt/mqttTopics.js";
 import { RequestJournal } from "./transports/mqtt/RequestJournal.js";
 import { assertTokenWhenExposed } from "./transports/transportSecurity.js";
 import { WebSocketTransport } from "./transports/websocket/WebSocketTransport.js";
@@ -727,6 +727,7 @@ export class Daemon {
         username: mqtt.username,
         password,
         ownClientId: nodeClientId(mqtt.nodeId),
+        ownTopics: nodeTopics(mqtt.baseTopic, mqtt.nodeId),
       });
       await this.embeddedBroker.start();
       url = this.embeddedBroker.url;

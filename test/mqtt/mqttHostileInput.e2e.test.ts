@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import type { IClientPublishOptions } from "mqtt";
+import mqtt, { type IClientPublishOptions } from "mqtt";
 import { DaemonProcess } from "../../harness/DaemonProcess.js";
 import { MosquittoBroker } from "../../harness/MosquittoBroker.js";
 import { MqttProbeClient, type ReceivedMessage } from "../../harness/MqttProbeClient.js";
@@ -407,6 +407,24 @@ describe("hostile input over MQTT 3.1.1 (the embedded broker, reply_to)", () => 
     await client.waitFor(() => ownerFinals().length > 0, 30_000, "the owner's cancel");
     const final = ownerFinals()[0]!.message;
     assert.equal(final.type === "done" && final.finish_reason, "cancelled");
+  });
+
+  it("no other client may publish the node's status or answers (the broker disconnects it)", async () => {
+    const statusTopic = `${base}/${node}/status`;
+    for (const forged of [statusTopic, `${base}/${node}/response/e-forged`]) {
+      const forger = await mqtt.connectAsync(daemon.mqttUrl!, { protocolVersion: 4, reconnectPeriod: 0 });
+      const closed = new Promise<void>((resolve) => forger.once("close", () => resolve()));
+      forger.publish(forged, JSON.stringify({ type: "status", state: "offline", node }), { qos: 1, retain: true });
+      await closed;
+      forger.end(true);
+    }
+    const reader = await MqttProbeClient.connect(daemon.mqttUrl!, { protocolVersion: 4 });
+    await reader.subscribe(statusTopic);
+    await reader.waitFor(() => reader.received.length > 0, 15_000, "the retained status");
+    const status = reader.received[0]!.message as unknown as { state: string };
+    assert.equal(status.state, "online", "the node's own retained status stands");
+    await reader.end();
+    await stillServes(client, requestTopic, "e-after-forgery", { reply_to: "emb/forgery" });
   });
 
   it("no one else may take the node's own client id (its session and requests)", async () => {

@@ -10,6 +10,9 @@
  * - with mqtt.username and mqtt.password set: clients that present exactly those (compared in
  *   constant time); anyone else is refused;
  * - without them (loopback only): any local client.
+ *
+ * What only the node may publish: its retained status and its answers (`<base>/<node>/status`,
+ * `<base>/<node>/response/…`), so that no other client can fake the node's state or its answers.
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { AddressInfo } from "node:net";
@@ -17,6 +20,7 @@ import { createServer, type Server } from "node:net";
 import { Aedes, type AuthenticateError } from "aedes";
 import { ConfigError } from "../../config/ConfigError.js";
 import { isLoopbackHost } from "../transportSecurity.js";
+import type { NodeTopics } from "./mqttTopics.js";
 
 export interface EmbeddedBrokerOptions {
   host: string;
@@ -26,6 +30,8 @@ export interface EmbeddedBrokerOptions {
   password: string;
   /** The node's own client id: only the node's own login may use it. */
   ownClientId: string;
+  /** The node's own topics: no other client may publish its status or answers. */
+  ownTopics: NodeTopics;
 }
 
 export interface BrokerLogin {
@@ -57,6 +63,11 @@ export class EmbeddedBroker {
           false,
         );
     };
+    broker.authorizePublish = (client, packet, done) => {
+      if (client !== null && client.id !== this.options.ownClientId && this.isNodeOnlyTopic(packet.topic))
+        done(new Error(`only the node publishes on ${packet.topic}`));
+      else done(null);
+    };
     const server = createServer(broker.handle as never);
     await new Promise<void>((resolve, reject) => {
       server.once("error", (error: NodeJS.ErrnoException) => {
@@ -73,6 +84,11 @@ export class EmbeddedBroker {
     });
     this.broker = broker;
     this.server = server;
+  }
+
+  private isNodeOnlyTopic(topic: string): boolean {
+    const { ownTopics } = this.options;
+    return topic === ownTopics.status || topic.startsWith(ownTopics.responseFor(""));
   }
 
   private admits(clientId: string, user: string | undefined, pass: Buffer | undefined): boolean {
