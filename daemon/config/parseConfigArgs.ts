@@ -1,4 +1,5 @@
 import { ConfigError } from "./ConfigError.js";
+import { unknownOptionMessage } from "./closestFlag.js";
 import { type ConfigSetting, configSettings } from "./configSchema.js";
 
 /** The config-related part of a command line. */
@@ -13,6 +14,8 @@ export interface ConfigArgs {
 
 const configFileFlag = "--config";
 const settingsByFlag = new Map(configSettings.map((entry) => [entry.flag, entry]));
+/** Every flag a config-reading command accepts: `--config` and one per setting. */
+export const configFlags: readonly string[] = [configFileFlag, ...settingsByFlag.keys()];
 
 function isBooleanSetting(entry: ConfigSetting): boolean {
   return typeof entry.default === "boolean";
@@ -62,7 +65,7 @@ export function parseConfigArgs(argv: readonly string[]): ConfigArgs {
 
     const entry = settingsByFlag.get(flag);
     if (entry === undefined) {
-      problems.push(`unknown option ${flag}`);
+      problems.push(unknownOptionMessage(flag, configFlags));
       continue;
     }
     if (inlineValue !== undefined) {
