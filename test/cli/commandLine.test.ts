@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -177,6 +177,20 @@ describe("tinyllamad ask", () => {
     const port = new URL(url).port;
     const result = tinyllamad(["ask", "--ws.port", port, "--max-tokens", "4", "Hello"]);
     assert.equal(result.status, 0, result.stderr);
+  });
+
+  it("the README's WebSocket one-liner works from any directory on this Node", () => {
+    const readme = readFileSync(join(projectRoot(), "README.md"), "utf8");
+    const oneLiner = readme.split("\n").find((line) => line.startsWith("node --experimental-websocket -e "));
+    assert.ok(oneLiner, "README has the node one-liner");
+    assert.ok(oneLiner.includes("ws://127.0.0.1:8765/"), "it talks to the default address");
+    const result = spawnSync("sh", ["-c", oneLiner.replace("ws://127.0.0.1:8765/", url)], {
+      cwd: "/",
+      encoding: "utf8",
+      timeout: 60_000,
+    });
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(result.stdout, /"type":"done"/);
   });
 
   it("says how to start the daemon when nothing listens, and refuses an empty prompt", () => {
