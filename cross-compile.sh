@@ -16,6 +16,7 @@
 # Environment:
 #   TINYLLAMAD_RELEASE_DIR        where bundles go (default: <repo>/dist/release)
 #   TINYLLAMAD_RELEASE_WORK_DIR   staging and download cache (default: <repo>/.cache/release-work)
+#   TINYLLAMAD_DEB_MAINTAINER     the .deb's Maintainer (default: a placeholder on localhost)
 #   TINYLLAMAD_NODE_RUNTIME       Node runtime version to bundle instead of the pinned one (its tarball is
 #                                 then checked by npm against the registry only, not against a pin)
 #
@@ -152,6 +153,7 @@ compile_javascript() {
     [ -d "$compiled_js/$part" ] || die "compiled JavaScript lacks $part/"
   done
   [ -f "$compiled_js/daemon/cli.js" ] || die "compiled JavaScript lacks daemon/cli.js"
+  chmod 0755 "$compiled_js/daemon/cli.js"
 }
 
 # The persistent CPU threadpool library (hal/backends/llamaCpp/persistentThreadpool/), compiled for the
@@ -310,7 +312,7 @@ build_target() {
   cp "$runtime_dir/package/bin/node" "$stage/runtime/bin/node"
   [ -f "$runtime_dir/package/LICENSE" ] && cp "$runtime_dir/package/LICENSE" "$stage/runtime/LICENSE"
   write_launcher "$stage/bin/tinyllamad"
-  cp "$repo_root/deploy/release/tinyllamad-smoke.mjs" "$stage/bin/tinyllamad-smoke.mjs"
+  install -m 0755 "$repo_root/deploy/release/tinyllamad-smoke.mjs" "$stage/bin/tinyllamad-smoke.mjs"
   cp "$repo_root/deploy/systemd/tinyllamad.service" "$repo_root/deploy/systemd/tinyllamad.sysusers.conf" "$stage/systemd/"
   cp "$repo_root"/deploy/systemd/dropins/*.conf "$stage/systemd/dropins/"
   cp "$repo_root/deploy/systemd/config.json" "$stage/etc/config.json"

@@ -11,6 +11,8 @@ set -euo pipefail
 
 [ "$#" -eq 5 ] || { echo "usage: $0 BUNDLE_DIR VERSION DEB_ARCH OUT_DIR SOURCE_EPOCH" >&2; exit 2; }
 bundle="$1" version="$2" arch="$3" out_dir="$4" epoch="$5"
+# The Maintainer field; the default is a placeholder until the project has a public address.
+maintainer="${TINYLLAMAD_DEB_MAINTAINER:-tinyllamad maintainers <tinyllamad@localhost>}"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo_root="$(cd "$here/../.." && pwd)"
 command -v dpkg-deb >/dev/null || { echo "buildDeb: dpkg-deb is required (Debian: it is part of dpkg)" >&2; exit 1; }
@@ -23,6 +25,9 @@ release="opt/tinyllamad/releases/$version"
 install -d -m 0755 "$root/opt/tinyllamad/releases" "$root/usr/bin" "$root/lib/systemd/system" \
   "$root/usr/lib/sysusers.d" "$root/usr/share/doc/tinyllamad" "$root/DEBIAN"
 cp -a "$bundle" "$root/$release"
+# npm packages' development leftovers (ignore files, lint configs) have no use on a board.
+find "$root/$release/node_modules" -type f \( -name .npmignore -o -name '.eslintrc*' -o -name .gitattributes \
+  -o -name .gitignore \) -delete
 ln -s "releases/$version" "$root/opt/tinyllamad/current"
 ln -s /opt/tinyllamad/current/bin/tinyllamad "$root/usr/bin/tinyllamad"
 install -m 0644 "$repo_root/deploy/systemd/tinyllamad.service" "$root/lib/systemd/system/tinyllamad.service"
@@ -31,8 +36,8 @@ install -m 0644 "$repo_root/deploy/systemd/tinyllamad.sysusers.conf" "$root/usr/
 install -d -m 0750 "$root/etc/tinyllamad"
 install -m 0640 "$repo_root/deploy/systemd/config.json" "$root/etc/tinyllamad/config.json"
 install -m 0644 "$here/copyright" "$root/usr/share/doc/tinyllamad/copyright"
-printf 'tinyllamad (%s) unstable; urgency=medium\n\n  * Release %s; see the project history.\n\n -- tinyllamad maintainers <tinyllamad@localhost>  %s\n' \
-  "$version" "$version" "$(LC_ALL=C date -u -R -d "@$epoch")" | gzip -9n >"$root/usr/share/doc/tinyllamad/changelog.gz"
+printf 'tinyllamad (%s) unstable; urgency=medium\n\n  * Release %s; see the project history.\n\n -- %s  %s\n' \
+  "$version" "$version" "$maintainer" "$(LC_ALL=C date -u -R -d "@$epoch")" | gzip -9n >"$root/usr/share/doc/tinyllamad/changelog.gz"
 chmod 0644 "$root/usr/share/doc/tinyllamad/changelog.gz"
 for script in postinst prerm postrm; do install -m 0755 "$here/$script" "$root/DEBIAN/$script"; done
 echo /etc/tinyllamad/config.json >"$root/DEBIAN/conffiles"
@@ -42,7 +47,7 @@ cat >"$root/DEBIAN/control" <<CONTROL
 Package: tinyllamad
 Version: $version
 Architecture: $arch
-Maintainer: tinyllamad maintainers <tinyllamad@localhost>
+Maintainer: $maintainer
 Installed-Size: $installed_kib
 Depends: libc6 (>= 2.28), libstdc++6, systemd
 Section: net

@@ -32,51 +32,29 @@ function skipReason(): string | undefined {
 }
 
 /**
- * lintian tags that stay, each for a reason: the package carries a prebuilt Node runtime and npm packages
- * (with their own native addons and licence files) under /opt, as a self-contained release bundle.
+ * lintian tags that remain (lintian 2.116, Debian 12), each for a reason. The package is a self-contained
+ * release bundle: its own Node runtime and the npm packages it runs on, under /opt as the issue asks and
+ * as the unit and the Ansible role lay it out. Any other warning or error fails the test.
  */
 const explainedLintianTags: Record<string, string> = {
-  "dir-or-file-in-opt": "the release bundle lives in /opt/tinyllamad, as the unit and the Ansible role expect",
-  "embedded-library": "node-llama-cpp's prebuilt llama.cpp and Node's bundled libraries come with the bundle",
-  "binary-without-manpage": "tinyllamad --help is the manual; there is no man page yet",
-  "no-manual-page": "tinyllamad --help is the manual; there is no man page yet",
-  "unstripped-binary-or-object": "upstream prebuilt binaries (Node, llama.cpp, koffi) are shipped as published",
-  "shared-library-lacks-prerequisites": "upstream prebuilt addons are shipped as published",
-  "extra-license-file": "npm packages carry their own LICENSE files",
-  "package-contains-documentation-outside-usr-share-doc": "npm packages' README files under /opt",
+  "dir-or-file-in-opt": "the bundle lives in /opt/tinyllamad (add-on software, the unit's ExecStart path)",
+  "bogus-mail-host":
+    "the Maintainer is a placeholder until the project has a public address (TINYLLAMAD_DEB_MAINTAINER)",
+  "bogus-mail-host-in-debian-changelog": "the same placeholder in the changelog",
+  "embedded-library": "the official Node binary links zlib statically",
+  "hardening-no-pie": "the official Node binary is shipped as published",
+  "unstripped-binary-or-object":
+    "llama.cpp/koffi prebuilts as published, and our threadpool library (kept for backtraces)",
+  "missing-dep-for-interpreter":
+    "npm packages' CLIs say #!/usr/bin/env node; the daemon never runs them, it has runtime/bin/node",
+  "unusual-interpreter": "koffi's install script (env -S), never run on the board",
+  "embedded-javascript-library": "fs-extra's own async helper inside node_modules",
+  "executable-not-elf-or-script": "npm packages publish some files with the executable bit",
+  "script-not-executable": "npm packages' scripts and type declarations with a shebang, run through node or not at all",
+  "privacy-breach-generic": "pino's documentation page links CDNs; it is never served",
   "non-standard-dir-perm": "/etc/tinyllamad is 0750: the configuration may hold tokens",
   "non-standard-file-perm": "config.json is 0640: it may hold tokens",
-  "script-not-executable": "npm packages' scripts under /opt are not run as programs",
-  "executable-not-elf-or-script": "npm packages mark some data files executable",
-  "package-contains-vcs-control-file": "npm packages ship .gitignore/.npmignore files",
-  "repeated-path-segment": "npm packages nest folders of the same name",
-  "hardening-no-fortify-functions": "upstream prebuilt binaries",
-  "hardening-no-bindnow": "upstream prebuilt binaries",
-  "hardening-no-pie": "upstream prebuilt binaries",
-  "spelling-error-in-binary": "upstream prebuilt binaries",
-  "library-not-linked-against-libc": "upstream prebuilt binaries",
-  "shared-library-is-executable": "upstream prebuilt binaries",
-  "executable-in-usr-lib": "none: listed to explain if it appears",
-  "source-is-missing": "npm packages ship minified JavaScript; their sources are upstream",
-  "source-contains-prebuilt-javascript-object": "npm packages ship built JavaScript",
-  "jar-not-in-usr-share": "none: listed to explain if it appears",
-  "package-installs-python-bytecode": "none: listed to explain if it appears",
-  "arch-dependent-file-not-in-arch-specific-directory": "native addons live beside their npm packages",
-  "privacy-breach-generic": "npm packages' README files link to badges; they are not served",
-  "package-contains-empty-directory": "npm packages carry empty folders",
-  "missing-dep-for-interpreter": "npm packages' scripts name interpreters they never run with here",
-  "unusual-interpreter": "npm packages' scripts",
-  "wrong-path-for-interpreter": "npm packages' scripts",
-  "no-changelog": "none: the changelog is shipped; listed to explain if it appears",
-  "maintainer-script-calls-systemctl": "daemon-reload on a running systemd, as debhelper's own snippet does",
-  "bogus-mail-host": "the maintainer address is a placeholder until the project has a public address",
-  "unknown-section": "none: listed to explain if it appears",
-  "initial-upload-closes-no-bugs": "the package is not uploaded to Debian",
-  "debian-changelog-file-missing-or-wrong-name": "a native package's changelog is changelog.gz",
-  "systemd-service-file-missing-install-key": "none: listed to explain if it appears",
-  "statically-linked-binary": "upstream prebuilt binaries",
-  "national-encoding": "npm packages' files",
-  "image-file-in-usr-lib": "none: listed to explain if it appears",
+  "no-manual-page": "tinyllamad --help (every command and subcommand) is the manual; no man page yet",
 };
 
 describe("the amd64 Debian package, installed into a throwaway root", {
