@@ -12,6 +12,7 @@ import {
   positiveInteger,
   type SettingFormat,
   settingFormatNamed,
+  stringList,
   text,
 } from "./settingFormats.js";
 import { cliArgNameFor, cliFlagFor, envVarNameFor } from "./settingNames.js";
@@ -43,7 +44,8 @@ export interface TinyllamadConfig {
   npu: { libraryPath: string; modelPath: string };
   scheduler: { parallelSequences: number; maxQueue: number; shutdownGraceMs: number; stallTimeoutMs: number };
   limits: { defaultMaxTokens: number; maxMaxTokens: number; maxMessageBytes: number; maxPromptChars: number };
-  ws: { enabled: boolean; host: string; port: number; token: string };
+  ws: { enabled: boolean; host: string; port: number; token: string; maxConnections: number; idleTimeoutMs: number };
+  http: { allowedOrigins: string[]; allowedHosts: string[] };
   state: { directory: string };
   admin: { token: string };
   thermal: { limitCelsius: number; pollMs: number };
@@ -220,6 +222,28 @@ const settingsWithoutNames: convict.Schema<TinyllamadConfig> = {
       default: "",
       format: text,
       sensitive: true,
+    }),
+    maxConnections: setting({
+      doc: "Most WebSocket connections open at once; a further upgrade is refused with HTTP 503 (E_TOO_MANY_CONNECTIONS).",
+      default: 64,
+      format: positiveInteger,
+    }),
+    idleTimeoutMs: setting({
+      doc: "A WebSocket connection that sends nothing and has no request in flight for this many milliseconds is closed (code 1000); 0 never closes idle connections.",
+      default: 300000,
+      format: nonNegativeInteger,
+    }),
+  },
+  http: {
+    allowedOrigins: setting<string[]>({
+      doc: 'Web page origins (e.g. "https://dashboard.example:8443") whose browser requests and WebSocket upgrades are accepted, besides the daemon\'s own origin; "*" accepts any. A request carrying another Origin is refused with HTTP 403 (E_FORBIDDEN); requests without Origin (non-browser clients) are not affected.',
+      default: [],
+      format: stringList,
+    }),
+    allowedHosts: setting<string[]>({
+      doc: 'Host names and addresses requests may name in their Host header, besides the daemon\'s own (localhost, 127.0.0.1, ::1, the bound address, the hostname and <hostname>.local, and every interface address when bound to 0.0.0.0 or ::); "*" accepts any. Another Host is refused with HTTP 421 (E_FORBIDDEN), which stops DNS-rebinding pages.',
+      default: [],
+      format: stringList,
     }),
   },
   thermal: {
