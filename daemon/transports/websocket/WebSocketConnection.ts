@@ -11,6 +11,7 @@ import type { AdminRequest, ServerMessage } from "../../protocol/messages.js";
 import { type ProtocolLimits, parseClientMessage } from "../../protocol/parseClientMessage.js";
 import type { RequestHandle, Scheduler } from "../../scheduler/Scheduler.js";
 import { internalErrorAnswer } from "../internalErrorAnswer.js";
+import { readMessageId } from "../readMessageId.js";
 
 export interface WebSocketConnectionOptions {
   limits: ProtocolLimits;
@@ -54,7 +55,8 @@ export class WebSocketConnection {
     try {
       this.handle(data, isBinary, known);
     } catch (error) {
-      this.send(internalErrorAnswer(this.options.log, known.id, error, "handling a WebSocket message"));
+      const id = known.id ?? (isBinary ? null : readMessageId(rawBytes(data)));
+      this.send(internalErrorAnswer(this.options.log, id, error, "handling a WebSocket message"));
     }
   }
 
@@ -88,8 +90,7 @@ export class WebSocketConnection {
       this.refuse(null, new ProtocolError("E_BAD_JSON", "binary frames are not accepted; send JSON text"));
       return;
     }
-    const raw = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
-    const parsed = parseClientMessage(raw, this.options.limits);
+    const parsed = parseClientMessage(rawBytes(data), this.options.limits);
     if (!parsed.ok) {
       this.refuse(parsed.id, parsed.error);
       return;
@@ -172,4 +173,9 @@ export class WebSocketConnection {
     }
     this.inFlight.clear();
   }
+}
+
+function rawBytes(data: RawData): Buffer {
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.isBuffer(data) ? data : Buffer.from(data);
 }
