@@ -124,7 +124,9 @@ export class HttpServer {
       }
       await route(request, response);
     } catch (error) {
-      this.options.log.error({ err: error, url: request.url }, "unexpected error in an HTTP route; answered 500");
+      // The path only: a query may carry ?token=.
+      const path = (request.url ?? "").split("?")[0];
+      this.options.log.error({ err: error, path }, "unexpected error in an HTTP route; answered 500");
       if (!response.headersSent) response.writeHead(500, { "content-type": "application/json" });
       response.end(
         JSON.stringify({
