@@ -138,6 +138,8 @@ export class Daemon {
       host: config.ws.host,
       port: config.ws.port,
       log: this.logFor("http"),
+      // Every WebSocket, plus room for health checks and scrapes.
+      maxSockets: config.ws.maxConnections + 64,
       policy: new RequestOriginPolicy({
         bindHost: config.ws.host,
         allowedHosts: config.http.allowedHosts,

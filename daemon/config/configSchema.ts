@@ -224,7 +224,7 @@ const settingsWithoutNames: convict.Schema<TinyllamadConfig> = {
       sensitive: true,
     }),
     maxConnections: setting({
-      doc: "Most WebSocket connections open at once; a further upgrade is refused with HTTP 503 (E_TOO_MANY_CONNECTIONS).",
+      doc: "Most WebSocket connections open at once; a further upgrade is refused with HTTP 503 (E_TOO_MANY_CONNECTIONS). The HTTP server takes at most 64 TCP connections more than this (health checks, scrapes) and closes further ones at once.",
       default: 64,
       format: positiveInteger,
     }),

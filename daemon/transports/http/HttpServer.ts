@@ -20,6 +20,11 @@ export interface HttpServerOptions {
   log: Logger;
   /** Host and Origin checks; without one every request passes (tests of other parts). */
   policy?: RequestOriginPolicy;
+  /**
+   * Most TCP connections open at once (WebSockets included); further ones are closed as they come,
+   * so a flood of sockets cannot use up the process's file descriptors. Unlimited when undefined.
+   */
+  maxSockets?: number;
 }
 
 /**
@@ -55,6 +60,10 @@ export class HttpServer {
     server.on("upgrade", (request: IncomingMessage, socket: Duplex, head: Buffer) =>
       this.upgrade(request, socket, head),
     );
+    if (this.options.maxSockets !== undefined) server.maxConnections = this.options.maxSockets;
+    server.on("drop", () =>
+      this.options.log.debug({ maxSockets: server.maxConnections }, "TCP connection dropped: too many open"),
+    );
     server.on("connection", (socket) => {
       this.sockets.add(socket);
       socket.once("close", () => this.sockets.delete(socket));
@@ -63,6 +72,8 @@ export class HttpServer {
       server.once("error", reject);
       server.listen(this.options.port, this.options.host, () => {
         server.off("error", reject);
+        // Once listening, an error (EMFILE on accept under a flood) is the server's to survive, not a crash.
+        server.on("error", (error) => this.options.log.error({ err: error }, "HTTP server error; serving on"));
         resolve();
       });
     });
