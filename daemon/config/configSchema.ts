@@ -195,7 +195,7 @@ const settingsWithoutNames: convict.Schema<TinyllamadConfig> = {
       format: positiveInteger,
     }),
     maxMessageBytes: setting({
-      doc: "Largest incoming message (WebSocket frame or MQTT payload) in bytes; larger ones get E_MESSAGE_TOO_LARGE.",
+      doc: "Largest incoming message (WebSocket frame or MQTT payload) in bytes. A larger MQTT payload gets E_MESSAGE_TOO_LARGE; a larger WebSocket frame closes its connection with code 1009 before it is read.",
       default: 1048576,
       format: positiveInteger,
     }),
@@ -379,7 +379,7 @@ const settingsWithoutNames: convict.Schema<TinyllamadConfig> = {
       format: oneOf(logLevels),
     }),
     componentLevels: setting({
-      doc: 'Per-part log levels overriding log.level, e.g. "mqtt=debug,backend=warn". Parts: daemon, backend, scheduler, websocket, mqtt, systemd, llama.cpp.',
+      doc: 'Per-part log levels overriding log.level, e.g. "mqtt=debug,backend=warn". Parts: daemon, backend, scheduler, http, websocket, mqtt, systemd, llama.cpp.',
       default: "",
       format: text,
     }),
