@@ -28,6 +28,7 @@ import { settleWithin } from "./admin/settleWithin.js";
 import { type SwapOutcome, swapFailure } from "./admin/swapOutcome.js";
 import type { TinyllamadConfig } from "./config/configSchema.js";
 import { componentLogger, type Logger, type LogLevel, parseComponentLevels } from "./logging/createLogger.js";
+import { ModelLoadError } from "./ModelLoadError.js";
 import { ModelProgressTracker } from "./ModelProgressTracker.js";
 import { DaemonMetrics } from "./metrics/DaemonMetrics.js";
 import { packageVersion } from "./packageVersion.js";
@@ -179,7 +180,7 @@ export class Daemon {
         const calibration = await this.calibrate(plan, modelPath, false);
         this.fallbackChain = [calibration.chosen, ...this.fallbackChain.filter((kind) => kind !== calibration.chosen)];
       }
-      backend = await this.loadFirstWorkingBackend(plan, modelPath);
+      backend = await this.loadModelAtStart(plan, modelPath);
     } catch (error) {
       if (this.startAbort.signal.aborted) return; // stop() came first and is shutting down
       this.modelProgress.failed(basename(modelPath), failureOf(error));
@@ -467,6 +468,25 @@ export class Daemon {
     log.info({ chosen: calibration.chosen, results: calibration.results }, "calibration done");
     this.calibration = calibration;
     return calibration;
+  }
+
+  /**
+   * The first load: a file that is not GGUF, or that no backend can load, is a ModelLoadError (exit
+   * 78, no retry) naming llama.cpp's reason. The magic is checked here first because
+   * node-llama-cpp's own magic error quotes the file's bytes.
+   */
+  private async loadModelAtStart(plan: BackendPlan, modelPath: string): Promise<Backend> {
+    if (plan.backend !== "npu") {
+      await assertGgufModelFile(modelPath).catch(() => {
+        throw new ModelLoadError(modelPath, "it does not start with the GGUF magic, or it is not a regular file");
+      });
+    }
+    try {
+      return await this.loadFirstWorkingBackend(plan, modelPath);
+    } catch (error) {
+      if (error instanceof ModelMissingError || this.startAbort.signal.aborted) throw error;
+      throw new ModelLoadError(modelPath, (error as Error).message ?? String(error));
+    }
   }
 
   /** Loads the planned backend; when it fails, the next one down the chain (npu → vulkan → cpu). */
@@ -794,7 +814,7 @@ export class Daemon {
 
   private createBackend(kind: BackendKind): Backend {
     const onLog = (level: "warn" | "error", message: string) => this.log[level]({ component: "llama.cpp" }, message);
-    const { persistentThreadpool, flashAttention } = this.config.backend;
+    const { persistentThreadpool, flashAttention, useMmap } = this.config.backend;
     switch (kind) {
       case "cpu":
       case "vulkan":
@@ -803,6 +823,7 @@ export class Daemon {
           onLog,
           persistentThreadpool,
           flashAttention,
+          useMmap,
           onDecodeBatch: (sequences) => this.metrics.decodeBatch(sequences),
         });
       case "npu":

@@ -9,6 +9,7 @@ import { formatConfig } from "./config/printConfig.js";
 import { Daemon, ModelTooLargeError } from "./Daemon.js";
 import { runDoctor } from "./doctor/runDoctor.js";
 import { createLogger } from "./logging/createLogger.js";
+import { ModelLoadError } from "./ModelLoadError.js";
 import { packageVersion } from "./packageVersion.js";
 
 /** sysexits' EX_CONFIG: the unit's RestartPreventExitStatus keeps systemd from retrying a bad config. */
@@ -76,7 +77,7 @@ async function serve(args: string[]): Promise<number> {
       await daemon.stop().catch(() => undefined);
       return EXIT_CONFIG;
     }
-    if (error instanceof ModelTooLargeError) {
+    if (error instanceof ModelTooLargeError || error instanceof ModelLoadError) {
       log.fatal({ component: "daemon", code: error.code }, error.message);
       log.flush();
       console.error(`tinyllamad: ${error.message}`);
