@@ -5,7 +5,7 @@
  * reverse on the way down. It also tells systemd what is going on and
  * answers SIGHUP reloads.
  */
-import { createHash, timingSafeEqual } from "node:crypto";
+import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { basename, join } from "node:path";
@@ -40,9 +40,11 @@ import { resolveStateDirectory } from "./stateDirectory.js";
 import { ServiceNotifier } from "./systemd/ServiceNotifier.js";
 import { ThermalGuard } from "./thermal/ThermalGuard.js";
 import { HttpServer, sendJson } from "./transports/http/HttpServer.js";
+import { checkNodeIdFree } from "./transports/mqtt/checkNodeIdFree.js";
 import { assertEmbeddedBrokerLogin, EmbeddedBroker } from "./transports/mqtt/EmbeddedBroker.js";
 import { MqttTransport, type NodeStatusFigures } from "./transports/mqtt/MqttTransport.js";
 import { nodeClientId, nodeTopics } from "./transports/mqtt/mqttTopics.js";
+import { NodeIdentityGuard } from "./transports/mqtt/NodeIdentityGuard.js";
 import { RequestJournal } from "./transports/mqtt/RequestJournal.js";
 import { assertTokenWhenExposed } from "./transports/transportSecurity.js";
 import { WebSocketTransport } from "./transports/websocket/WebSocketTransport.js";
@@ -97,7 +99,11 @@ export class Daemon {
   constructor(
     private config: TinyllamadConfig,
     private readonly log: Logger,
-    options: { environment?: NodeJS.ProcessEnv } = {},
+    private readonly options: {
+      environment?: NodeJS.ProcessEnv;
+      /** A fault found while serving that restarting cannot fix (another instance with this node id): the caller stops and exits 78. */
+      onFatal?: (error: Error) => void;
+    } = {},
   ) {
     this.componentLevels = parseComponentLevels(config.log.componentLevels);
     this.limits = {
@@ -762,6 +768,40 @@ export class Daemon {
       fleet = false;
     }
     this.mqttBrokerUrl = url;
+    // Before the journal or the node's own session is touched: a second instance of this node id stops here.
+    const instance = { id: randomUUID(), startedAt: new Date(this.startedAt).toISOString() };
+    const statusTopic = nodeTopics(mqtt.baseTopic, mqtt.nodeId).status;
+    const tls = {
+      ca: readOptionalFile(mqtt.caFile),
+      cert: readOptionalFile(mqtt.certFile),
+      key: readOptionalFile(mqtt.keyFile),
+    };
+    const { staleInstance } =
+      this.embeddedBroker === undefined
+        ? await checkNodeIdFree({
+            url,
+            clientOptions: {
+              protocolVersion,
+              username: login.username || undefined,
+              password: login.password || undefined,
+              ...tls,
+            },
+            probeClientId: `${nodeClientId(mqtt.nodeId)}_probe_${instance.id.slice(0, 8)}`,
+            nodeId: mqtt.nodeId,
+            statusTopic,
+            statusIntervalMs: mqtt.statusIntervalMs,
+            log,
+          })
+        : { staleInstance: undefined }; // the embedded broker is this node's alone and reserves its client id
+    const identityGuard = new NodeIdentityGuard({
+      nodeId: mqtt.nodeId,
+      statusTopic,
+      instanceId: instance.id,
+      startedAt: instance.startedAt,
+      staleInstance,
+      log,
+      onConflict: (error) => this.options.onFatal?.(error),
+    });
     const stateDirectory = resolveStateDirectory(this.config.state.directory);
     const journal = new RequestJournal(
       join(stateDirectory, `mqtt-journal-${mqtt.nodeId}.jsonl`),
@@ -774,9 +814,9 @@ export class Daemon {
       baseTopic: mqtt.baseTopic,
       username: login.username,
       password: login.password,
-      ca: readOptionalFile(mqtt.caFile),
-      cert: readOptionalFile(mqtt.certFile),
-      key: readOptionalFile(mqtt.keyFile),
+      ...tls,
+      instance,
+      watchClient: (client) => identityGuard.watch(client),
       sessionExpirySeconds: mqtt.sessionExpirySeconds,
       tokenQos: mqtt.tokenQos,
       statusIntervalMs: mqtt.statusIntervalMs,
