@@ -8,9 +8,11 @@ import { ConfigError, loadConfig } from "./config/loadConfig.js";
 import { formatConfig } from "./config/printConfig.js";
 import { Daemon, ModelTooLargeError } from "./Daemon.js";
 import { runDoctor } from "./doctor/runDoctor.js";
+import { installCrashPolicy } from "./installCrashPolicy.js";
 import { createLogger } from "./logging/createLogger.js";
 import { ModelLoadError } from "./ModelLoadError.js";
 import { packageVersion } from "./packageVersion.js";
+import { scheduleTestCrash } from "./scheduleTestCrash.js";
 import { NodeIdConflictError } from "./transports/mqtt/NodeIdConflictError.js";
 
 /** sysexits' EX_CONFIG: the unit's RestartPreventExitStatus keeps systemd from retrying a bad config. */
@@ -32,6 +34,7 @@ See docs/configuration.md.`;
 async function serve(args: string[]): Promise<number> {
   const { config } = loadConfig({ argv: args });
   const log = createLogger({ level: config.log.level });
+  installCrashPolicy(log);
   log.info({ component: "daemon", version: packageVersion() }, "starting tinyllamad");
   let stopping: Promise<void> | undefined;
   let endFatally: ((error: Error) => void) | undefined;
@@ -76,7 +79,6 @@ async function serve(args: string[]): Promise<number> {
       );
     }
   });
-  process.on("unhandledRejection", (reason) => log.error({ component: "daemon", err: reason }, "unhandled rejection"));
 
   try {
     await daemon.start();
@@ -106,6 +108,7 @@ async function serve(args: string[]): Promise<number> {
     await daemon.stop().catch(() => undefined);
     return 1;
   }
+  scheduleTestCrash(log);
   const code = await exitCode;
   log.flush();
   return code;
