@@ -5,7 +5,7 @@
  * reverse on the way down. It also tells systemd what is going on and
  * answers SIGHUP reloads.
  */
-import { createHash, timingSafeEqual } from "node:crypto";
+import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { basename, join } from "node:path";
@@ -29,6 +29,7 @@ import { type SwapOutcome, swapFailure } from "./admin/swapOutcome.js";
 import type { TinyllamadConfig } from "./config/configSchema.js";
 import { redactUrlCredentials } from "./config/redactUrlCredentials.js";
 import { componentLogger, type Logger, type LogLevel, parseComponentLevels } from "./logging/createLogger.js";
+import { ModelLoadError } from "./ModelLoadError.js";
 import { ModelProgressTracker } from "./ModelProgressTracker.js";
 import { DaemonMetrics } from "./metrics/DaemonMetrics.js";
 import { packageVersion } from "./packageVersion.js";
@@ -42,9 +43,11 @@ import { ThermalGuard } from "./thermal/ThermalGuard.js";
 import { HttpServer } from "./transports/http/HttpServer.js";
 import { RequestOriginPolicy } from "./transports/http/RequestOriginPolicy.js";
 import { registerHealthRoutes } from "./transports/http/registerHealthRoutes.js";
+import { checkNodeIdFree } from "./transports/mqtt/checkNodeIdFree.js";
 import { assertEmbeddedBrokerLogin, EmbeddedBroker } from "./transports/mqtt/EmbeddedBroker.js";
 import { MqttTransport, type NodeStatusFigures } from "./transports/mqtt/MqttTransport.js";
 import { nodeClientId, nodeTopics } from "./transports/mqtt/mqttTopics.js";
+import { NodeIdentityGuard } from "./transports/mqtt/NodeIdentityGuard.js";
 import { RequestJournal } from "./transports/mqtt/RequestJournal.js";
 import { assertTokenWhenExposed } from "./transports/transportSecurity.js";
 import { WebSocketTransport } from "./transports/websocket/WebSocketTransport.js";
@@ -99,7 +102,11 @@ export class Daemon {
   constructor(
     private config: TinyllamadConfig,
     private readonly log: Logger,
-    options: { environment?: NodeJS.ProcessEnv } = {},
+    private readonly options: {
+      environment?: NodeJS.ProcessEnv;
+      /** A fault found while serving that restarting cannot fix (another instance with this node id): the caller stops and exits 78. */
+      onFatal?: (error: Error) => void;
+    } = {},
   ) {
     this.componentLevels = parseComponentLevels(config.log.componentLevels);
     this.limits = {
@@ -200,7 +207,7 @@ export class Daemon {
         const calibration = await this.calibrate(plan, modelPath, false);
         this.fallbackChain = [calibration.chosen, ...this.fallbackChain.filter((kind) => kind !== calibration.chosen)];
       }
-      backend = await this.loadFirstWorkingBackend(plan, modelPath);
+      backend = await this.loadModelAtStart(plan, modelPath);
     } catch (error) {
       if (this.startAbort.signal.aborted) return; // stop() came first and is shutting down
       this.modelProgress.failed(basename(modelPath), failureOf(error));
@@ -490,6 +497,25 @@ export class Daemon {
     return calibration;
   }
 
+  /**
+   * The first load: a file that is not GGUF, or that no backend can load, is a ModelLoadError (exit
+   * 78, no retry) naming llama.cpp's reason. The magic is checked here first because
+   * node-llama-cpp's own magic error quotes the file's bytes.
+   */
+  private async loadModelAtStart(plan: BackendPlan, modelPath: string): Promise<Backend> {
+    if (plan.backend !== "npu") {
+      await assertGgufModelFile(modelPath).catch(() => {
+        throw new ModelLoadError(modelPath, "it does not start with the GGUF magic, or it is not a regular file");
+      });
+    }
+    try {
+      return await this.loadFirstWorkingBackend(plan, modelPath);
+    } catch (error) {
+      if (error instanceof ModelMissingError || this.startAbort.signal.aborted) throw error;
+      throw new ModelLoadError(modelPath, (error as Error).message ?? String(error));
+    }
+  }
+
   /** Loads the planned backend; when it fails, the next one down the chain (npu → vulkan → cpu). */
   private async loadFirstWorkingBackend(plan: BackendPlan, modelPath: string): Promise<Backend> {
     let lastError: unknown;
@@ -747,6 +773,40 @@ export class Daemon {
       fleet = false;
     }
     this.mqttBrokerUrl = url;
+    // Before the journal or the node's own session is touched: a second instance of this node id stops here.
+    const instance = { id: randomUUID(), startedAt: new Date(this.startedAt).toISOString() };
+    const statusTopic = nodeTopics(mqtt.baseTopic, mqtt.nodeId).status;
+    const tls = {
+      ca: readOptionalFile(mqtt.caFile),
+      cert: readOptionalFile(mqtt.certFile),
+      key: readOptionalFile(mqtt.keyFile),
+    };
+    const { staleInstance } =
+      this.embeddedBroker === undefined
+        ? await checkNodeIdFree({
+            url,
+            clientOptions: {
+              protocolVersion,
+              username: login.username || undefined,
+              password: login.password || undefined,
+              ...tls,
+            },
+            probeClientId: `${nodeClientId(mqtt.nodeId)}_probe_${instance.id.slice(0, 8)}`,
+            nodeId: mqtt.nodeId,
+            statusTopic,
+            statusIntervalMs: mqtt.statusIntervalMs,
+            log,
+          })
+        : { staleInstance: undefined }; // the embedded broker is this node's alone and reserves its client id
+    const identityGuard = new NodeIdentityGuard({
+      nodeId: mqtt.nodeId,
+      statusTopic,
+      instanceId: instance.id,
+      startedAt: instance.startedAt,
+      staleInstance,
+      log,
+      onConflict: (error) => this.options.onFatal?.(error),
+    });
     const stateDirectory = resolveStateDirectory(this.config.state.directory);
     const journal = new RequestJournal(
       join(stateDirectory, `mqtt-journal-${mqtt.nodeId}.jsonl`),
@@ -759,9 +819,9 @@ export class Daemon {
       baseTopic: mqtt.baseTopic,
       username: login.username,
       password: login.password,
-      ca: readOptionalFile(mqtt.caFile),
-      cert: readOptionalFile(mqtt.certFile),
-      key: readOptionalFile(mqtt.keyFile),
+      ...tls,
+      instance,
+      watchClient: (client) => identityGuard.watch(client),
       sessionExpirySeconds: mqtt.sessionExpirySeconds,
       tokenQos: mqtt.tokenQos,
       statusIntervalMs: mqtt.statusIntervalMs,
@@ -799,7 +859,7 @@ export class Daemon {
 
   private createBackend(kind: BackendKind): Backend {
     const onLog = (level: "warn" | "error", message: string) => this.log[level]({ component: "llama.cpp" }, message);
-    const { persistentThreadpool, flashAttention } = this.config.backend;
+    const { persistentThreadpool, flashAttention, useMmap } = this.config.backend;
     switch (kind) {
       case "cpu":
       case "vulkan":
@@ -808,6 +868,7 @@ export class Daemon {
           onLog,
           persistentThreadpool,
           flashAttention,
+          useMmap,
           onDecodeBatch: (sequences) => this.metrics.decodeBatch(sequences),
         });
       case "npu":

@@ -42,6 +42,7 @@ export interface TinyllamadConfig {
     gpuLayers: number;
     flashAttention: FlashAttentionMode;
     persistentThreadpool: boolean;
+    useMmap: boolean;
   };
   npu: { libraryPath: string; modelPath: string };
   scheduler: {
@@ -154,6 +155,11 @@ const settingsWithoutNames: convict.Schema<TinyllamadConfig> = {
     persistentThreadpool: setting({
       doc: "Keep llama.cpp's CPU worker threads alive between tokens (one threadpool per context, as llama-server does) instead of the start-and-join on every decode that node-llama-cpp 3.22.1 does; needs the library npm run build compiles (see bench/README.md). Read at start.",
       default: true,
+      format: boolean,
+    }),
+    useMmap: setting({
+      doc: 'Map the GGUF file into memory instead of reading it in. Off by default: a mapped file truncated or overwritten in place kills the daemon with SIGBUS, and where the CPU backend repacks the weights (Q4_0) the mapping stays resident beside the copy, doubling the model\'s memory; reading it in costs no more memory for other types (docs/models.md, "Model file faults"). Read at load.',
+      default: false,
       format: boolean,
     }),
   },

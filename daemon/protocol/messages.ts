@@ -161,6 +161,9 @@ export interface NodeStatusMessage {
   fleet: boolean;
   uptime_s: number;
   updated_at: string;
+  /** This run of the daemon (random per start) and when it started: how two instances of one node id tell each other apart. */
+  instance?: string;
+  started_at?: string;
 }
 
 /** The status topic's message once the node is gone: its last will, or what a clean stop publishes. */

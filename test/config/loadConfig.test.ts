@@ -51,6 +51,7 @@ const everySetting: ReadonlyArray<[key: string, env: string, text: string, loade
   ["backend.gpuLayers", "TINYLLAMAD_BACKEND_GPU_LAYERS", "10", 10],
   ["backend.flashAttention", "TINYLLAMAD_BACKEND_FLASH_ATTENTION", "off", "off"],
   ["backend.persistentThreadpool", "TINYLLAMAD_BACKEND_PERSISTENT_THREADPOOL", "false", false],
+  ["backend.useMmap", "TINYLLAMAD_BACKEND_USE_MMAP", "true", true],
   ["npu.libraryPath", "TINYLLAMAD_NPU_LIBRARY_PATH", "/usr/lib/librkllmrt.so", "/usr/lib/librkllmrt.so"],
   ["npu.modelPath", "TINYLLAMAD_NPU_MODEL_PATH", "/models/tinyllama.rkllm", "/models/tinyllama.rkllm"],
   ["scheduler.parallelSequences", "TINYLLAMAD_SCHEDULER_PARALLEL_SEQUENCES", "2", 2],
@@ -116,7 +117,14 @@ describe("defaults", () => {
     const loaded = load();
     assert.deepEqual(loaded.config, {
       model: { path: "", contextSize: 2048, pullOnStart: true, mirrorUrl: "", allowUnverified: false },
-      backend: { kind: "auto", threads: 0, gpuLayers: -1, flashAttention: "auto", persistentThreadpool: true },
+      backend: {
+        kind: "auto",
+        threads: 0,
+        gpuLayers: -1,
+        flashAttention: "auto",
+        persistentThreadpool: true,
+        useMmap: false,
+      },
       npu: { libraryPath: "", modelPath: "" },
       scheduler: {
         parallelSequences: 4,

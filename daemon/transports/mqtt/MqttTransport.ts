@@ -51,12 +51,16 @@ export interface MqttTransportOptions {
   admin?: (request: AdminRequest) => Promise<ServerMessage>;
   /** What the daemon knows for the retained status message (state, model, progress, backend, …). */
   status(): NodeStatusFigures;
+  /** This run's identity in the status (random per start; see NodeIdentityGuard). */
+  instance?: { id: string; startedAt: string };
+  /** Given the client before it connects, to watch it (NodeIdentityGuard). */
+  watchClient?: (client: MqttClient) => void;
 }
 
 /** The status message's fields the daemon gives; the transport adds the node, queue and connection's. */
 export type NodeStatusFigures = Omit<
   NodeStatusMessage,
-  "type" | "node" | "queue" | "requests" | "fleet" | "uptime_s" | "updated_at"
+  "type" | "node" | "queue" | "requests" | "fleet" | "uptime_s" | "updated_at" | "instance" | "started_at"
 >;
 
 const handoffProperty = "tinyllamad-handoffs";
@@ -125,6 +129,7 @@ export class MqttTransport {
     };
     const client = mqtt.connect(o.url, clientOptions);
     this.client = client;
+    o.watchClient?.(client);
     client.handleMessage = (packet, done) => {
       this.onMessage(packet);
       done();
@@ -518,6 +523,9 @@ export class MqttTransport {
       fleet: this.fleetSubscribed,
       uptime_s: Math.round((Date.now() - this.startedAt) / 1000),
       updated_at: new Date().toISOString(),
+      ...(this.options.instance
+        ? { instance: this.options.instance.id, started_at: this.options.instance.startedAt }
+        : {}),
     };
     client.publish(this.topics.status, JSON.stringify(status), { qos: 1, retain: true });
   }

@@ -37,6 +37,18 @@ import {
 import { SequencePool } from "./SequencePool.js";
 import { TokenTextStream } from "./TokenTextStream.js";
 
+/**
+ * The load error with the reason llama.cpp logged ("tensor 'output.weight' data is not within the
+ * file bounds, model is corrupted or incomplete"), without the C function-name prefixes.
+ */
+function withLlamaCppReasons(error: unknown, lines: string[] | undefined): unknown {
+  const reasons = (lines ?? [])
+    .map((line) => line.replace(/^\w+: (error loading model: )?/, ""))
+    .filter((line) => line !== "failed to load model");
+  if (!(error instanceof Error) || reasons.length === 0) return error;
+  return new Error(`${error.message}: ${reasons.join("; ")}`, { cause: error });
+}
+
 /** Tokens looked back on for repeat_penalty, as llama.cpp's default. */
 const repeatPenaltyWindow = 64;
 const grammarCacheSize = 16;
@@ -66,6 +78,12 @@ export interface LlamaCppBackendOptions {
   flashAttention?: "auto" | "on" | "off";
   /** Called for each batched decode step with the number of sequences that sampled a token in it. */
   onDecodeBatch?: (sequences: number) => void;
+  /**
+   * Map the model file (true) or read it into the process's own memory (false, the default): a
+   * mapped file that is truncated or overwritten in place under the running daemon kills it with
+   * SIGBUS on the next token; read weights cannot be taken away (docs/models.md, "Model file faults").
+   */
+  useMmap?: boolean;
 }
 
 export class LlamaCppBackend implements Backend {
@@ -74,6 +92,8 @@ export class LlamaCppBackend implements Backend {
   private readonly grammars = new Map<string, Promise<LlamaJsonSchemaGrammar<never>>>();
   private hasGenerated = false;
   private activeGenerations = 0;
+  /** llama.cpp's error lines while a load runs: node-llama-cpp's own error says only "Failed to load model". */
+  private loadErrors: string[] | undefined;
 
   constructor(private readonly options: LlamaCppBackendOptions) {
     this.kind = options.kind;
@@ -97,10 +117,13 @@ export class LlamaCppBackend implements Backend {
       logger: (level, message) => {
         const text = message.trim();
         if (text.length === 0) return;
-        if (level === LlamaLogLevel.error || level === LlamaLogLevel.fatal) this.options.onLog?.("error", text);
-        else if (level === LlamaLogLevel.warn) this.options.onLog?.("warn", text);
+        if (level === LlamaLogLevel.error || level === LlamaLogLevel.fatal) {
+          this.loadErrors?.push(text);
+          this.options.onLog?.("error", text);
+        } else if (level === LlamaLogLevel.warn) this.options.onLog?.("warn", text);
       },
     });
+    this.loadErrors = [];
     try {
       const devices = this.kind === "vulkan" ? await llama.getGpuDeviceNames() : [];
       if (this.kind === "vulkan" && devices.length === 0)
@@ -108,6 +131,7 @@ export class LlamaCppBackend implements Backend {
       const model = await llama.loadModel({
         modelPath: options.modelPath,
         gpuLayers: this.kind === "vulkan" ? "max" : 0,
+        useMmap: this.options.useMmap ?? false,
         loadSignal: options.signal,
         onLoadProgress: options.onProgress,
       });
@@ -138,7 +162,9 @@ export class LlamaCppBackend implements Backend {
       };
     } catch (error) {
       await llama.dispose();
-      throw error;
+      throw withLlamaCppReasons(error, this.loadErrors);
+    } finally {
+      this.loadErrors = undefined;
     }
   }
 
