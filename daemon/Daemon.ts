@@ -662,10 +662,10 @@ export class Daemon {
   private liveness(): { alive: boolean; reason?: string } {
     const stalledFor = this.scheduler?.stalledForMs() ?? 0;
     if (stalledFor <= this.config.scheduler.stallTimeoutMs) return { alive: true };
-    // Past the plain limit: a long prompt chunk in flight may still be within its own.
+    // Past the plain limit: a long prompt chunk (or a slow decode step) in flight may be within its own.
     const limit = stallLimitMs({
       stallTimeoutMs: this.config.scheduler.stallTimeoutMs,
-      prefillTokensInFlight: this.scheduler?.prefillTokensInFlight() ?? 0,
+      tokensInFlight: this.scheduler?.tokensInFlight() ?? 0,
       prefillTokensPerSecond: this.expectedPrefillTokensPerSecond(),
     });
     if (stalledFor > limit)

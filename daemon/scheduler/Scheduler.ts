@@ -75,8 +75,11 @@ interface Job {
   startedAt?: number;
   firstTokenAt?: number;
   lastTokenAt?: number;
-  /** Prompt tokens the backend evaluates before it next reports progress (0 outside a prefill). */
-  prefillPending: number;
+  /**
+   * Tokens the backend evaluates before this job next shows progress: the prompt chunk in flight
+   * during the prefill, one after it (a decode step); 0 before the backend first reports.
+   */
+  tokensInFlight: number;
   seq: number;
   text: string;
   abort: AbortController;
@@ -198,13 +201,14 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   }
 
   /**
-   * Prompt tokens the running generations are evaluating before any of them can next report
-   * progress: the chunks (or, on a runtime that cannot report within a prefill, whole prompts) in
-   * flight. They share the backend, so they add up. The stall limit allows for them (stallLimitMs).
+   * Tokens the running generations are evaluating before any of them can next show progress: the
+   * prompt chunks (or, on a runtime that cannot report within a prefill, whole prompts) in flight,
+   * and one per generation past its prefill. They share the backend, so they add up. The stall
+   * limit allows for them (stallLimitMs).
    */
-  prefillTokensInFlight(): number {
+  tokensInFlight(): number {
     let tokens = 0;
-    for (const job of this.running) tokens += job.prefillPending;
+    for (const job of this.running) tokens += job.tokensInFlight;
     return tokens;
   }
 
@@ -257,7 +261,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       sink,
       client: sink.client ?? anonymousClient,
       acceptedAt: performance.now(),
-      prefillPending: 0,
+      tokensInFlight: 0,
       seq: 0,
       text: "",
       abort: new AbortController(),
@@ -363,7 +367,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   /** A prefill chunk done (or begun): progress for the liveness check, however long the prompt. */
   private onPrefill(job: Job, progress: PrefillProgress): void {
     this.lastProgressAt = performance.now();
-    job.prefillPending = progress.nextChunkTokens;
+    job.tokensInFlight = progress.nextChunkTokens > 0 ? progress.nextChunkTokens : 1;
     if (progress.evaluatedTokens > 0 && progress.nextChunkTokens > 0)
       this.options.log?.debug(
         { id: job.request.id, evaluated: progress.evaluatedTokens, prompt_tokens: progress.promptTokens },
