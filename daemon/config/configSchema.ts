@@ -191,7 +191,7 @@ const settingsWithoutNames: convict.Schema<TinyllamadConfig> = {
       format: nonNegativeInteger,
     }),
     stallTimeoutMs: setting({
-      doc: "A running generation that makes no progress (a token, or a prefill chunk evaluated) for this long counts as hung: the liveness check (/healthz, systemd's watchdog) fails, so systemd restarts the service. While prompt chunks are being evaluated the limit grows to 4× what they take at the expected prefill rate (scheduler.prefillTokensPerSecond) when that is longer.",
+      doc: "A running generation that makes no progress (a token, or a prefill chunk evaluated) for this long counts as hung: the liveness check (/healthz, systemd's watchdog) fails, so systemd restarts the service. When the tokens in flight (the prompt chunks being evaluated, one per sequence past its prefill) would take longer at the expected prefill rate (scheduler.prefillTokensPerSecond), the limit grows to 4× that.",
       default: 120000,
       format: positiveInteger,
     }),
