@@ -51,6 +51,7 @@ const everySetting: ReadonlyArray<[key: string, env: string, text: string, loade
   ["backend.gpuLayers", "TINYLLAMAD_BACKEND_GPU_LAYERS", "10", 10],
   ["backend.flashAttention", "TINYLLAMAD_BACKEND_FLASH_ATTENTION", "off", "off"],
   ["backend.persistentThreadpool", "TINYLLAMAD_BACKEND_PERSISTENT_THREADPOOL", "false", false],
+  ["backend.prefillChunkTokens", "TINYLLAMAD_BACKEND_PREFILL_CHUNK_TOKENS", "128", 128],
   ["npu.libraryPath", "TINYLLAMAD_NPU_LIBRARY_PATH", "/usr/lib/librkllmrt.so", "/usr/lib/librkllmrt.so"],
   ["npu.modelPath", "TINYLLAMAD_NPU_MODEL_PATH", "/models/tinyllama.rkllm", "/models/tinyllama.rkllm"],
   ["scheduler.parallelSequences", "TINYLLAMAD_SCHEDULER_PARALLEL_SEQUENCES", "2", 2],
@@ -58,6 +59,7 @@ const everySetting: ReadonlyArray<[key: string, env: string, text: string, loade
   ["scheduler.shutdownGraceMs", "TINYLLAMAD_SCHEDULER_SHUTDOWN_GRACE_MS", "500", 500],
   ["scheduler.stallTimeoutMs", "TINYLLAMAD_SCHEDULER_STALL_TIMEOUT_MS", "5000", 5000],
   ["scheduler.maxQueueSharePerClient", "TINYLLAMAD_SCHEDULER_MAX_QUEUE_SHARE_PER_CLIENT", "0.25", 0.25],
+  ["scheduler.prefillTokensPerSecond", "TINYLLAMAD_SCHEDULER_PREFILL_TOKENS_PER_SECOND", "40", 40],
   ["limits.defaultMaxTokens", "TINYLLAMAD_LIMITS_DEFAULT_MAX_TOKENS", "64", 64],
   ["limits.maxMaxTokens", "TINYLLAMAD_LIMITS_MAX_MAX_TOKENS", "4096", 4096],
   ["limits.maxMessageBytes", "TINYLLAMAD_LIMITS_MAX_MESSAGE_BYTES", "2048", 2048],
@@ -107,7 +109,14 @@ describe("defaults", () => {
     const loaded = load();
     assert.deepEqual(loaded.config, {
       model: { path: "", contextSize: 2048, pullOnStart: true, mirrorUrl: "", allowUnverified: false },
-      backend: { kind: "auto", threads: 0, gpuLayers: -1, flashAttention: "auto", persistentThreadpool: true },
+      backend: {
+        kind: "auto",
+        threads: 0,
+        gpuLayers: -1,
+        flashAttention: "auto",
+        persistentThreadpool: true,
+        prefillChunkTokens: 0,
+      },
       npu: { libraryPath: "", modelPath: "" },
       scheduler: {
         parallelSequences: 4,
@@ -115,6 +124,7 @@ describe("defaults", () => {
         shutdownGraceMs: 10000,
         stallTimeoutMs: 120000,
         maxQueueSharePerClient: 0.5,
+        prefillTokensPerSecond: 0,
       },
       limits: { defaultMaxTokens: 128, maxMaxTokens: 2048, maxMessageBytes: 1048576, maxPromptChars: 32768 },
       ws: { enabled: true, host: "127.0.0.1", port: 8765, token: "" },
