@@ -6,6 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from "mqtt";
+import { redactUrlCredentials } from "../../config/redactUrlCredentials.js";
 import type { Logger } from "../../logging/createLogger.js";
 import { ProtocolError } from "../../protocol/errorCodes.js";
 import type {
@@ -140,7 +141,9 @@ export class MqttTransport {
       const period = client.options.reconnectPeriod ?? reconnectMinMs;
       client.options.reconnectPeriod = Math.min(reconnectMaxMs, Math.max(reconnectMinMs, period * 2));
     });
-    client.on("offline", () => o.log.warn({ url: redactUrl(o.url) }, "MQTT broker unreachable; reconnecting"));
+    client.on("offline", () =>
+      o.log.warn({ url: redactUrlCredentials(o.url) }, "MQTT broker unreachable; reconnecting"),
+    );
     client.on("error", (error) => o.log.warn({ err: error.message }, "MQTT client error"));
     o.scheduler.on("load", this.onLoad);
     this.statusTimer = setInterval(() => this.publishStatus(), o.statusIntervalMs);
@@ -153,7 +156,10 @@ export class MqttTransport {
       });
     });
     if (!connected)
-      o.log.warn({ url: redactUrl(o.url) }, "MQTT broker not reachable yet; serving other transports and retrying");
+      o.log.warn(
+        { url: redactUrlCredentials(o.url) },
+        "MQTT broker not reachable yet; serving other transports and retrying",
+      );
   }
 
   /** Stops taking new requests: unsubscribes (queued requests stay with the broker for the next start). */
@@ -192,7 +198,7 @@ export class MqttTransport {
     if (!client) return;
     client.options.reconnectPeriod = reconnectMinMs;
     log.info(
-      { url: redactUrl(this.options.url), sessionPresent, protocol: this.options.protocolVersion },
+      { url: redactUrlCredentials(this.options.url), sessionPresent, protocol: this.options.protocolVersion },
       "MQTT connected",
     );
     if (this.accepting) {
@@ -526,14 +532,4 @@ function requestKey(reply: ReplyTarget, id: string): string {
     .update(`${reply.topic}\u0000${reply.correlationData ?? ""}\u0000${id}`)
     .digest("base64url")
     .slice(0, 24);
-}
-
-function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = "redacted";
-    return parsed.toString();
-  } catch {
-    return url;
-  }
 }
