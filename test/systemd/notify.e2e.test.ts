@@ -60,7 +60,7 @@ describe("systemd notify protocol", () => {
   });
 
   it("keeps the watchdog fed through a prefill longer than scheduler.stallTimeoutMs: each chunk is progress", async () => {
-    // A 1.1 B-parameter model reading a ~1000-token prompt spends far longer than 100 ms before its
+    // A 1.1 B-parameter model reading a ~400-token prompt spends far longer than 100 ms before its
     // first token. Before prefill progress counted, that withheld the pings (systemd killed the
     // daemon). Each 64-token chunk is progress now, and the stall limit allows the tokens in flight
     // their time at scheduler.prefillTokensPerSecond — set to a slow board's 1 tok/s so that this
@@ -71,7 +71,7 @@ describe("systemd notify protocol", () => {
         "--model.path",
         testModelPath("tinyllama-1.1b", "q4_0"),
         "--model.contextSize",
-        "1200",
+        "600",
         "--scheduler.parallelSequences",
         "1",
         "--scheduler.stallTimeoutMs",
@@ -93,7 +93,7 @@ describe("systemd notify protocol", () => {
     try {
       const client = await ProtocolClient.connect(url);
       const pingsBefore = listener.with("WATCHDOG").length;
-      const answer = await client.request({ id: "long", prompt: "word ".repeat(1000), max_tokens: 2 }, 300_000);
+      const answer = await client.request({ id: "long", prompt: "word ".repeat(400), max_tokens: 2 }, 300_000);
       const final = answer.final;
       assert.equal(final.type, "done");
       if (final.type !== "done") return;
