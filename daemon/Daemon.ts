@@ -19,6 +19,7 @@ import {
   calibrateBackends,
   calibrationKey,
 } from "../hal/calibration/calibrateBackends.js";
+import { expectedPrefillRate } from "../hal/plan/expectedPrefillRate.js";
 import { type BackendPlan, planBackend } from "../hal/plan/planBackend.js";
 import { type HardwareReport, probeHardware } from "../hal/probes/probeHardware.js";
 import { defaultStoreDirectory, ModelMissingError, resolveModelPath } from "../models/store/defaultModelLocation.js";
@@ -37,6 +38,7 @@ import type { AdminRequest, ModelProgress, ServerMessage } from "./protocol/mess
 import type { ProtocolLimits } from "./protocol/parseClientMessage.js";
 import { pullDefaultModel } from "./pullDefaultModel.js";
 import { Scheduler } from "./scheduler/Scheduler.js";
+import { stallLimitMs } from "./scheduler/stallLimitMs.js";
 import { resolveStateDirectory } from "./stateDirectory.js";
 import { ServiceNotifier } from "./systemd/ServiceNotifier.js";
 import { ThermalGuard } from "./thermal/ThermalGuard.js";
@@ -706,9 +708,37 @@ export class Daemon {
 
   private liveness(): { alive: boolean; reason?: string } {
     const stalledFor = this.scheduler?.stalledForMs() ?? 0;
-    if (stalledFor > this.config.scheduler.stallTimeoutMs)
+    if (stalledFor <= this.config.scheduler.stallTimeoutMs) return { alive: true };
+    // Past the plain limit: a long prompt chunk (or a slow decode step) in flight may be within its own.
+    const limit = stallLimitMs({
+      stallTimeoutMs: this.config.scheduler.stallTimeoutMs,
+      tokensInFlight: this.scheduler?.tokensInFlight() ?? 0,
+      prefillTokensPerSecond: this.expectedPrefillTokensPerSecond(),
+    });
+    if (stalledFor > limit)
       return { alive: false, reason: `generation made no progress for ${Math.round(stalledFor / 1000)} s` };
     return { alive: true };
+  }
+
+  private prefillRate: { key: string; tokensPerSecond: number | null } | undefined;
+
+  /** scheduler.prefillTokensPerSecond, else the estimate for the backend serving now (cached per model). */
+  private expectedPrefillTokensPerSecond(): number | null {
+    if (this.config.scheduler.prefillTokensPerSecond > 0) return this.config.scheduler.prefillTokensPerSecond;
+    let info: ReturnType<Backend["info"]> | undefined;
+    try {
+      info = this.backend?.info();
+    } catch {
+      return null; // unloaded (stopping): nothing runs on it
+    }
+    if (info === undefined) return null;
+    const key = `${info.kind}:${info.modelPath}`;
+    if (this.prefillRate?.key !== key) {
+      const modelBytes = existsSync(info.modelPath) ? statSync(info.modelPath).size : 0;
+      const board = this.hardware?.board.id ?? "generic-unknown";
+      this.prefillRate = { key, tokensPerSecond: expectedPrefillRate(board, info.kind, modelBytes).tokensPerSecond };
+    }
+    return this.prefillRate.tokensPerSecond;
   }
 
   /** One line for `systemctl status`: serving on cpu ×4, queue 3, 14.8 tok/s. */
@@ -870,6 +900,7 @@ export class Daemon {
           flashAttention,
           useMmap,
           onDecodeBatch: (sequences) => this.metrics.decodeBatch(sequences),
+          prefillChunkTokens: this.config.backend.prefillChunkTokens,
         });
       case "npu":
         return new RkllmBackend({ libraryPath: this.config.npu.libraryPath || undefined });

@@ -43,6 +43,7 @@ export interface TinyllamadConfig {
     flashAttention: FlashAttentionMode;
     persistentThreadpool: boolean;
     useMmap: boolean;
+    prefillChunkTokens: number;
   };
   npu: { libraryPath: string; modelPath: string };
   scheduler: {
@@ -51,6 +52,7 @@ export interface TinyllamadConfig {
     shutdownGraceMs: number;
     stallTimeoutMs: number;
     maxQueueSharePerClient: number;
+    prefillTokensPerSecond: number;
   };
   limits: { defaultMaxTokens: number; maxMaxTokens: number; maxMessageBytes: number; maxPromptChars: number };
   ws: { enabled: boolean; host: string; port: number; token: string; maxConnections: number; idleTimeoutMs: number };
@@ -162,6 +164,11 @@ const settingsWithoutNames: convict.Schema<TinyllamadConfig> = {
       default: false,
       format: boolean,
     }),
+    prefillChunkTokens: setting({
+      doc: "cpu and vulkan backends: prompt tokens evaluated per prefill chunk. Between chunks a cancel or deadline_ms ends the request and the liveness check sees progress, so a long prompt is neither uninterruptible nor mistaken for a hang; smaller chunks react sooner and cost a little prefill speed. 0 means the context's batch size (512). Read at start.",
+      default: 0,
+      format: nonNegativeInteger,
+    }),
   },
   npu: {
     libraryPath: setting({
@@ -192,7 +199,7 @@ const settingsWithoutNames: convict.Schema<TinyllamadConfig> = {
       format: nonNegativeInteger,
     }),
     stallTimeoutMs: setting({
-      doc: "A running generation that makes no progress for this long counts as hung: the liveness check (/healthz, systemd's watchdog) fails, so systemd restarts the service. Allow for a long prompt's prefill on a slow board.",
+      doc: "A running generation that makes no progress (a token, or a prefill chunk evaluated) for this long counts as hung: the liveness check (/healthz, systemd's watchdog) fails, so systemd restarts the service. When the tokens in flight (the prompt chunks being evaluated, one per sequence past its prefill) would take longer at the expected prefill rate (scheduler.prefillTokensPerSecond), the limit grows to 4× that.",
       default: 120000,
       format: positiveInteger,
     }),
@@ -200,6 +207,11 @@ const settingsWithoutNames: convict.Schema<TinyllamadConfig> = {
       doc: "The most one client (a WebSocket connection, an MQTT reply route; requests without one share one anonymous client) may have waiting and running at once, as a fraction of maxQueue + parallelSequences, rounded up, at least 1; more get E_QUEUE_FULL. A lone client gets only its share too; 1 turns the per-client limit off.",
       default: 0.5,
       format: fractionAboveZeroToOne,
+    }),
+    prefillTokensPerSecond: setting({
+      doc: "The prefill rate (prompt tokens per second) the liveness check expects of this board, model and backend, to allow a prompt chunk (the whole prompt on the NPU, which cannot report within a prefill) time before it counts as a hang. 0 means a conservative estimate from the board and the model's size (the CPU's decode bound; the Pi 4's for a board without a figure; a tenth of that through Vulkan; 262 on the NPU). Set it to a measured rate (llama-bench's pp figure) to detect hangs sooner.",
+      default: 0,
+      format: nonNegativeInteger,
     }),
   },
   limits: {

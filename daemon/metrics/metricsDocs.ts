@@ -20,8 +20,10 @@ Generated from \`daemon/metrics/DaemonMetrics.ts\` by
 The daemon's HTTP server (\`ws.host\`:\`ws.port\`, see [configuration.md](configuration.md)) serves, besides
 the WebSocket API:
 
-- \`GET /healthz\` — liveness: 200 (\`"status": "ok"\`) unless generation has made no progress for
-  \`scheduler.stallTimeoutMs\` (503, \`"stalled"\`), whether or not a model is loaded yet; the JSON body
+- \`GET /healthz\` — liveness: 200 (\`"status": "ok"\`) unless generation has made no progress (a
+  token, or a prompt chunk evaluated) for \`scheduler.stallTimeoutMs\`, or for longer than the tokens in
+  flight take at the expected prefill rate where that is longer (503, \`"stalled"\`), whether or not a
+  model is loaded yet; the JSON body
   carries the state — backend, model, threads, CPU threadpool, fallbacks taken, calibration, model
   pull/load progress, temperature and thermal pause, queue;
 - \`GET /readyz\` — readiness: 200 while a model is loaded and requests are served, else 503 with the

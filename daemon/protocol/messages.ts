@@ -77,6 +77,11 @@ export interface Usage {
   completion_tokens: number;
   /** Prompt tokens served from a cached prefix (same `session`, or a shared prefix) instead of evaluated. */
   cached_prompt_tokens: number;
+  /**
+   * Prompt tokens evaluated for this request: prompt_tokens − cached_prompt_tokens when the prefill
+   * ran to its end; fewer when it was cancelled during the prefill (which stops between chunks).
+   */
+  evaluated_prompt_tokens: number;
 }
 
 export interface Timings {
