@@ -8,7 +8,7 @@
  */
 import { ProtocolError } from "../../protocol/errorCodes.js";
 import { isTopicSafeId, type NodeTopics, replyTopicProblem } from "./mqttTopics.js";
-import type { ReplyTarget } from "./RequestJournal.js";
+import type { ReplyTarget } from "./ledgerRecords.js";
 
 export interface ReplyRouteSources {
   /** The packet's MQTT 5 Response Topic. */
