@@ -153,7 +153,7 @@ export class MqttRequestHandler {
     }
     if (known?.kind === "answered") {
       // A retained request comes again on every (re)subscription: answered once per id, ever.
-      if (packet.retain && known.retained) log.debug({ id: message.id }, "retained request already answered");
+      if (packet.retain) log.debug({ id: message.id }, "retained request already answered");
       else if (known.final !== undefined) {
         log.info({ id: message.id }, "request already answered; sending the same final answer again");
         answers.republish(route, known.final);

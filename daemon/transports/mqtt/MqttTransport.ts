@@ -265,7 +265,9 @@ export class MqttTransport {
     if (this.accepting)
       client.subscribe(
         [this.topics.request, this.topics.cancel],
-        { qos: 1 },
+        // Retain As Published: a retained request keeps its flag when forwarded live, so it gets a
+        // tombstone and is answered once per id, ever, not again at each resubscription.
+        { qos: 1, rap: true },
         (error) => error && log.error({ err: error.message }, "MQTT subscribe failed"),
       );
     this.publishStatus();
