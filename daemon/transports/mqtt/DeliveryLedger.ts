@@ -372,7 +372,9 @@ export class DeliveryLedger extends EventEmitter<DeliveryLedgerEvents> {
   private probe(): void {
     const reason = this.degradedReason;
     this.file.prepareDirectory();
-    // Still failing: stay degraded quietly (one log line on entering, one on leaving).
+    // Still failing, or a disk so nearly full that the next append would fail again (no flapping):
+    // stay degraded quietly (one log line on entering, one on leaving).
+    if (this.file.freeBytes() < recoveryReserveBytes + this.pendingBytes) return;
     if (!this.compact(Date.now())) return;
     this.degradedReason = undefined;
     clearInterval(this.probeTimer);
@@ -381,6 +383,9 @@ export class DeliveryLedger extends EventEmitter<DeliveryLedgerEvents> {
     this.emit("recovered");
   }
 }
+
+/** Free space a degraded ledger waits for (besides its own unanswered requests) before it takes requests again. */
+const recoveryReserveBytes = 16 * 1024;
 
 function keepField(keepUntil: number | null | undefined): { keep?: number | null } {
   return keepUntil === undefined ? {} : { keep: keepUntil };

@@ -17,6 +17,7 @@ import {
   openSync,
   readFileSync,
   renameSync,
+  statfsSync,
   statSync,
   unlinkSync,
   writeSync,
@@ -148,6 +149,16 @@ export class LedgerFile {
 
   close(): void {
     this.closeAppender();
+  }
+
+  /** Bytes the ledger's filesystem has free for this process (Infinity when it cannot tell). */
+  freeBytes(): number {
+    try {
+      const stats = statfsSync(dirname(this.path));
+      return stats.bavail * stats.bsize;
+    } catch {
+      return Number.POSITIVE_INFINITY;
+    }
   }
 
   private closeAppender(): void {
