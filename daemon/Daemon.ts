@@ -39,10 +39,10 @@ import { resolveStateDirectory } from "./stateDirectory.js";
 import { ServiceNotifier } from "./systemd/ServiceNotifier.js";
 import { ThermalGuard } from "./thermal/ThermalGuard.js";
 import { HttpServer, sendJson } from "./transports/http/HttpServer.js";
+import { DeliveryLedger } from "./transports/mqtt/DeliveryLedger.js";
 import { assertEmbeddedBrokerLogin, EmbeddedBroker } from "./transports/mqtt/EmbeddedBroker.js";
 import { MqttTransport, type NodeStatusFigures } from "./transports/mqtt/MqttTransport.js";
 import { nodeClientId, nodeTopics } from "./transports/mqtt/mqttTopics.js";
-import { DeliveryLedger } from "./transports/mqtt/DeliveryLedger.js";
 import { assertTokenWhenExposed } from "./transports/transportSecurity.js";
 import { WebSocketTransport } from "./transports/websocket/WebSocketTransport.js";
 

@@ -2,6 +2,7 @@ import os from "node:os";
 import type convict from "convict";
 import {
   absolutePathList,
+  atLeast64KiB,
   boolean,
   fractionAboveZeroToOne,
   integerFromMinusOne,
@@ -12,7 +13,6 @@ import {
   oneOf,
   port,
   positiveInteger,
-  atLeast64KiB,
   type SettingFormat,
   settingFormatNamed,
   text,

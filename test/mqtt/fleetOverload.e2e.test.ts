@@ -45,7 +45,9 @@ describe("fleet requests under overload", () => {
   it("one node, 200 fleet requests at once: 200 final answers, none twice", async () => {
     const broker = new MosquittoBroker();
     await broker.start();
-    const node = new DaemonProcess(mqttNodeFlags({ brokerUrl: broker.url, nodeId: "solo", stateDirectory: state, maxQueue: 10 }));
+    const node = new DaemonProcess(
+      mqttNodeFlags({ brokerUrl: broker.url, nodeId: "solo", stateDirectory: state, maxQueue: 10 }),
+    );
     const client = await MqttProbeClient.connect(broker.url);
     try {
       await node.start();
@@ -74,7 +76,10 @@ describe("fleet requests under overload", () => {
       await assertEachAnsweredOnce(client, ids);
       const served = nodes.map((n) => n.logLines.filter((l) => l.msg === "request finished").length);
       assert.equal(served[0]! + served[1]!, 300, `served ${served.join(" + ")}`);
-      assert.ok(served.every((count) => count > 0), "both nodes served");
+      assert.ok(
+        served.every((count) => count > 0),
+        "both nodes served",
+      );
     } finally {
       for (const n of nodes) assert.equal((await n.stop()).code, 0);
       await client.end();

@@ -148,7 +148,9 @@ describe("disk faults degrade, never crash", () => {
       rmSync(filler);
       await assertEachAnsweredOnce(client, ids);
       await daemon.waitForLog((l) => String(l.msg).startsWith("MQTT delivery ledger writable again"), 5_000);
-      const entering = daemon.logLines.filter((l) => String(l.msg).startsWith("MQTT delivery ledger cannot be written"));
+      const entering = daemon.logLines.filter((l) =>
+        String(l.msg).startsWith("MQTT delivery ledger cannot be written"),
+      );
       assert.equal(entering.length, 1, "one log line on entering the degraded state, not one per message");
     } finally {
       assert.equal((await daemon.stop()).code, 0);

@@ -3,7 +3,7 @@
  * half-open link: the daemon's packets still reach the broker, the broker's acknowledgements never
  * come back). Only the connections open when it stalls are stalled: new ones pass both ways.
  */
-import { createServer, type Server, type Socket, connect } from "node:net";
+import { connect, createServer, type Server, type Socket } from "node:net";
 
 export class StallingProxy {
   private server: Server | undefined;

@@ -6,10 +6,10 @@ import type { MqttClient } from "mqtt";
 import type { Logger } from "../../logging/createLogger.js";
 import type { ProtocolError } from "../../protocol/errorCodes.js";
 import type { ServerMessage } from "../../protocol/messages.js";
-import { decideReplyRoute, type ReplyRouteSources } from "./decideReplyRoute.js";
-import { isAnswerTopic, type NodeTopics } from "./mqttTopics.js";
 import type { AnswerStore } from "./AnswerStore.js";
 import type { DeliveryLedger, ReplyTarget } from "./DeliveryLedger.js";
+import { decideReplyRoute, type ReplyRouteSources } from "./decideReplyRoute.js";
+import { isAnswerTopic, type NodeTopics } from "./mqttTopics.js";
 
 export interface AnswerPublisherOptions {
   /** The connection now (undefined once stopped). */

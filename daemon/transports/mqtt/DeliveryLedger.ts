@@ -130,13 +130,7 @@ export class DeliveryLedger extends EventEmitter<DeliveryLedgerEvents> {
   }
 
   /** Records an accepted request before its PUBACK. `keepUntil`: see LedgerEntry (retained requests). */
-  accept(
-    key: string,
-    payload: string,
-    reply: ReplyTarget,
-    keepUntil?: number | null,
-    now = Date.now(),
-  ): RecordOutcome {
+  accept(key: string, payload: string, reply: ReplyTarget, keepUntil?: number | null, now = Date.now()): RecordOutcome {
     if (this.degraded) return "failed";
     const record: LedgerRecord = { t: "accepted", key, payload, reply, at: now, ...keepField(keepUntil) };
     const line = JSON.stringify(record);
@@ -379,7 +373,10 @@ export class DeliveryLedger extends EventEmitter<DeliveryLedgerEvents> {
     this.degradedReason = undefined;
     clearInterval(this.probeTimer);
     this.probeTimer = undefined;
-    this.options.log.info({ path: this.options.path, was: reason }, "MQTT delivery ledger writable again; taking MQTT requests");
+    this.options.log.info(
+      { path: this.options.path, was: reason },
+      "MQTT delivery ledger writable again; taking MQTT requests",
+    );
     this.emit("recovered");
   }
 }

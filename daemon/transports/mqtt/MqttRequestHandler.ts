@@ -110,7 +110,10 @@ export class MqttRequestHandler {
     if (payload.length > maxMessageBytes) {
       answers.refuse(
         this.routeSources(packet, undefined, null),
-        new ProtocolError("E_MESSAGE_TOO_LARGE", `the payload is ${payload.length} bytes; the limit is ${maxMessageBytes}`),
+        new ProtocolError(
+          "E_MESSAGE_TOO_LARGE",
+          `the payload is ${payload.length} bytes; the limit is ${maxMessageBytes}`,
+        ),
       );
       return "ack";
     }
@@ -265,12 +268,19 @@ export class MqttRequestHandler {
 
   private answerInternalError(packet: IPublishPacket, payload: Buffer, error: unknown): void {
     const { log, answers, maxMessageBytes } = this.options;
-    log.error({ err: error, topic: packet.topic }, "unexpected error while handling an MQTT message; answering E_INTERNAL");
+    log.error(
+      { err: error, topic: packet.topic },
+      "unexpected error while handling an MQTT message; answering E_INTERNAL",
+    );
     try {
-      const fields = payload.length > maxMessageBytes ? { id: null, replyTo: undefined } : salvageRoutingFields(payload);
+      const fields =
+        payload.length > maxMessageBytes ? { id: null, replyTo: undefined } : salvageRoutingFields(payload);
       answers.refuse(
         this.routeSources(packet, fields.replyTo, fields.id),
-        new ProtocolError("E_INTERNAL", "an unexpected internal error while handling this message; the node keeps serving"),
+        new ProtocolError(
+          "E_INTERNAL",
+          "an unexpected internal error while handling this message; the node keeps serving",
+        ),
       );
     } catch (secondError) {
       log.error({ err: secondError }, "could not answer E_INTERNAL");
