@@ -27,6 +27,7 @@ import { resolveSwapModelPath } from "./admin/resolveSwapModelPath.js";
 import { settleWithin } from "./admin/settleWithin.js";
 import { type SwapOutcome, swapFailure } from "./admin/swapOutcome.js";
 import type { TinyllamadConfig } from "./config/configSchema.js";
+import { redactUrlCredentials } from "./config/redactUrlCredentials.js";
 import { componentLogger, type Logger, type LogLevel, parseComponentLevels } from "./logging/createLogger.js";
 import { ModelProgressTracker } from "./ModelProgressTracker.js";
 import { DaemonMetrics } from "./metrics/DaemonMetrics.js";
@@ -38,7 +39,9 @@ import { Scheduler } from "./scheduler/Scheduler.js";
 import { resolveStateDirectory } from "./stateDirectory.js";
 import { ServiceNotifier } from "./systemd/ServiceNotifier.js";
 import { ThermalGuard } from "./thermal/ThermalGuard.js";
-import { HttpServer, sendJson } from "./transports/http/HttpServer.js";
+import { HttpServer } from "./transports/http/HttpServer.js";
+import { RequestOriginPolicy } from "./transports/http/RequestOriginPolicy.js";
+import { registerHealthRoutes } from "./transports/http/registerHealthRoutes.js";
 import { DeliveryLedger } from "./transports/mqtt/DeliveryLedger.js";
 import { assertEmbeddedBrokerLogin, EmbeddedBroker } from "./transports/mqtt/EmbeddedBroker.js";
 import { MqttTransport, type NodeStatusFigures } from "./transports/mqtt/MqttTransport.js";
@@ -143,8 +146,24 @@ export class Daemon {
     this.notifier.start();
     this.modelProgress.on("change", (progress) => this.onModelProgress(progress));
 
-    const http = new HttpServer(config.ws.host, config.ws.port);
-    this.registerRoutes(http);
+    const http = new HttpServer({
+      host: config.ws.host,
+      port: config.ws.port,
+      log: this.logFor("http"),
+      // Every WebSocket, plus room for health checks and scrapes.
+      maxSockets: config.ws.maxConnections + 64,
+      policy: new RequestOriginPolicy({
+        bindHost: config.ws.host,
+        allowedHosts: config.http.allowedHosts,
+        allowedOrigins: config.http.allowedOrigins,
+      }),
+    });
+    registerHealthRoutes(http, {
+      host: config.ws.host,
+      token: config.ws.token,
+      health: () => this.health(),
+      metrics: this.metrics,
+    });
     await http.start();
     this.http = http;
 
@@ -163,6 +182,8 @@ export class Daemon {
         host: config.ws.host,
         token: config.ws.token,
         maxMessageBytes: config.limits.maxMessageBytes,
+        maxConnections: config.ws.maxConnections,
+        idleTimeoutMs: config.ws.idleTimeoutMs,
         limits: this.limits,
         scheduler,
         log: this.logFor("websocket"),
@@ -218,7 +239,7 @@ export class Daemon {
         component: "daemon",
         websocket: this.webSocket?.address() ?? null,
         http: http.address() ?? null,
-        mqtt: this.mqttBrokerUrl ?? null,
+        mqtt: this.mqttBrokerUrl === undefined ? null : redactUrlCredentials(this.mqttBrokerUrl),
       },
       "serving",
     );
@@ -669,22 +690,6 @@ export class Daemon {
     return { alive: true };
   }
 
-  private registerRoutes(http: HttpServer): void {
-    http.get("/healthz", (_request, response) => {
-      const health = this.health();
-      sendJson(response, health.alive ? 200 : 503, { status: health.alive ? "ok" : "stalled", ...health });
-    });
-    http.get("/readyz", (_request, response) => {
-      const health = this.health();
-      sendJson(response, health.ready ? 200 : 503, { status: health.ready ? "ready" : health.state, ...health });
-    });
-    http.get("/metrics", async (_request, response) => {
-      const body = await this.metrics.render();
-      response.writeHead(200, { "content-type": this.metrics.contentType });
-      response.end(body);
-    });
-  }
-
   /** One line for `systemctl status`: serving on cpu ×4, queue 3, 14.8 tok/s. */
   private statusLine(): string {
     const info = this.backend?.info();
@@ -834,7 +839,10 @@ function failureOf(error: unknown): { code: string; message: string } {
 function changedKeys(before: TinyllamadConfig, after: TinyllamadConfig): string[] {
   const keys: string[] = [];
   const walk = (a: unknown, b: unknown, path: string) => {
-    if (typeof a === "object" && a !== null && typeof b === "object" && b !== null) {
+    // A list (http.allowedHosts) is one setting: compared whole, not item by item.
+    if (Array.isArray(a) || Array.isArray(b)) {
+      if (JSON.stringify(a) !== JSON.stringify(b)) keys.push(path);
+    } else if (typeof a === "object" && a !== null && typeof b === "object" && b !== null) {
       for (const key of new Set([...Object.keys(a), ...Object.keys(b)]))
         walk((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key], path ? `${path}.${key}` : key);
     } else if (a !== b) keys.push(path);

@@ -8,8 +8,10 @@ import { ConfigError, loadConfig } from "./config/loadConfig.js";
 import { formatConfig } from "./config/printConfig.js";
 import { Daemon, ModelTooLargeError } from "./Daemon.js";
 import { runDoctor } from "./doctor/runDoctor.js";
+import { installCrashPolicy } from "./installCrashPolicy.js";
 import { createLogger } from "./logging/createLogger.js";
 import { packageVersion } from "./packageVersion.js";
+import { scheduleTestCrash } from "./scheduleTestCrash.js";
 
 /** sysexits' EX_CONFIG: the unit's RestartPreventExitStatus keeps systemd from retrying a bad config. */
 const EXIT_CONFIG = 78;
@@ -30,6 +32,7 @@ See docs/configuration.md.`;
 async function serve(args: string[]): Promise<number> {
   const { config } = loadConfig({ argv: args });
   const log = createLogger({ level: config.log.level });
+  installCrashPolicy(log);
   log.info({ component: "daemon", version: packageVersion() }, "starting tinyllamad");
   const daemon = new Daemon(config, log);
 
@@ -64,7 +67,6 @@ async function serve(args: string[]): Promise<number> {
       );
     }
   });
-  process.on("unhandledRejection", (reason) => log.error({ component: "daemon", err: reason }, "unhandled rejection"));
 
   try {
     await daemon.start();
@@ -94,6 +96,7 @@ async function serve(args: string[]): Promise<number> {
     await daemon.stop().catch(() => undefined);
     return 1;
   }
+  scheduleTestCrash(log);
   const code = await exitCode;
   log.flush();
   return code;

@@ -15,6 +15,7 @@ import {
   positiveInteger,
   type SettingFormat,
   settingFormatNamed,
+  stringList,
   text,
 } from "./settingFormats.js";
 import { cliArgNameFor, cliFlagFor, envVarNameFor } from "./settingNames.js";
@@ -52,7 +53,8 @@ export interface TinyllamadConfig {
     maxQueueSharePerClient: number;
   };
   limits: { defaultMaxTokens: number; maxMaxTokens: number; maxMessageBytes: number; maxPromptChars: number };
-  ws: { enabled: boolean; host: string; port: number; token: string };
+  ws: { enabled: boolean; host: string; port: number; token: string; maxConnections: number; idleTimeoutMs: number };
+  http: { allowedOrigins: string[]; allowedHosts: string[] };
   state: { directory: string };
   admin: { token: string; modelDirectories: string[]; swapTimeoutMs: number };
   thermal: { limitCelsius: number; pollMs: number };
@@ -208,7 +210,7 @@ const settingsWithoutNames: convict.Schema<TinyllamadConfig> = {
       format: positiveInteger,
     }),
     maxMessageBytes: setting({
-      doc: "Largest incoming message (WebSocket frame or MQTT payload) in bytes; larger ones get E_MESSAGE_TOO_LARGE.",
+      doc: "Largest incoming message (WebSocket frame or MQTT payload) in bytes. A larger MQTT payload gets E_MESSAGE_TOO_LARGE; a larger WebSocket frame closes its connection with code 1009 before it is read.",
       default: 1048576,
       format: positiveInteger,
     }),
@@ -235,6 +237,28 @@ const settingsWithoutNames: convict.Schema<TinyllamadConfig> = {
       default: "",
       format: text,
       sensitive: true,
+    }),
+    maxConnections: setting({
+      doc: "Most WebSocket connections open at once; a further upgrade is refused with HTTP 503 (E_TOO_MANY_CONNECTIONS). The HTTP server takes at most 64 TCP connections more than this (health checks, scrapes) and closes further ones at once.",
+      default: 64,
+      format: positiveInteger,
+    }),
+    idleTimeoutMs: setting({
+      doc: "A WebSocket connection that sends nothing and has no request in flight for this many milliseconds is closed (code 1000); 0 never closes idle connections.",
+      default: 300000,
+      format: nonNegativeInteger,
+    }),
+  },
+  http: {
+    allowedOrigins: setting<string[]>({
+      doc: 'Web page origins (e.g. "https://dashboard.example:8443") whose browser requests and WebSocket upgrades are accepted, besides the daemon\'s own origin; "*" accepts any. A request carrying another Origin is refused with HTTP 403 (E_FORBIDDEN); requests without Origin (non-browser clients) are not affected.',
+      default: [],
+      format: stringList,
+    }),
+    allowedHosts: setting<string[]>({
+      doc: 'Host names and addresses requests may name in their Host header, besides the daemon\'s own (localhost, 127.0.0.1, ::1, the bound address, the hostname and <hostname>.local, and every interface address when bound to 0.0.0.0 or ::); "*" accepts any. Another Host is refused with HTTP 421 (E_FORBIDDEN), which stops DNS-rebinding pages.',
+      default: [],
+      format: stringList,
     }),
   },
   thermal: {
@@ -385,7 +409,7 @@ const settingsWithoutNames: convict.Schema<TinyllamadConfig> = {
       format: oneOf(logLevels),
     }),
     componentLevels: setting({
-      doc: 'Per-part log levels overriding log.level, e.g. "mqtt=debug,backend=warn". Parts: daemon, backend, scheduler, websocket, mqtt, systemd, llama.cpp.',
+      doc: 'Per-part log levels overriding log.level, e.g. "mqtt=debug,backend=warn". Parts: daemon, backend, scheduler, http, websocket, mqtt, systemd, llama.cpp.',
       default: "",
       format: text,
     }),

@@ -66,6 +66,15 @@ const everySetting: ReadonlyArray<[key: string, env: string, text: string, loade
   ["ws.host", "TINYLLAMAD_WS_HOST", "0.0.0.0", "0.0.0.0"],
   ["ws.port", "TINYLLAMAD_WS_PORT", "9000", 9000],
   ["ws.token", "TINYLLAMAD_WS_TOKEN", "tok", "tok"],
+  ["ws.maxConnections", "TINYLLAMAD_WS_MAX_CONNECTIONS", "8", 8],
+  ["ws.idleTimeoutMs", "TINYLLAMAD_WS_IDLE_TIMEOUT_MS", "0", 0],
+  [
+    "http.allowedOrigins",
+    "TINYLLAMAD_HTTP_ALLOWED_ORIGINS",
+    "https://dash.example, http://x:1",
+    ["https://dash.example", "http://x:1"],
+  ],
+  ["http.allowedHosts", "TINYLLAMAD_HTTP_ALLOWED_HOSTS", "board.example", ["board.example"]],
   ["thermal.limitCelsius", "TINYLLAMAD_THERMAL_LIMIT_CELSIUS", "75", 75],
   ["thermal.pollMs", "TINYLLAMAD_THERMAL_POLL_MS", "2000", 2000],
   ["hal.root", "TINYLLAMAD_HAL_ROOT", "/srv/fixture", "/srv/fixture"],
@@ -118,7 +127,8 @@ describe("defaults", () => {
         maxQueueSharePerClient: 0.5,
       },
       limits: { defaultMaxTokens: 128, maxMaxTokens: 2048, maxMessageBytes: 1048576, maxPromptChars: 32768 },
-      ws: { enabled: true, host: "127.0.0.1", port: 8765, token: "" },
+      ws: { enabled: true, host: "127.0.0.1", port: 8765, token: "", maxConnections: 64, idleTimeoutMs: 300000 },
+      http: { allowedOrigins: [], allowedHosts: [] },
       thermal: { limitCelsius: 80, pollMs: 10000 },
       hal: { root: "/", calibrate: true },
       admin: { token: "", modelDirectories: [], swapTimeoutMs: 120000 },
@@ -424,6 +434,20 @@ describe("printing", () => {
     });
     assert.equal((json["mqtt.password"] as { value: unknown }).value, "[redacted]");
     assert.deepEqual(json["ws.port"], { value: 8765, source: "default", env: "TINYLLAMAD_WS_PORT", flag: "--ws.port" });
+  });
+
+  it("credentials in a URL (mqtt.url, model.mirrorUrl) never print, in text, json or an error", () => {
+    const env = {
+      TINYLLAMAD_MQTT_URL: "mqtt://node:hunter2-url@broker.lan:1883",
+      TINYLLAMAD_MODEL_MIRROR_URL: "https://site:hunter2-mirror@mirror.lan/models",
+    };
+    const text = formatConfig(load({ env }), "text");
+    assert.doesNotMatch(text, /hunter2/);
+    assert.match(text, /^mqtt\.url = "mqtt:\/\/redacted:redacted@broker\.lan:1883" /m);
+    assert.doesNotMatch(formatConfig(load({ env }), "json"), /hunter2/);
+    const error = configErrorFrom(() => load({ env: { TINYLLAMAD_MQTT_URL: "http://node:hunter2-bad@broker" } }));
+    assert.match(error.message, /mqtt\.url/);
+    assert.doesNotMatch(error.message, /hunter2/);
   });
 
   it("an empty secret shows as empty, so an unset token is visible", () => {

@@ -13,6 +13,7 @@
  * topics never wait behind them.
  */
 import { type IClientOptions, UniqueMessageIdProvider } from "mqtt";
+import { redactUrlCredentials } from "../../config/redactUrlCredentials.js";
 import type { Logger } from "../../logging/createLogger.js";
 import type { AdminRequest, NodeOfflineMessage, NodeStatusMessage, ServerMessage } from "../../protocol/messages.js";
 import type { ProtocolLimits } from "../../protocol/parseClientMessage.js";
@@ -142,7 +143,9 @@ export class MqttTransport {
       onConnect: (sessionPresent) => this.onNodeConnect(sessionPresent, pending),
     });
     this.node = node;
-    node.client.on("offline", () => o.log.warn({ url: redactUrl(o.url) }, "MQTT broker unreachable; reconnecting"));
+    node.client.on("offline", () =>
+      o.log.warn({ url: redactUrlCredentials(o.url) }, "MQTT broker unreachable; reconnecting"),
+    );
     node.client.on("error", (error) => o.log.warn({ err: error.message }, "MQTT client error"));
     if (o.fleet && o.protocolVersion === 5) {
       const fleetTopic = this.topics.fleetSubscription(o.fleetGroup);
@@ -177,7 +180,10 @@ export class MqttTransport {
       });
     });
     if (!connected)
-      o.log.warn({ url: redactUrl(o.url) }, "MQTT broker not reachable yet; serving other transports and retrying");
+      o.log.warn(
+        { url: redactUrlCredentials(o.url) },
+        "MQTT broker not reachable yet; serving other transports and retrying",
+      );
   }
 
   /**
@@ -259,7 +265,7 @@ export class MqttTransport {
     const client = this.node?.client;
     if (!client) return;
     log.info(
-      { url: redactUrl(this.options.url), sessionPresent, protocol: this.options.protocolVersion },
+      { url: redactUrlCredentials(this.options.url), sessionPresent, protocol: this.options.protocolVersion },
       "MQTT connected",
     );
     if (this.accepting)
@@ -315,15 +321,5 @@ export class MqttTransport {
 
   private offlineMessage(): NodeOfflineMessage {
     return { type: "status", state: "offline", node: this.options.nodeId };
-  }
-}
-
-function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = "redacted";
-    return parsed.toString();
-  } catch {
-    return url;
   }
 }
