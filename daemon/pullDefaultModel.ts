@@ -61,8 +61,7 @@ export async function pullDefaultModel(options: DefaultModelPullOptions): Promis
     throw new ModelMissingError(
       options.path,
       `the default model ${entry.name} could not be pulled (${code}: ${reason}).\n` +
-        `${pullNextSteps(entry, store)}\n` +
-        "  - or point model.path (TINYLLAMAD_MODEL_PATH) at a TinyLlama GGUF file you already have",
+        pullNextSteps(entry, store),
     );
   }
 }

@@ -70,6 +70,12 @@ export async function downloadAttempt(options: AttemptOptions): Promise<void> {
       options.signal?.throwIfAborted();
       const unreachable = unreachableCode(error);
       if (unreachable) throw unreachableError(options.url, unreachable, describe(error));
+      if (/bad port/.test(describe(error)))
+        throw new ModelStoreError(
+          "E_DOWNLOAD_FAILED",
+          `${options.url}: fetch never connects to port ${url.port} (on the Fetch standard's list of blocked ports); serve the mirror on another port`,
+          { url: options.url },
+        );
       throw new RetryableDownloadError(`cannot reach ${options.url}: ${describe(error)}`);
     }
     const etag = response.headers.get("etag");
