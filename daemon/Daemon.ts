@@ -5,7 +5,7 @@
  * reverse on the way down. It also tells systemd what is going on and
  * answers SIGHUP reloads.
  */
-import { createHash, timingSafeEqual } from "node:crypto";
+import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { basename, join } from "node:path";
@@ -19,6 +19,7 @@ import {
   calibrateBackends,
   calibrationKey,
 } from "../hal/calibration/calibrateBackends.js";
+import { expectedPrefillRate } from "../hal/plan/expectedPrefillRate.js";
 import { type BackendPlan, planBackend } from "../hal/plan/planBackend.js";
 import { type HardwareReport, probeHardware } from "../hal/probes/probeHardware.js";
 import { defaultStoreDirectory, ModelMissingError, resolveModelPath } from "../models/store/defaultModelLocation.js";
@@ -28,7 +29,9 @@ import { settleWithin } from "./admin/settleWithin.js";
 import { type SwapOutcome, swapFailure } from "./admin/swapOutcome.js";
 import { type BoardDefaultModel, boardDefaultModel } from "./boardDefaultModel.js";
 import type { TinyllamadConfig } from "./config/configSchema.js";
+import { redactUrlCredentials } from "./config/redactUrlCredentials.js";
 import { componentLogger, type Logger, type LogLevel, parseComponentLevels } from "./logging/createLogger.js";
+import { ModelLoadError } from "./ModelLoadError.js";
 import { ModelProgressTracker } from "./ModelProgressTracker.js";
 import { DaemonMetrics } from "./metrics/DaemonMetrics.js";
 import { packageVersion } from "./packageVersion.js";
@@ -36,13 +39,18 @@ import type { AdminRequest, ModelProgress, ServerMessage } from "./protocol/mess
 import type { ProtocolLimits } from "./protocol/parseClientMessage.js";
 import { pullDefaultModel } from "./pullDefaultModel.js";
 import { Scheduler } from "./scheduler/Scheduler.js";
+import { stallLimitMs } from "./scheduler/stallLimitMs.js";
 import { resolveStateDirectory } from "./stateDirectory.js";
 import { ServiceNotifier } from "./systemd/ServiceNotifier.js";
 import { ThermalGuard } from "./thermal/ThermalGuard.js";
-import { HttpServer, sendJson } from "./transports/http/HttpServer.js";
+import { HttpServer } from "./transports/http/HttpServer.js";
+import { RequestOriginPolicy } from "./transports/http/RequestOriginPolicy.js";
+import { registerHealthRoutes } from "./transports/http/registerHealthRoutes.js";
+import { checkNodeIdFree } from "./transports/mqtt/checkNodeIdFree.js";
 import { assertEmbeddedBrokerLogin, EmbeddedBroker } from "./transports/mqtt/EmbeddedBroker.js";
 import { MqttTransport, type NodeStatusFigures } from "./transports/mqtt/MqttTransport.js";
 import { nodeClientId, nodeTopics } from "./transports/mqtt/mqttTopics.js";
+import { NodeIdentityGuard } from "./transports/mqtt/NodeIdentityGuard.js";
 import { RequestJournal } from "./transports/mqtt/RequestJournal.js";
 import { assertTokenWhenExposed } from "./transports/transportSecurity.js";
 import { WebSocketTransport } from "./transports/websocket/WebSocketTransport.js";
@@ -97,7 +105,11 @@ export class Daemon {
   constructor(
     private config: TinyllamadConfig,
     private readonly log: Logger,
-    options: { environment?: NodeJS.ProcessEnv } = {},
+    private readonly options: {
+      environment?: NodeJS.ProcessEnv;
+      /** A fault found while serving that restarting cannot fix (another instance with this node id): the caller stops and exits 78. */
+      onFatal?: (error: Error) => void;
+    } = {},
   ) {
     this.componentLevels = parseComponentLevels(config.log.componentLevels);
     this.limits = {
@@ -144,8 +156,24 @@ export class Daemon {
     this.notifier.start();
     this.modelProgress.on("change", (progress) => this.onModelProgress(progress));
 
-    const http = new HttpServer(config.ws.host, config.ws.port);
-    this.registerRoutes(http);
+    const http = new HttpServer({
+      host: config.ws.host,
+      port: config.ws.port,
+      log: this.logFor("http"),
+      // Every WebSocket, plus room for health checks and scrapes.
+      maxSockets: config.ws.maxConnections + 64,
+      policy: new RequestOriginPolicy({
+        bindHost: config.ws.host,
+        allowedHosts: config.http.allowedHosts,
+        allowedOrigins: config.http.allowedOrigins,
+      }),
+    });
+    registerHealthRoutes(http, {
+      host: config.ws.host,
+      token: config.ws.token,
+      health: () => this.health(),
+      metrics: this.metrics,
+    });
     await http.start();
     this.http = http;
 
@@ -164,6 +192,8 @@ export class Daemon {
         host: config.ws.host,
         token: config.ws.token,
         maxMessageBytes: config.limits.maxMessageBytes,
+        maxConnections: config.ws.maxConnections,
+        idleTimeoutMs: config.ws.idleTimeoutMs,
         limits: this.limits,
         scheduler,
         log: this.logFor("websocket"),
@@ -180,7 +210,7 @@ export class Daemon {
         const calibration = await this.calibrate(plan, modelPath, false);
         this.fallbackChain = [calibration.chosen, ...this.fallbackChain.filter((kind) => kind !== calibration.chosen)];
       }
-      backend = await this.loadFirstWorkingBackend(plan, modelPath);
+      backend = await this.loadModelAtStart(plan, modelPath);
     } catch (error) {
       if (this.startAbort.signal.aborted) return; // stop() came first and is shutting down
       this.modelProgress.failed(basename(modelPath), failureOf(error));
@@ -219,7 +249,7 @@ export class Daemon {
         component: "daemon",
         websocket: this.webSocket?.address() ?? null,
         http: http.address() ?? null,
-        mqtt: this.mqttBrokerUrl ?? null,
+        mqtt: this.mqttBrokerUrl === undefined ? null : redactUrlCredentials(this.mqttBrokerUrl),
       },
       "serving",
     );
@@ -501,6 +531,25 @@ export class Daemon {
     return calibration;
   }
 
+  /**
+   * The first load: a file that is not GGUF, or that no backend can load, is a ModelLoadError (exit
+   * 78, no retry) naming llama.cpp's reason. The magic is checked here first because
+   * node-llama-cpp's own magic error quotes the file's bytes.
+   */
+  private async loadModelAtStart(plan: BackendPlan, modelPath: string): Promise<Backend> {
+    if (plan.backend !== "npu") {
+      await assertGgufModelFile(modelPath).catch(() => {
+        throw new ModelLoadError(modelPath, "it does not start with the GGUF magic, or it is not a regular file");
+      });
+    }
+    try {
+      return await this.loadFirstWorkingBackend(plan, modelPath);
+    } catch (error) {
+      if (error instanceof ModelMissingError || this.startAbort.signal.aborted) throw error;
+      throw new ModelLoadError(modelPath, (error as Error).message ?? String(error));
+    }
+  }
+
   /** Loads the planned backend; when it fails, the next one down the chain (npu → vulkan → cpu). */
   private async loadFirstWorkingBackend(plan: BackendPlan, modelPath: string): Promise<Backend> {
     let lastError: unknown;
@@ -691,25 +740,37 @@ export class Daemon {
 
   private liveness(): { alive: boolean; reason?: string } {
     const stalledFor = this.scheduler?.stalledForMs() ?? 0;
-    if (stalledFor > this.config.scheduler.stallTimeoutMs)
+    if (stalledFor <= this.config.scheduler.stallTimeoutMs) return { alive: true };
+    // Past the plain limit: a long prompt chunk (or a slow decode step) in flight may be within its own.
+    const limit = stallLimitMs({
+      stallTimeoutMs: this.config.scheduler.stallTimeoutMs,
+      tokensInFlight: this.scheduler?.tokensInFlight() ?? 0,
+      prefillTokensPerSecond: this.expectedPrefillTokensPerSecond(),
+    });
+    if (stalledFor > limit)
       return { alive: false, reason: `generation made no progress for ${Math.round(stalledFor / 1000)} s` };
     return { alive: true };
   }
 
-  private registerRoutes(http: HttpServer): void {
-    http.get("/healthz", (_request, response) => {
-      const health = this.health();
-      sendJson(response, health.alive ? 200 : 503, { status: health.alive ? "ok" : "stalled", ...health });
-    });
-    http.get("/readyz", (_request, response) => {
-      const health = this.health();
-      sendJson(response, health.ready ? 200 : 503, { status: health.ready ? "ready" : health.state, ...health });
-    });
-    http.get("/metrics", async (_request, response) => {
-      const body = await this.metrics.render();
-      response.writeHead(200, { "content-type": this.metrics.contentType });
-      response.end(body);
-    });
+  private prefillRate: { key: string; tokensPerSecond: number | null } | undefined;
+
+  /** scheduler.prefillTokensPerSecond, else the estimate for the backend serving now (cached per model). */
+  private expectedPrefillTokensPerSecond(): number | null {
+    if (this.config.scheduler.prefillTokensPerSecond > 0) return this.config.scheduler.prefillTokensPerSecond;
+    let info: ReturnType<Backend["info"]> | undefined;
+    try {
+      info = this.backend?.info();
+    } catch {
+      return null; // unloaded (stopping): nothing runs on it
+    }
+    if (info === undefined) return null;
+    const key = `${info.kind}:${info.modelPath}`;
+    if (this.prefillRate?.key !== key) {
+      const modelBytes = existsSync(info.modelPath) ? statSync(info.modelPath).size : 0;
+      const board = this.hardware?.board.id ?? "generic-unknown";
+      this.prefillRate = { key, tokensPerSecond: expectedPrefillRate(board, info.kind, modelBytes).tokensPerSecond };
+    }
+    return this.prefillRate.tokensPerSecond;
   }
 
   /** One line for `systemctl status`: serving on cpu ×4, queue 3, 14.8 tok/s. */
@@ -774,6 +835,40 @@ export class Daemon {
       fleet = false;
     }
     this.mqttBrokerUrl = url;
+    // Before the journal or the node's own session is touched: a second instance of this node id stops here.
+    const instance = { id: randomUUID(), startedAt: new Date(this.startedAt).toISOString() };
+    const statusTopic = nodeTopics(mqtt.baseTopic, mqtt.nodeId).status;
+    const tls = {
+      ca: readOptionalFile(mqtt.caFile),
+      cert: readOptionalFile(mqtt.certFile),
+      key: readOptionalFile(mqtt.keyFile),
+    };
+    const { staleInstance } =
+      this.embeddedBroker === undefined
+        ? await checkNodeIdFree({
+            url,
+            clientOptions: {
+              protocolVersion,
+              username: login.username || undefined,
+              password: login.password || undefined,
+              ...tls,
+            },
+            probeClientId: `${nodeClientId(mqtt.nodeId)}_probe_${instance.id.slice(0, 8)}`,
+            nodeId: mqtt.nodeId,
+            statusTopic,
+            statusIntervalMs: mqtt.statusIntervalMs,
+            log,
+          })
+        : { staleInstance: undefined }; // the embedded broker is this node's alone and reserves its client id
+    const identityGuard = new NodeIdentityGuard({
+      nodeId: mqtt.nodeId,
+      statusTopic,
+      instanceId: instance.id,
+      startedAt: instance.startedAt,
+      staleInstance,
+      log,
+      onConflict: (error) => this.options.onFatal?.(error),
+    });
     const stateDirectory = resolveStateDirectory(this.config.state.directory);
     const journal = new RequestJournal(
       join(stateDirectory, `mqtt-journal-${mqtt.nodeId}.jsonl`),
@@ -786,9 +881,9 @@ export class Daemon {
       baseTopic: mqtt.baseTopic,
       username: login.username,
       password: login.password,
-      ca: readOptionalFile(mqtt.caFile),
-      cert: readOptionalFile(mqtt.certFile),
-      key: readOptionalFile(mqtt.keyFile),
+      ...tls,
+      instance,
+      watchClient: (client) => identityGuard.watch(client),
       sessionExpirySeconds: mqtt.sessionExpirySeconds,
       tokenQos: mqtt.tokenQos,
       statusIntervalMs: mqtt.statusIntervalMs,
@@ -826,7 +921,7 @@ export class Daemon {
 
   private createBackend(kind: BackendKind): Backend {
     const onLog = (level: "warn" | "error", message: string) => this.log[level]({ component: "llama.cpp" }, message);
-    const { persistentThreadpool, flashAttention } = this.config.backend;
+    const { persistentThreadpool, flashAttention, useMmap } = this.config.backend;
     switch (kind) {
       case "cpu":
       case "vulkan":
@@ -835,7 +930,9 @@ export class Daemon {
           onLog,
           persistentThreadpool,
           flashAttention,
+          useMmap,
           onDecodeBatch: (sequences) => this.metrics.decodeBatch(sequences),
+          prefillChunkTokens: this.config.backend.prefillChunkTokens,
         });
       case "npu":
         return new RkllmBackend({ libraryPath: this.config.npu.libraryPath || undefined });
@@ -855,7 +952,10 @@ function failureOf(error: unknown): { code: string; message: string } {
 function changedKeys(before: TinyllamadConfig, after: TinyllamadConfig): string[] {
   const keys: string[] = [];
   const walk = (a: unknown, b: unknown, path: string) => {
-    if (typeof a === "object" && a !== null && typeof b === "object" && b !== null) {
+    // A list (http.allowedHosts) is one setting: compared whole, not item by item.
+    if (Array.isArray(a) || Array.isArray(b)) {
+      if (JSON.stringify(a) !== JSON.stringify(b)) keys.push(path);
+    } else if (typeof a === "object" && a !== null && typeof b === "object" && b !== null) {
       for (const key of new Set([...Object.keys(a), ...Object.keys(b)]))
         walk((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key], path ? `${path}.${key}` : key);
     } else if (a !== b) keys.push(path);

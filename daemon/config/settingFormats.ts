@@ -147,3 +147,15 @@ export const absolutePathList = defineFormat({
       .map((entry) => entry.trim())
       .filter((entry) => entry.length > 0),
 });
+
+/** A list of strings: a JSON array in the file; comma-separated text in the environment or a flag. */
+export const stringList = defineFormat({
+  name: "tinyllamad:stringList",
+  expected: 'must be a list of strings (a JSON array in the file, "a,b" in the environment or a flag)',
+  accepts: (value) => Array.isArray(value) && value.every((item) => typeof item === "string"),
+  fromString: (text) =>
+    text
+      .split(",")
+      .map((item) => item.trim())
+      .filter((item) => item.length > 0),
+});

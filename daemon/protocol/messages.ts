@@ -77,6 +77,11 @@ export interface Usage {
   completion_tokens: number;
   /** Prompt tokens served from a cached prefix (same `session`, or a shared prefix) instead of evaluated. */
   cached_prompt_tokens: number;
+  /**
+   * Prompt tokens evaluated for this request: prompt_tokens − cached_prompt_tokens when the prefill
+   * ran to its end; fewer when it was cancelled during the prefill (which stops between chunks).
+   */
+  evaluated_prompt_tokens: number;
 }
 
 export interface Timings {
@@ -161,6 +166,9 @@ export interface NodeStatusMessage {
   fleet: boolean;
   uptime_s: number;
   updated_at: string;
+  /** This run of the daemon (random per start) and when it started: how two instances of one node id tell each other apart. */
+  instance?: string;
+  started_at?: string;
 }
 
 /** The status topic's message once the node is gone: its last will, or what a clean stop publishes. */

@@ -6,6 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from "mqtt";
+import { redactUrlCredentials } from "../../config/redactUrlCredentials.js";
 import type { Logger } from "../../logging/createLogger.js";
 import { ProtocolError } from "../../protocol/errorCodes.js";
 import type {
@@ -50,12 +51,16 @@ export interface MqttTransportOptions {
   admin?: (request: AdminRequest) => Promise<ServerMessage>;
   /** What the daemon knows for the retained status message (state, model, progress, backend, …). */
   status(): NodeStatusFigures;
+  /** This run's identity in the status (random per start; see NodeIdentityGuard). */
+  instance?: { id: string; startedAt: string };
+  /** Given the client before it connects, to watch it (NodeIdentityGuard). */
+  watchClient?: (client: MqttClient) => void;
 }
 
 /** The status message's fields the daemon gives; the transport adds the node, queue and connection's. */
 export type NodeStatusFigures = Omit<
   NodeStatusMessage,
-  "type" | "node" | "queue" | "requests" | "fleet" | "uptime_s" | "updated_at"
+  "type" | "node" | "queue" | "requests" | "fleet" | "uptime_s" | "updated_at" | "instance" | "started_at"
 >;
 
 const handoffProperty = "tinyllamad-handoffs";
@@ -124,6 +129,7 @@ export class MqttTransport {
     };
     const client = mqtt.connect(o.url, clientOptions);
     this.client = client;
+    o.watchClient?.(client);
     client.handleMessage = (packet, done) => {
       this.onMessage(packet);
       done();
@@ -140,7 +146,9 @@ export class MqttTransport {
       const period = client.options.reconnectPeriod ?? reconnectMinMs;
       client.options.reconnectPeriod = Math.min(reconnectMaxMs, Math.max(reconnectMinMs, period * 2));
     });
-    client.on("offline", () => o.log.warn({ url: redactUrl(o.url) }, "MQTT broker unreachable; reconnecting"));
+    client.on("offline", () =>
+      o.log.warn({ url: redactUrlCredentials(o.url) }, "MQTT broker unreachable; reconnecting"),
+    );
     client.on("error", (error) => o.log.warn({ err: error.message }, "MQTT client error"));
     o.scheduler.on("load", this.onLoad);
     this.statusTimer = setInterval(() => this.publishStatus(), o.statusIntervalMs);
@@ -153,7 +161,10 @@ export class MqttTransport {
       });
     });
     if (!connected)
-      o.log.warn({ url: redactUrl(o.url) }, "MQTT broker not reachable yet; serving other transports and retrying");
+      o.log.warn(
+        { url: redactUrlCredentials(o.url) },
+        "MQTT broker not reachable yet; serving other transports and retrying",
+      );
   }
 
   /** Stops taking new requests: unsubscribes (queued requests stay with the broker for the next start). */
@@ -192,7 +203,7 @@ export class MqttTransport {
     if (!client) return;
     client.options.reconnectPeriod = reconnectMinMs;
     log.info(
-      { url: redactUrl(this.options.url), sessionPresent, protocol: this.options.protocolVersion },
+      { url: redactUrlCredentials(this.options.url), sessionPresent, protocol: this.options.protocolVersion },
       "MQTT connected",
     );
     if (this.accepting) {
@@ -512,6 +523,9 @@ export class MqttTransport {
       fleet: this.fleetSubscribed,
       uptime_s: Math.round((Date.now() - this.startedAt) / 1000),
       updated_at: new Date().toISOString(),
+      ...(this.options.instance
+        ? { instance: this.options.instance.id, started_at: this.options.instance.startedAt }
+        : {}),
     };
     client.publish(this.topics.status, JSON.stringify(status), { qos: 1, retain: true });
   }
@@ -526,14 +540,4 @@ function requestKey(reply: ReplyTarget, id: string): string {
     .update(`${reply.topic}\u0000${reply.correlationData ?? ""}\u0000${id}`)
     .digest("base64url")
     .slice(0, 24);
-}
-
-function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = "redacted";
-    return parsed.toString();
-  } catch {
-    return url;
-  }
 }
