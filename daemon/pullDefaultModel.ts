@@ -60,8 +60,7 @@ export async function pullDefaultModel(options: DefaultModelPullOptions): Promis
     const reason = (error as Error).message.split("\nnext steps:")[0];
     throw new ModelMissingError(
       options.path,
-      `the default model ${entry.name} could not be pulled (${code}: ${reason}).\n` +
-        pullNextSteps(entry, store),
+      `the default model ${entry.name} could not be pulled (${code}: ${reason}).\n${pullNextSteps(entry, store)}`,
     );
   }
 }
