@@ -44,6 +44,13 @@ describe("tinyllamad models (list, verify, rm, info, pull) --json", () => {
     storeDirectory = join(root, "store");
     const catalog = loadModelCatalog();
     catalog.models.push(model.entry([]));
+    catalog.models.push(
+      model.entry([], {
+        name: "tinyllamad-test:medium",
+        fileName: "tinyllamad-test-medium.gguf",
+        sha256Confidence: "medium",
+      }),
+    );
     catalogPath = join(root, "catalog.json");
     await writeFile(catalogPath, JSON.stringify(catalog));
   });
@@ -173,6 +180,23 @@ describe("tinyllamad models (list, verify, rm, info, pull) --json", () => {
     const again = await run("rm", "tinyllamad-test:tiny", "--json");
     assert.equal(again.code, 1);
     assert.equal((again.json.error as { code: string }).code, "E_MODEL_NOT_IN_STORE");
+  });
+
+  it("pull and list show a medium-confidence catalog digest as such", async () => {
+    const pulled = await run("pull", "tinyllamad-test:medium", "--from", model.path);
+    assert.equal(pulled.code, 0, pulled.stderr);
+    assert.match(pulled.stdout, /sha256 verified against a MEDIUM-confidence catalog digest/);
+    const listed = await run("list");
+    assert.match(
+      listed.stdout,
+      /tinyllamad-test:medium .* verified +tinyllamad-test-medium\.gguf {2}\(catalog digest: medium confidence\)/,
+    );
+    const json = await run("list", "--json");
+    const medium = (json.json.models as { name: string; sha256Confidence: string }[]).find(
+      (m) => m.name === "tinyllamad-test:medium",
+    );
+    assert.equal(medium?.sha256Confidence, "medium");
+    assert.equal((await run("rm", "tinyllamad-test:medium")).code, 0);
   });
 
   it("unknown model names and bad usage give clear errors", async () => {
