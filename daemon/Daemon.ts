@@ -47,11 +47,11 @@ import { HttpServer } from "./transports/http/HttpServer.js";
 import { RequestOriginPolicy } from "./transports/http/RequestOriginPolicy.js";
 import { registerHealthRoutes } from "./transports/http/registerHealthRoutes.js";
 import { checkNodeIdFree } from "./transports/mqtt/checkNodeIdFree.js";
+import { DeliveryLedger } from "./transports/mqtt/DeliveryLedger.js";
 import { assertEmbeddedBrokerLogin, EmbeddedBroker } from "./transports/mqtt/EmbeddedBroker.js";
 import { MqttTransport, type NodeStatusFigures } from "./transports/mqtt/MqttTransport.js";
 import { nodeClientId, nodeTopics } from "./transports/mqtt/mqttTopics.js";
 import { NodeIdentityGuard } from "./transports/mqtt/NodeIdentityGuard.js";
-import { RequestJournal } from "./transports/mqtt/RequestJournal.js";
 import { assertTokenWhenExposed } from "./transports/transportSecurity.js";
 import { WebSocketTransport } from "./transports/websocket/WebSocketTransport.js";
 
@@ -525,7 +525,12 @@ export class Daemon {
     log.info({ candidates: plan.candidates }, "calibrating: measuring each viable backend once");
     this.notifier.loading(`calibrating ${plan.candidates.join(" vs ")}`, 120_000);
     const calibration = await calibrateBackends(plan.candidates, (kind) => this.loadBackend(kind, plan, modelPath));
-    cache.set(key, calibration);
+    try {
+      cache.set(key, calibration);
+    } catch (error) {
+      // A full or read-only state directory costs only the cache: calibration runs again next start.
+      log.warn({ err: (error as NodeJS.ErrnoException).code ?? String(error) }, "could not cache the calibration");
+    }
     log.info({ chosen: calibration.chosen, results: calibration.results }, "calibration done");
     this.calibration = calibration;
     return calibration;
@@ -870,10 +875,13 @@ export class Daemon {
       onConflict: (error) => this.options.onFatal?.(error),
     });
     const stateDirectory = resolveStateDirectory(this.config.state.directory);
-    const journal = new RequestJournal(
-      join(stateDirectory, `mqtt-journal-${mqtt.nodeId}.jsonl`),
-      mqtt.dedupeWindowSeconds * 1000,
-    );
+    const ledger = new DeliveryLedger({
+      path: join(stateDirectory, "mqtt", `ledger-${mqtt.nodeId}.jsonl`),
+      legacyPath: join(stateDirectory, `mqtt-journal-${mqtt.nodeId}.jsonl`),
+      dedupeWindowMs: mqtt.dedupeWindowSeconds * 1000,
+      maxBytes: mqtt.journalMaxBytes,
+      log,
+    });
     this.mqtt = new MqttTransport({
       url,
       protocolVersion,
@@ -889,11 +897,14 @@ export class Daemon {
       statusIntervalMs: mqtt.statusIntervalMs,
       fleet,
       fleetGroup: mqtt.fleetGroup,
+      // Fleet requests held beyond the queue: as many as the queue itself takes (at least one).
+      fleetReceiveMaximum: Math.max(1, this.config.scheduler.maxQueue),
       maxMessageBytes: configuredLimits.maxMessageBytes,
       limits,
       scheduler,
-      journal,
+      ledger,
       log,
+      onDegradedChange: (degraded) => this.metrics.setMqttLedgerDegraded(degraded),
       admin: (request) => this.handleAdmin(request),
       status: (): NodeStatusFigures => {
         const state = this.state === "pulling" || this.state === "loading" ? this.state : "online";

@@ -2,6 +2,7 @@ import os from "node:os";
 import type convict from "convict";
 import {
   absolutePathList,
+  atLeast64KiB,
   boolean,
   fractionAboveZeroToOne,
   integerFromMinusOne,
@@ -86,6 +87,7 @@ export interface TinyllamadConfig {
     tokenQos: MqttQos;
     statusIntervalMs: number;
     dedupeWindowSeconds: number;
+    journalMaxBytes: number;
     fleet: boolean;
     fleetGroup: string;
   };
@@ -329,7 +331,7 @@ const settingsWithoutNames: convict.Schema<TinyllamadConfig> = {
   },
   state: {
     directory: setting({
-      doc: "Directory for the daemon's own state (the MQTT request journal, calibration results). Empty picks /var/lib/tinyllamad when writable, else ~/.local/state/tinyllamad.",
+      doc: "Directory for the daemon's own state (the MQTT delivery ledger, calibration results). Empty picks /var/lib/tinyllamad when writable, else ~/.local/state/tinyllamad.",
       default: "",
       format: text,
     }),
@@ -410,9 +412,14 @@ const settingsWithoutNames: convict.Schema<TinyllamadConfig> = {
       format: positiveInteger,
     }),
     dedupeWindowSeconds: setting({
-      doc: "A request redelivered within this many seconds of being answered is not served again.",
+      doc: "A request redelivered within this many seconds of being answered is not served again: it gets the same final answer again.",
       default: 600,
       format: positiveInteger,
+    }),
+    journalMaxBytes: setting({
+      doc: "Size bound of the MQTT delivery ledger (<state.directory>/mqtt/ledger-<nodeId>.jsonl). Past it the ledger is compacted, dropping the oldest answered entries first; unanswered requests may fill half of it, more wait at the broker.",
+      default: 8388608,
+      format: atLeast64KiB,
     }),
     fleet: setting({
       doc: "Take fleet-wide requests (<baseTopic>/fleet/request) through the shared subscription group mqtt.fleetGroup.",

@@ -53,6 +53,7 @@ function integerAtLeast(minimum: number, name: string, expected: string): Settin
 export const integerFromMinusOne = integerAtLeast(-1, "tinyllamad:integer>=-1", "must be an integer >= -1");
 export const nonNegativeInteger = integerAtLeast(0, "tinyllamad:integer>=0", "must be an integer >= 0");
 export const positiveInteger = integerAtLeast(1, "tinyllamad:integer>=1", "must be an integer >= 1");
+export const atLeast64KiB = integerAtLeast(65_536, "tinyllamad:integer>=65536", "must be an integer >= 65536 (64 KiB)");
 
 export const port = defineFormat({
   name: "tinyllamad:port",

@@ -148,7 +148,8 @@ export type NodeState = "pulling" | "loading" | "online" | "offline";
 /** The retained message on an MQTT node's status topic while it is connected. */
 export interface NodeStatusMessage {
   type: "status";
-  state: Exclude<NodeState, "offline">;
+  /** "degraded": the MQTT delivery ledger cannot be written; new MQTT requests wait at the broker. */
+  state: Exclude<NodeState, "offline"> | "degraded";
   node: string;
   version: string;
   /** The model being served (file name); null until one is loaded. */
@@ -164,6 +165,8 @@ export interface NodeStatusMessage {
   queue: { queued: number; running: number };
   requests: { completed: number; failed: number; cancelled: number };
   fleet: boolean;
+  /** The MQTT delivery ledger: "degraded" with the disk's error code while it cannot be written. */
+  ledger: { state: "ok" } | { state: "degraded"; reason: string };
   uptime_s: number;
   updated_at: string;
   /** This run of the daemon (random per start) and when it started: how two instances of one node id tell each other apart. */

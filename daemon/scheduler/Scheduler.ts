@@ -51,6 +51,8 @@ export interface RequestHandle {
   /** Ends the request with finish_reason "cancelled" (queued or running). No-op once finished. */
   cancel(): void;
   readonly finished: Promise<FinalMessage>;
+  /** Whether it has left the queue and runs (a transport may withdraw one still queued at shutdown). */
+  readonly started: boolean;
 }
 
 export interface SchedulerStats {
@@ -269,7 +271,13 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       finished,
       resolveFinished,
     };
-    const handle: RequestHandle = { cancel: () => this.cancel(job), finished };
+    const handle: RequestHandle = {
+      cancel: () => this.cancel(job),
+      finished,
+      get started() {
+        return job.startedAt !== undefined;
+      },
+    };
     if (!this.accepting) {
       this.fail(job, new ProtocolError("E_SHUTTING_DOWN"));
       return handle;
