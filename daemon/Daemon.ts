@@ -27,6 +27,7 @@ import { assertGgufModelFile } from "./admin/assertGgufModelFile.js";
 import { resolveSwapModelPath } from "./admin/resolveSwapModelPath.js";
 import { settleWithin } from "./admin/settleWithin.js";
 import { type SwapOutcome, swapFailure } from "./admin/swapOutcome.js";
+import { type BoardDefaultModel, boardDefaultModel } from "./boardDefaultModel.js";
 import type { TinyllamadConfig } from "./config/configSchema.js";
 import { redactUrlCredentials } from "./config/redactUrlCredentials.js";
 import { componentLogger, type Logger, type LogLevel, parseComponentLevels } from "./logging/createLogger.js";
@@ -147,7 +148,7 @@ export class Daemon {
         config.mqtt.username,
         config.mqtt.password || readSecretFile(config.mqtt.passwordFile),
       );
-    const modelPath = resolveModelPath(config.model.path);
+    const modelPath = await this.resolveModel(config.model.path);
     const pull =
       config.model.path === "" && !existsSync(modelPath) && config.model.pullOnStart && config.backend.kind !== "npu";
     // Without a pull, a missing or oversized model stops start-up before anything listens.
@@ -270,7 +271,9 @@ export class Daemon {
   /** First start without the default model: pull it, then let requests in to wait for the load. */
   private async pullFirstModel(modelPath: string, scheduler: Scheduler): Promise<void> {
     const model = basename(modelPath);
+    if (!this.defaultModel) throw new ModelMissingError(modelPath);
     await pullDefaultModel({
+      entry: this.defaultModel.entry,
       path: modelPath,
       mirrorUrl: this.config.model.mirrorUrl,
       allowUnverified: this.config.model.allowUnverified,
@@ -417,6 +420,35 @@ export class Daemon {
   private hardware: HardwareReport | undefined;
   private calibration: Calibration | undefined;
 
+  private defaultModel: BoardDefaultModel | undefined;
+
+  /**
+   * `model.path`, or when it is empty this board's default model (chosen once from the probed CPU and
+   * memory, daemon/boardDefaultModel.ts), with its reasons logged.
+   */
+  private async resolveModel(configured: string): Promise<string> {
+    if (configured.length > 0) return configured;
+    if (!this.defaultModel) {
+      const hardware = await probeHardware(this.config.hal.root);
+      this.defaultModel = boardDefaultModel(hardware, this.config);
+      this.log.info(
+        {
+          component: "models",
+          model: this.defaultModel.entry.name,
+          path: this.defaultModel.path,
+          reasons: this.defaultModel.reasons,
+        },
+        "default model for this board",
+      );
+    }
+    return this.defaultModel.path;
+  }
+
+  /** The same, synchronously, once start() has chosen (before that: the catalog's own default file). */
+  private modelPathNow(configured: string): string {
+    return configured.length > 0 ? configured : (this.defaultModel?.path ?? resolveModelPath(""));
+  }
+
   /** Probes the board and plans the backend (config can force any choice); logs every reason. */
   private async planBackend(modelPath: string): Promise<BackendPlan> {
     const { config } = this;
@@ -464,7 +496,7 @@ export class Daemon {
 
   /** `tinyllamad doctor --recalibrate`: plans, then measures every viable backend again (no serving). */
   async recalibrate(): Promise<{ plan: BackendPlan; calibration: Calibration | null }> {
-    const modelPath = resolveModelPath(this.config.model.path);
+    const modelPath = await this.resolveModel(this.config.model.path);
     const plan = await this.planBackend(modelPath);
     if (plan.candidates.length < 2) return { plan, calibration: null };
     return { plan, calibration: await this.calibrate(plan, modelPath, true) };
@@ -642,7 +674,7 @@ export class Daemon {
             storeDirectory: defaultStoreDirectory(),
             modelDirectories: this.config.admin.modelDirectories,
           })
-        : resolveModelPath(nextPath);
+        : this.modelPathNow(nextPath);
     await assertGgufModelFile(path);
     this.log.info({ component: "models", from: current.info().modelPath, to: path }, "swapping the model");
     // A model that cannot fit the board is refused before anything is loaded.
@@ -691,7 +723,7 @@ export class Daemon {
       "backend failed while serving; falling back",
     );
     try {
-      const replacement = await this.loadBackend(next, this.plan, resolveModelPath(this.config.model.path));
+      const replacement = await this.loadBackend(next, this.plan, this.modelPathNow(this.config.model.path));
       this.backend = replacement;
       const info = replacement.info();
       this.metrics.serving(info.kind, basename(info.modelPath), packageVersion());
@@ -701,7 +733,7 @@ export class Daemon {
       this.log.info({ component: "backend", ...info }, "now serving on the fallback backend");
       this.notifier.status(this.statusLine());
     } catch (loadError) {
-      this.modelProgress.failed(basename(resolveModelPath(this.config.model.path)), failureOf(loadError));
+      this.modelProgress.failed(basename(this.modelPathNow(this.config.model.path)), failureOf(loadError));
       this.log.error(
         { component: "backend", next, err: (loadError as Error).message },
         "fallback backend failed to load",

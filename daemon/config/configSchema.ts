@@ -36,7 +36,14 @@ export type MqttQos = (typeof mqttQosLevels)[number];
 
 /** The daemon's configuration once loaded and validated. Matches configSchema key for key. */
 export interface TinyllamadConfig {
-  model: { path: string; contextSize: number; pullOnStart: boolean; mirrorUrl: string; allowUnverified: boolean };
+  model: {
+    path: string;
+    contextSize: number;
+    pullOnStart: boolean;
+    mirrorUrl: string;
+    allowUnverified: boolean;
+    catalog: string;
+  };
   backend: {
     kind: BackendKind;
     threads: number;
@@ -110,7 +117,7 @@ function setting<Value>(spec: SettingSpec<Value>): convict.SchemaObj<Value> {
 const settingsWithoutNames: convict.Schema<TinyllamadConfig> = {
   model: {
     path: setting({
-      doc: 'Path to the GGUF model file. Empty ("") means the default model (TinyLlama 1.1B Chat).',
+      doc: 'Path to the GGUF model file. Empty ("") means this board\'s default model: TinyLlama 1.1B Chat in the quantization `tinyllamad doctor` names (Q4_0 on ARM CPUs with dot-product, else Q4_K_M; smaller where memory needs it).',
       default: "",
       format: text,
     }),
@@ -133,6 +140,11 @@ const settingsWithoutNames: convict.Schema<TinyllamadConfig> = {
       doc: "Context window of each parallel sequence, in tokens (prompt and answer together; TinyLlama was trained on 2048).",
       default: 2048,
       format: positiveInteger,
+    }),
+    catalog: setting({
+      doc: "A model catalog JSON file (models/catalog/catalog.json's format) to use instead of the built-in one, e.g. a site's own files with their sha256; \"\" = the built-in catalog.",
+      default: "",
+      format: text,
     }),
   },
   backend: {

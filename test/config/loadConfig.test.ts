@@ -46,6 +46,7 @@ const everySetting: ReadonlyArray<[key: string, env: string, text: string, loade
   ["model.mirrorUrl", "TINYLLAMAD_MODEL_MIRROR_URL", "http://mirror.site/models", "http://mirror.site/models"],
   ["model.allowUnverified", "TINYLLAMAD_MODEL_ALLOW_UNVERIFIED", "true", true],
   ["model.contextSize", "TINYLLAMAD_MODEL_CONTEXT_SIZE", "4096", 4096],
+  ["model.catalog", "TINYLLAMAD_MODEL_CATALOG", "/etc/tinyllamad/catalog.json", "/etc/tinyllamad/catalog.json"],
   ["backend.kind", "TINYLLAMAD_BACKEND_KIND", "vulkan", "vulkan"],
   ["backend.threads", "TINYLLAMAD_BACKEND_THREADS", "3", 3],
   ["backend.gpuLayers", "TINYLLAMAD_BACKEND_GPU_LAYERS", "10", 10],
@@ -119,7 +120,7 @@ describe("defaults", () => {
   it("with no file, env or flags every setting has its documented default", () => {
     const loaded = load();
     assert.deepEqual(loaded.config, {
-      model: { path: "", contextSize: 2048, pullOnStart: true, mirrorUrl: "", allowUnverified: false },
+      model: { path: "", contextSize: 2048, pullOnStart: true, mirrorUrl: "", allowUnverified: false, catalog: "" },
       backend: {
         kind: "auto",
         threads: 0,

@@ -16,6 +16,7 @@ import { MqttProbeClient } from "../../harness/MqttProbeClient.js";
 import { ProtocolClient } from "../../harness/ProtocolClient.js";
 import { makeTestModel } from "../../models/testModel/makeTestModel.js";
 import { type ModelFileServer, startModelFileServer } from "../store/modelFileServer.js";
+import { writeTestModelCatalog } from "../support/testModelCatalog.js";
 import { testModelPath } from "../support/testModels.js";
 
 const node = "pulling-board";
@@ -39,8 +40,9 @@ function pullingDaemon(
     [
       "--model.mirrorUrl",
       mirrorUrl,
-      "--model.allowUnverified",
-      "true",
+      // The default model is the test model with its real sha256: the pull is verified as on a board.
+      "--model.catalog",
+      writeTestModelCatalog(scratch, defaultFile),
       "--model.contextSize",
       "256",
       "--ws.port",
