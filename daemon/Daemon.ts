@@ -5,7 +5,7 @@
  * reverse on the way down. It also tells systemd what is going on and
  * answers SIGHUP reloads.
  */
-import { createHash, timingSafeEqual } from "node:crypto";
+import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { basename, join } from "node:path";
@@ -19,6 +19,7 @@ import {
   calibrateBackends,
   calibrationKey,
 } from "../hal/calibration/calibrateBackends.js";
+import { expectedPrefillRate } from "../hal/plan/expectedPrefillRate.js";
 import { type BackendPlan, planBackend } from "../hal/plan/planBackend.js";
 import { type HardwareReport, probeHardware } from "../hal/probes/probeHardware.js";
 import { defaultStoreDirectory, ModelMissingError, resolveModelPath } from "../models/store/defaultModelLocation.js";
@@ -26,8 +27,11 @@ import { assertGgufModelFile } from "./admin/assertGgufModelFile.js";
 import { resolveSwapModelPath } from "./admin/resolveSwapModelPath.js";
 import { settleWithin } from "./admin/settleWithin.js";
 import { type SwapOutcome, swapFailure } from "./admin/swapOutcome.js";
+import { type BoardDefaultModel, boardDefaultModel } from "./boardDefaultModel.js";
 import type { TinyllamadConfig } from "./config/configSchema.js";
+import { redactUrlCredentials } from "./config/redactUrlCredentials.js";
 import { componentLogger, type Logger, type LogLevel, parseComponentLevels } from "./logging/createLogger.js";
+import { ModelLoadError } from "./ModelLoadError.js";
 import { ModelProgressTracker } from "./ModelProgressTracker.js";
 import { DaemonMetrics } from "./metrics/DaemonMetrics.js";
 import { packageVersion } from "./packageVersion.js";
@@ -35,14 +39,19 @@ import type { AdminRequest, ModelProgress, ServerMessage } from "./protocol/mess
 import type { ProtocolLimits } from "./protocol/parseClientMessage.js";
 import { pullDefaultModel } from "./pullDefaultModel.js";
 import { Scheduler } from "./scheduler/Scheduler.js";
+import { stallLimitMs } from "./scheduler/stallLimitMs.js";
 import { resolveStateDirectory } from "./stateDirectory.js";
 import { ServiceNotifier } from "./systemd/ServiceNotifier.js";
 import { ThermalGuard } from "./thermal/ThermalGuard.js";
-import { HttpServer, sendJson } from "./transports/http/HttpServer.js";
+import { HttpServer } from "./transports/http/HttpServer.js";
+import { RequestOriginPolicy } from "./transports/http/RequestOriginPolicy.js";
+import { registerHealthRoutes } from "./transports/http/registerHealthRoutes.js";
+import { checkNodeIdFree } from "./transports/mqtt/checkNodeIdFree.js";
+import { DeliveryLedger } from "./transports/mqtt/DeliveryLedger.js";
 import { assertEmbeddedBrokerLogin, EmbeddedBroker } from "./transports/mqtt/EmbeddedBroker.js";
 import { MqttTransport, type NodeStatusFigures } from "./transports/mqtt/MqttTransport.js";
 import { nodeClientId, nodeTopics } from "./transports/mqtt/mqttTopics.js";
-import { RequestJournal } from "./transports/mqtt/RequestJournal.js";
+import { NodeIdentityGuard } from "./transports/mqtt/NodeIdentityGuard.js";
 import { assertTokenWhenExposed } from "./transports/transportSecurity.js";
 import { WebSocketTransport } from "./transports/websocket/WebSocketTransport.js";
 
@@ -96,7 +105,11 @@ export class Daemon {
   constructor(
     private config: TinyllamadConfig,
     private readonly log: Logger,
-    options: { environment?: NodeJS.ProcessEnv } = {},
+    private readonly options: {
+      environment?: NodeJS.ProcessEnv;
+      /** A fault found while serving that restarting cannot fix (another instance with this node id): the caller stops and exits 78. */
+      onFatal?: (error: Error) => void;
+    } = {},
   ) {
     this.componentLevels = parseComponentLevels(config.log.componentLevels);
     this.limits = {
@@ -135,7 +148,7 @@ export class Daemon {
         config.mqtt.username,
         config.mqtt.password || readSecretFile(config.mqtt.passwordFile),
       );
-    const modelPath = resolveModelPath(config.model.path);
+    const modelPath = await this.resolveModel(config.model.path);
     const pull =
       config.model.path === "" && !existsSync(modelPath) && config.model.pullOnStart && config.backend.kind !== "npu";
     // Without a pull, a missing or oversized model stops start-up before anything listens.
@@ -143,8 +156,24 @@ export class Daemon {
     this.notifier.start();
     this.modelProgress.on("change", (progress) => this.onModelProgress(progress));
 
-    const http = new HttpServer(config.ws.host, config.ws.port);
-    this.registerRoutes(http);
+    const http = new HttpServer({
+      host: config.ws.host,
+      port: config.ws.port,
+      log: this.logFor("http"),
+      // Every WebSocket, plus room for health checks and scrapes.
+      maxSockets: config.ws.maxConnections + 64,
+      policy: new RequestOriginPolicy({
+        bindHost: config.ws.host,
+        allowedHosts: config.http.allowedHosts,
+        allowedOrigins: config.http.allowedOrigins,
+      }),
+    });
+    registerHealthRoutes(http, {
+      host: config.ws.host,
+      token: config.ws.token,
+      health: () => this.health(),
+      metrics: this.metrics,
+    });
     await http.start();
     this.http = http;
 
@@ -163,6 +192,8 @@ export class Daemon {
         host: config.ws.host,
         token: config.ws.token,
         maxMessageBytes: config.limits.maxMessageBytes,
+        maxConnections: config.ws.maxConnections,
+        idleTimeoutMs: config.ws.idleTimeoutMs,
         limits: this.limits,
         scheduler,
         log: this.logFor("websocket"),
@@ -179,7 +210,7 @@ export class Daemon {
         const calibration = await this.calibrate(plan, modelPath, false);
         this.fallbackChain = [calibration.chosen, ...this.fallbackChain.filter((kind) => kind !== calibration.chosen)];
       }
-      backend = await this.loadFirstWorkingBackend(plan, modelPath);
+      backend = await this.loadModelAtStart(plan, modelPath);
     } catch (error) {
       if (this.startAbort.signal.aborted) return; // stop() came first and is shutting down
       this.modelProgress.failed(basename(modelPath), failureOf(error));
@@ -218,7 +249,7 @@ export class Daemon {
         component: "daemon",
         websocket: this.webSocket?.address() ?? null,
         http: http.address() ?? null,
-        mqtt: this.mqttBrokerUrl ?? null,
+        mqtt: this.mqttBrokerUrl === undefined ? null : redactUrlCredentials(this.mqttBrokerUrl),
       },
       "serving",
     );
@@ -240,7 +271,9 @@ export class Daemon {
   /** First start without the default model: pull it, then let requests in to wait for the load. */
   private async pullFirstModel(modelPath: string, scheduler: Scheduler): Promise<void> {
     const model = basename(modelPath);
+    if (!this.defaultModel) throw new ModelMissingError(modelPath);
     await pullDefaultModel({
+      entry: this.defaultModel.entry,
       path: modelPath,
       mirrorUrl: this.config.model.mirrorUrl,
       allowUnverified: this.config.model.allowUnverified,
@@ -387,6 +420,35 @@ export class Daemon {
   private hardware: HardwareReport | undefined;
   private calibration: Calibration | undefined;
 
+  private defaultModel: BoardDefaultModel | undefined;
+
+  /**
+   * `model.path`, or when it is empty this board's default model (chosen once from the probed CPU and
+   * memory, daemon/boardDefaultModel.ts), with its reasons logged.
+   */
+  private async resolveModel(configured: string): Promise<string> {
+    if (configured.length > 0) return configured;
+    if (!this.defaultModel) {
+      const hardware = await probeHardware(this.config.hal.root);
+      this.defaultModel = boardDefaultModel(hardware, this.config);
+      this.log.info(
+        {
+          component: "models",
+          model: this.defaultModel.entry.name,
+          path: this.defaultModel.path,
+          reasons: this.defaultModel.reasons,
+        },
+        "default model for this board",
+      );
+    }
+    return this.defaultModel.path;
+  }
+
+  /** The same, synchronously, once start() has chosen (before that: the catalog's own default file). */
+  private modelPathNow(configured: string): string {
+    return configured.length > 0 ? configured : (this.defaultModel?.path ?? resolveModelPath(""));
+  }
+
   /** Probes the board and plans the backend (config can force any choice); logs every reason. */
   private async planBackend(modelPath: string): Promise<BackendPlan> {
     const { config } = this;
@@ -434,7 +496,7 @@ export class Daemon {
 
   /** `tinyllamad doctor --recalibrate`: plans, then measures every viable backend again (no serving). */
   async recalibrate(): Promise<{ plan: BackendPlan; calibration: Calibration | null }> {
-    const modelPath = resolveModelPath(this.config.model.path);
+    const modelPath = await this.resolveModel(this.config.model.path);
     const plan = await this.planBackend(modelPath);
     if (plan.candidates.length < 2) return { plan, calibration: null };
     return { plan, calibration: await this.calibrate(plan, modelPath, true) };
@@ -463,10 +525,34 @@ export class Daemon {
     log.info({ candidates: plan.candidates }, "calibrating: measuring each viable backend once");
     this.notifier.loading(`calibrating ${plan.candidates.join(" vs ")}`, 120_000);
     const calibration = await calibrateBackends(plan.candidates, (kind) => this.loadBackend(kind, plan, modelPath));
-    cache.set(key, calibration);
+    try {
+      cache.set(key, calibration);
+    } catch (error) {
+      // A full or read-only state directory costs only the cache: calibration runs again next start.
+      log.warn({ err: (error as NodeJS.ErrnoException).code ?? String(error) }, "could not cache the calibration");
+    }
     log.info({ chosen: calibration.chosen, results: calibration.results }, "calibration done");
     this.calibration = calibration;
     return calibration;
+  }
+
+  /**
+   * The first load: a file that is not GGUF, or that no backend can load, is a ModelLoadError (exit
+   * 78, no retry) naming llama.cpp's reason. The magic is checked here first because
+   * node-llama-cpp's own magic error quotes the file's bytes.
+   */
+  private async loadModelAtStart(plan: BackendPlan, modelPath: string): Promise<Backend> {
+    if (plan.backend !== "npu") {
+      await assertGgufModelFile(modelPath).catch(() => {
+        throw new ModelLoadError(modelPath, "it does not start with the GGUF magic, or it is not a regular file");
+      });
+    }
+    try {
+      return await this.loadFirstWorkingBackend(plan, modelPath);
+    } catch (error) {
+      if (error instanceof ModelMissingError || this.startAbort.signal.aborted) throw error;
+      throw new ModelLoadError(modelPath, (error as Error).message ?? String(error));
+    }
   }
 
   /** Loads the planned backend; when it fails, the next one down the chain (npu → vulkan → cpu). */
@@ -588,7 +674,7 @@ export class Daemon {
             storeDirectory: defaultStoreDirectory(),
             modelDirectories: this.config.admin.modelDirectories,
           })
-        : resolveModelPath(nextPath);
+        : this.modelPathNow(nextPath);
     await assertGgufModelFile(path);
     this.log.info({ component: "models", from: current.info().modelPath, to: path }, "swapping the model");
     // A model that cannot fit the board is refused before anything is loaded.
@@ -637,7 +723,7 @@ export class Daemon {
       "backend failed while serving; falling back",
     );
     try {
-      const replacement = await this.loadBackend(next, this.plan, resolveModelPath(this.config.model.path));
+      const replacement = await this.loadBackend(next, this.plan, this.modelPathNow(this.config.model.path));
       this.backend = replacement;
       const info = replacement.info();
       this.metrics.serving(info.kind, basename(info.modelPath), packageVersion());
@@ -647,7 +733,7 @@ export class Daemon {
       this.log.info({ component: "backend", ...info }, "now serving on the fallback backend");
       this.notifier.status(this.statusLine());
     } catch (loadError) {
-      this.modelProgress.failed(basename(resolveModelPath(this.config.model.path)), failureOf(loadError));
+      this.modelProgress.failed(basename(this.modelPathNow(this.config.model.path)), failureOf(loadError));
       this.log.error(
         { component: "backend", next, err: (loadError as Error).message },
         "fallback backend failed to load",
@@ -659,25 +745,37 @@ export class Daemon {
 
   private liveness(): { alive: boolean; reason?: string } {
     const stalledFor = this.scheduler?.stalledForMs() ?? 0;
-    if (stalledFor > this.config.scheduler.stallTimeoutMs)
+    if (stalledFor <= this.config.scheduler.stallTimeoutMs) return { alive: true };
+    // Past the plain limit: a long prompt chunk (or a slow decode step) in flight may be within its own.
+    const limit = stallLimitMs({
+      stallTimeoutMs: this.config.scheduler.stallTimeoutMs,
+      tokensInFlight: this.scheduler?.tokensInFlight() ?? 0,
+      prefillTokensPerSecond: this.expectedPrefillTokensPerSecond(),
+    });
+    if (stalledFor > limit)
       return { alive: false, reason: `generation made no progress for ${Math.round(stalledFor / 1000)} s` };
     return { alive: true };
   }
 
-  private registerRoutes(http: HttpServer): void {
-    http.get("/healthz", (_request, response) => {
-      const health = this.health();
-      sendJson(response, health.alive ? 200 : 503, { status: health.alive ? "ok" : "stalled", ...health });
-    });
-    http.get("/readyz", (_request, response) => {
-      const health = this.health();
-      sendJson(response, health.ready ? 200 : 503, { status: health.ready ? "ready" : health.state, ...health });
-    });
-    http.get("/metrics", async (_request, response) => {
-      const body = await this.metrics.render();
-      response.writeHead(200, { "content-type": this.metrics.contentType });
-      response.end(body);
-    });
+  private prefillRate: { key: string; tokensPerSecond: number | null } | undefined;
+
+  /** scheduler.prefillTokensPerSecond, else the estimate for the backend serving now (cached per model). */
+  private expectedPrefillTokensPerSecond(): number | null {
+    if (this.config.scheduler.prefillTokensPerSecond > 0) return this.config.scheduler.prefillTokensPerSecond;
+    let info: ReturnType<Backend["info"]> | undefined;
+    try {
+      info = this.backend?.info();
+    } catch {
+      return null; // unloaded (stopping): nothing runs on it
+    }
+    if (info === undefined) return null;
+    const key = `${info.kind}:${info.modelPath}`;
+    if (this.prefillRate?.key !== key) {
+      const modelBytes = existsSync(info.modelPath) ? statSync(info.modelPath).size : 0;
+      const board = this.hardware?.board.id ?? "generic-unknown";
+      this.prefillRate = { key, tokensPerSecond: expectedPrefillRate(board, info.kind, modelBytes).tokensPerSecond };
+    }
+    return this.prefillRate.tokensPerSecond;
   }
 
   /** One line for `systemctl status`: serving on cpu ×4, queue 3, 14.8 tok/s. */
@@ -742,11 +840,48 @@ export class Daemon {
       fleet = false;
     }
     this.mqttBrokerUrl = url;
+    // Before the journal or the node's own session is touched: a second instance of this node id stops here.
+    const instance = { id: randomUUID(), startedAt: new Date(this.startedAt).toISOString() };
+    const statusTopic = nodeTopics(mqtt.baseTopic, mqtt.nodeId).status;
+    const tls = {
+      ca: readOptionalFile(mqtt.caFile),
+      cert: readOptionalFile(mqtt.certFile),
+      key: readOptionalFile(mqtt.keyFile),
+    };
+    const { staleInstance } =
+      this.embeddedBroker === undefined
+        ? await checkNodeIdFree({
+            url,
+            clientOptions: {
+              protocolVersion,
+              username: login.username || undefined,
+              password: login.password || undefined,
+              ...tls,
+            },
+            probeClientId: `${nodeClientId(mqtt.nodeId)}_probe_${instance.id.slice(0, 8)}`,
+            nodeId: mqtt.nodeId,
+            statusTopic,
+            statusIntervalMs: mqtt.statusIntervalMs,
+            log,
+          })
+        : { staleInstance: undefined }; // the embedded broker is this node's alone and reserves its client id
+    const identityGuard = new NodeIdentityGuard({
+      nodeId: mqtt.nodeId,
+      statusTopic,
+      instanceId: instance.id,
+      startedAt: instance.startedAt,
+      staleInstance,
+      log,
+      onConflict: (error) => this.options.onFatal?.(error),
+    });
     const stateDirectory = resolveStateDirectory(this.config.state.directory);
-    const journal = new RequestJournal(
-      join(stateDirectory, `mqtt-journal-${mqtt.nodeId}.jsonl`),
-      mqtt.dedupeWindowSeconds * 1000,
-    );
+    const ledger = new DeliveryLedger({
+      path: join(stateDirectory, "mqtt", `ledger-${mqtt.nodeId}.jsonl`),
+      legacyPath: join(stateDirectory, `mqtt-journal-${mqtt.nodeId}.jsonl`),
+      dedupeWindowMs: mqtt.dedupeWindowSeconds * 1000,
+      maxBytes: mqtt.journalMaxBytes,
+      log,
+    });
     this.mqtt = new MqttTransport({
       url,
       protocolVersion,
@@ -754,19 +889,22 @@ export class Daemon {
       baseTopic: mqtt.baseTopic,
       username: login.username,
       password: login.password,
-      ca: readOptionalFile(mqtt.caFile),
-      cert: readOptionalFile(mqtt.certFile),
-      key: readOptionalFile(mqtt.keyFile),
+      ...tls,
+      instance,
+      watchClient: (client) => identityGuard.watch(client),
       sessionExpirySeconds: mqtt.sessionExpirySeconds,
       tokenQos: mqtt.tokenQos,
       statusIntervalMs: mqtt.statusIntervalMs,
       fleet,
       fleetGroup: mqtt.fleetGroup,
+      // Fleet requests held beyond the queue: as many as the queue itself takes (at least one).
+      fleetReceiveMaximum: Math.max(1, this.config.scheduler.maxQueue),
       maxMessageBytes: configuredLimits.maxMessageBytes,
       limits,
       scheduler,
-      journal,
+      ledger,
       log,
+      onDegradedChange: (degraded) => this.metrics.setMqttLedgerDegraded(degraded),
       admin: (request) => this.handleAdmin(request),
       status: (): NodeStatusFigures => {
         const state = this.state === "pulling" || this.state === "loading" ? this.state : "online";
@@ -794,7 +932,7 @@ export class Daemon {
 
   private createBackend(kind: BackendKind): Backend {
     const onLog = (level: "warn" | "error", message: string) => this.log[level]({ component: "llama.cpp" }, message);
-    const { persistentThreadpool, flashAttention } = this.config.backend;
+    const { persistentThreadpool, flashAttention, useMmap } = this.config.backend;
     switch (kind) {
       case "cpu":
       case "vulkan":
@@ -803,7 +941,9 @@ export class Daemon {
           onLog,
           persistentThreadpool,
           flashAttention,
+          useMmap,
           onDecodeBatch: (sequences) => this.metrics.decodeBatch(sequences),
+          prefillChunkTokens: this.config.backend.prefillChunkTokens,
         });
       case "npu":
         return new RkllmBackend({ libraryPath: this.config.npu.libraryPath || undefined });
@@ -823,7 +963,10 @@ function failureOf(error: unknown): { code: string; message: string } {
 function changedKeys(before: TinyllamadConfig, after: TinyllamadConfig): string[] {
   const keys: string[] = [];
   const walk = (a: unknown, b: unknown, path: string) => {
-    if (typeof a === "object" && a !== null && typeof b === "object" && b !== null) {
+    // A list (http.allowedHosts) is one setting: compared whole, not item by item.
+    if (Array.isArray(a) || Array.isArray(b)) {
+      if (JSON.stringify(a) !== JSON.stringify(b)) keys.push(path);
+    } else if (typeof a === "object" && a !== null && typeof b === "object" && b !== null) {
       for (const key of new Set([...Object.keys(a), ...Object.keys(b)]))
         walk((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key], path ? `${path}.${key}` : key);
     } else if (a !== b) keys.push(path);

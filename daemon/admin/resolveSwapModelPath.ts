@@ -7,6 +7,7 @@
  */
 import { realpath, stat } from "node:fs/promises";
 import { isAbsolute, join, relative, sep } from "node:path";
+import { ModelMissingError } from "../../models/store/defaultModelLocation.js";
 import { storeFileNameProblem } from "../../models/store/storeFileName.js";
 import { ProtocolError } from "../protocol/errorCodes.js";
 
@@ -22,17 +23,20 @@ export async function resolveSwapModelPath(requested: string, roots: SwapModelRo
     throw refused("must be an absolute path or the file name of a model in the store");
   if (requested.split(/[/\\]/).includes("..")) throw refused("must not contain '..'");
   const wanted = bareStoreName ? join(roots.storeDirectory, requested) : requested;
+  const allowedRoots = await existingRealPaths([roots.storeDirectory, ...roots.modelDirectories]);
   let real: string;
   try {
     real = await realpath(wanted);
   } catch {
-    throw refused("names no file");
+    // Missing: said only for a path inside the allowed directories, so that the answer is no oracle
+    // for which files exist elsewhere on the board.
+    const lexicalRoots = [roots.storeDirectory, ...roots.modelDirectories, ...allowedRoots];
+    if (lexicalRoots.some((directory) => isInside(wanted, directory))) throw new ModelMissingError(wanted);
+    throw refused(outsideRoots);
   }
-  const allowedRoots = await existingRealPaths([roots.storeDirectory, ...roots.modelDirectories]);
   const [storeRoot] = await existingRealPaths([roots.storeDirectory]);
   const root = allowedRoots.find((directory) => isInside(real, directory));
-  if (root === undefined)
-    throw refused("is outside the model store and admin.modelDirectories (symlinks are followed before this check)");
+  if (root === undefined) throw refused(outsideRoots);
   // In the store, hidden entries hold partial downloads and records: never models.
   if (
     root === storeRoot &&
@@ -45,6 +49,8 @@ export async function resolveSwapModelPath(requested: string, roots: SwapModelRo
   if (!stats?.isFile()) throw refused("is not a regular file");
   return real;
 }
+
+const outsideRoots = "is outside the model store and admin.modelDirectories (symlinks are followed before this check)";
 
 function refused(problem: string): ProtocolError {
   return new ProtocolError("E_BAD_REQUEST", `model_path ${problem}`);

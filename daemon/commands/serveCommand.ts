@@ -2,18 +2,33 @@
 import { ModelMissingError } from "../../models/store/defaultModelLocation.js";
 import { ConfigError, loadConfig } from "../config/loadConfig.js";
 import { Daemon, ModelTooLargeError } from "../Daemon.js";
+import { installCrashPolicy } from "../installCrashPolicy.js";
 import { createLogger } from "../logging/createLogger.js";
+import { ModelLoadError } from "../ModelLoadError.js";
 import { packageVersion } from "../packageVersion.js";
+import { scheduleTestCrash } from "../scheduleTestCrash.js";
+import { NodeIdConflictError } from "../transports/mqtt/NodeIdConflictError.js";
 import { EXIT_CONFIG } from "./exitCodes.js";
 
 export async function serve(args: string[]): Promise<number> {
   const { config } = loadConfig({ argv: args });
   const log = createLogger({ level: config.log.level });
+  installCrashPolicy(log);
   log.info({ component: "daemon", version: packageVersion() }, "starting tinyllamad");
-  const daemon = new Daemon(config, log);
-
   let stopping: Promise<void> | undefined;
+  let endFatally: ((error: Error) => void) | undefined;
+  const daemon = new Daemon(config, log, { onFatal: (error) => endFatally?.(error) });
   const exitCode = new Promise<number>((resolve) => {
+    // A fault restarting cannot fix (another instance uses this node id): stop, exit 78, no retry.
+    endFatally = (error) => {
+      if (stopping !== undefined) return;
+      log.fatal({ component: "daemon", code: (error as { code?: string }).code }, error.message);
+      console.error(`tinyllamad: ${error.message}`);
+      stopping = daemon.stop().then(
+        () => resolve(EXIT_CONFIG),
+        () => resolve(EXIT_CONFIG),
+      );
+    };
     const onSignal = (signal: NodeJS.Signals) => {
       if (stopping !== undefined) {
         log.warn({ component: "daemon", signal }, "second signal: ending in-flight work now");
@@ -43,19 +58,18 @@ export async function serve(args: string[]): Promise<number> {
       );
     }
   });
-  process.on("unhandledRejection", (reason) => log.error({ component: "daemon", err: reason }, "unhandled rejection"));
 
   try {
     await daemon.start();
   } catch (error) {
-    if (error instanceof ConfigError) {
+    if (error instanceof ConfigError || error instanceof NodeIdConflictError) {
       log.fatal({ component: "daemon", code: error.code }, error.message);
       log.flush();
       console.error(`tinyllamad: ${error.message}`);
       await daemon.stop().catch(() => undefined);
       return EXIT_CONFIG;
     }
-    if (error instanceof ModelTooLargeError) {
+    if (error instanceof ModelTooLargeError || error instanceof ModelLoadError) {
       log.fatal({ component: "daemon", code: error.code }, error.message);
       log.flush();
       console.error(`tinyllamad: ${error.message}`);
@@ -73,6 +87,7 @@ export async function serve(args: string[]): Promise<number> {
     await daemon.stop().catch(() => undefined);
     return 1;
   }
+  scheduleTestCrash(log);
   const code = await exitCode;
   log.flush();
   return code;

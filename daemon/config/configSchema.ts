@@ -2,6 +2,7 @@ import os from "node:os";
 import type convict from "convict";
 import {
   absolutePathList,
+  atLeast64KiB,
   boolean,
   fractionAboveZeroToOne,
   integerFromMinusOne,
@@ -14,6 +15,7 @@ import {
   positiveInteger,
   type SettingFormat,
   settingFormatNamed,
+  stringList,
   text,
 } from "./settingFormats.js";
 import { cliArgNameFor, cliFlagFor, envVarNameFor } from "./settingNames.js";
@@ -34,13 +36,22 @@ export type MqttQos = (typeof mqttQosLevels)[number];
 
 /** The daemon's configuration once loaded and validated. Matches configSchema key for key. */
 export interface TinyllamadConfig {
-  model: { path: string; contextSize: number; pullOnStart: boolean; mirrorUrl: string; allowUnverified: boolean };
+  model: {
+    path: string;
+    contextSize: number;
+    pullOnStart: boolean;
+    mirrorUrl: string;
+    allowUnverified: boolean;
+    catalog: string;
+  };
   backend: {
     kind: BackendKind;
     threads: number;
     gpuLayers: number;
     flashAttention: FlashAttentionMode;
     persistentThreadpool: boolean;
+    useMmap: boolean;
+    prefillChunkTokens: number;
   };
   npu: { libraryPath: string; modelPath: string };
   scheduler: {
@@ -49,9 +60,11 @@ export interface TinyllamadConfig {
     shutdownGraceMs: number;
     stallTimeoutMs: number;
     maxQueueSharePerClient: number;
+    prefillTokensPerSecond: number;
   };
   limits: { defaultMaxTokens: number; maxMaxTokens: number; maxMessageBytes: number; maxPromptChars: number };
-  ws: { enabled: boolean; host: string; port: number; token: string };
+  ws: { enabled: boolean; host: string; port: number; token: string; maxConnections: number; idleTimeoutMs: number };
+  http: { allowedOrigins: string[]; allowedHosts: string[] };
   state: { directory: string };
   admin: { token: string; modelDirectories: string[]; swapTimeoutMs: number };
   thermal: { limitCelsius: number; pollMs: number };
@@ -74,6 +87,7 @@ export interface TinyllamadConfig {
     tokenQos: MqttQos;
     statusIntervalMs: number;
     dedupeWindowSeconds: number;
+    journalMaxBytes: number;
     fleet: boolean;
     fleetGroup: string;
   };
@@ -103,7 +117,7 @@ function setting<Value>(spec: SettingSpec<Value>): convict.SchemaObj<Value> {
 const settingsWithoutNames: convict.Schema<TinyllamadConfig> = {
   model: {
     path: setting({
-      doc: 'Path to the GGUF model file. Empty ("") means the default model (TinyLlama 1.1B Chat).',
+      doc: 'Path to the GGUF model file. Empty ("") means this board\'s default model: TinyLlama 1.1B Chat in the quantization `tinyllamad doctor` names (Q4_0 on ARM CPUs with dot-product, else Q4_K_M; smaller where memory needs it).',
       default: "",
       format: text,
     }),
@@ -126,6 +140,11 @@ const settingsWithoutNames: convict.Schema<TinyllamadConfig> = {
       doc: "Context window of each parallel sequence, in tokens (prompt and answer together; TinyLlama was trained on 2048).",
       default: 2048,
       format: positiveInteger,
+    }),
+    catalog: setting({
+      doc: "A model catalog JSON file (models/catalog/catalog.json's format) to use instead of the built-in one, e.g. a site's own files with their sha256; \"\" = the built-in catalog.",
+      default: "",
+      format: text,
     }),
   },
   backend: {
@@ -153,6 +172,16 @@ const settingsWithoutNames: convict.Schema<TinyllamadConfig> = {
       doc: "Keep llama.cpp's CPU worker threads alive between tokens (one threadpool per context, as llama-server does) instead of the start-and-join on every decode that node-llama-cpp 3.22.1 does; needs the library npm run build compiles (see bench/README.md). Read at start.",
       default: true,
       format: boolean,
+    }),
+    useMmap: setting({
+      doc: 'Map the GGUF file into memory instead of reading it in. Off by default: a mapped file truncated or overwritten in place kills the daemon with SIGBUS, and where the CPU backend repacks the weights (Q4_0) the mapping stays resident beside the copy, doubling the model\'s memory; reading it in costs no more memory for other types (docs/models.md, "Model file faults"). Read at load.',
+      default: false,
+      format: boolean,
+    }),
+    prefillChunkTokens: setting({
+      doc: "cpu and vulkan backends: prompt tokens evaluated per prefill chunk. Between chunks a cancel or deadline_ms ends the request and the liveness check sees progress, so a long prompt is neither uninterruptible nor mistaken for a hang; smaller chunks react sooner and cost a little prefill speed. 0 means the context's batch size (512). Read at start.",
+      default: 0,
+      format: nonNegativeInteger,
     }),
   },
   npu: {
@@ -184,7 +213,7 @@ const settingsWithoutNames: convict.Schema<TinyllamadConfig> = {
       format: nonNegativeInteger,
     }),
     stallTimeoutMs: setting({
-      doc: "A running generation that makes no progress for this long counts as hung: the liveness check (/healthz, systemd's watchdog) fails, so systemd restarts the service. Allow for a long prompt's prefill on a slow board.",
+      doc: "A running generation that makes no progress (a token, or a prefill chunk evaluated) for this long counts as hung: the liveness check (/healthz, systemd's watchdog) fails, so systemd restarts the service. When the tokens in flight (the prompt chunks being evaluated, one per sequence past its prefill) would take longer at the expected prefill rate (scheduler.prefillTokensPerSecond), the limit grows to 4× that.",
       default: 120000,
       format: positiveInteger,
     }),
@@ -192,6 +221,11 @@ const settingsWithoutNames: convict.Schema<TinyllamadConfig> = {
       doc: "The most one client (a WebSocket connection, an MQTT reply route; requests without one share one anonymous client) may have waiting and running at once, as a fraction of maxQueue + parallelSequences, rounded up, at least 1; more get E_QUEUE_FULL. A lone client gets only its share too; 1 turns the per-client limit off.",
       default: 0.5,
       format: fractionAboveZeroToOne,
+    }),
+    prefillTokensPerSecond: setting({
+      doc: "The prefill rate (prompt tokens per second) the liveness check expects of this board, model and backend, to allow a prompt chunk (the whole prompt on the NPU, which cannot report within a prefill) time before it counts as a hang. 0 means a conservative estimate from the board and the model's size (the CPU's decode bound; the Pi 4's for a board without a figure; a tenth of that through Vulkan; 262 on the NPU). Set it to a measured rate (llama-bench's pp figure) to detect hangs sooner.",
+      default: 0,
+      format: nonNegativeInteger,
     }),
   },
   limits: {
@@ -206,7 +240,7 @@ const settingsWithoutNames: convict.Schema<TinyllamadConfig> = {
       format: positiveInteger,
     }),
     maxMessageBytes: setting({
-      doc: "Largest incoming message (WebSocket frame or MQTT payload) in bytes; larger ones get E_MESSAGE_TOO_LARGE.",
+      doc: "Largest incoming message (WebSocket frame or MQTT payload) in bytes. A larger MQTT payload gets E_MESSAGE_TOO_LARGE; a larger WebSocket frame closes its connection with code 1009 before it is read.",
       default: 1048576,
       format: positiveInteger,
     }),
@@ -233,6 +267,28 @@ const settingsWithoutNames: convict.Schema<TinyllamadConfig> = {
       default: "",
       format: text,
       sensitive: true,
+    }),
+    maxConnections: setting({
+      doc: "Most WebSocket connections open at once; a further upgrade is refused with HTTP 503 (E_TOO_MANY_CONNECTIONS). The HTTP server takes at most 64 TCP connections more than this (health checks, scrapes) and closes further ones at once.",
+      default: 64,
+      format: positiveInteger,
+    }),
+    idleTimeoutMs: setting({
+      doc: "A WebSocket connection that sends nothing and has no request in flight for this many milliseconds is closed (code 1000); 0 never closes idle connections.",
+      default: 300000,
+      format: nonNegativeInteger,
+    }),
+  },
+  http: {
+    allowedOrigins: setting<string[]>({
+      doc: 'Web page origins (e.g. "https://dashboard.example:8443") whose browser requests and WebSocket upgrades are accepted, besides the daemon\'s own origin; "*" accepts any. A request carrying another Origin is refused with HTTP 403 (E_FORBIDDEN); requests without Origin (non-browser clients) are not affected.',
+      default: [],
+      format: stringList,
+    }),
+    allowedHosts: setting<string[]>({
+      doc: 'Host names and addresses requests may name in their Host header, besides the daemon\'s own (localhost, 127.0.0.1, ::1, the bound address, the hostname and <hostname>.local, and every interface address when bound to 0.0.0.0 or ::); "*" accepts any. Another Host is refused with HTTP 421 (E_FORBIDDEN), which stops DNS-rebinding pages.',
+      default: [],
+      format: stringList,
     }),
   },
   thermal: {
@@ -275,7 +331,7 @@ const settingsWithoutNames: convict.Schema<TinyllamadConfig> = {
   },
   state: {
     directory: setting({
-      doc: "Directory for the daemon's own state (the MQTT request journal, calibration results). Empty picks /var/lib/tinyllamad when writable, else ~/.local/state/tinyllamad.",
+      doc: "Directory for the daemon's own state (the MQTT delivery ledger, calibration results). Empty picks /var/lib/tinyllamad when writable, else ~/.local/state/tinyllamad.",
       default: "",
       format: text,
     }),
@@ -356,9 +412,14 @@ const settingsWithoutNames: convict.Schema<TinyllamadConfig> = {
       format: positiveInteger,
     }),
     dedupeWindowSeconds: setting({
-      doc: "A request redelivered within this many seconds of being answered is not served again.",
+      doc: "A request redelivered within this many seconds of being answered is not served again: it gets the same final answer again.",
       default: 600,
       format: positiveInteger,
+    }),
+    journalMaxBytes: setting({
+      doc: "Size bound of the MQTT delivery ledger (<state.directory>/mqtt/ledger-<nodeId>.jsonl). Past it the ledger is compacted, dropping the oldest answered entries first; unanswered requests may fill half of it, more wait at the broker.",
+      default: 8388608,
+      format: atLeast64KiB,
     }),
     fleet: setting({
       doc: "Take fleet-wide requests (<baseTopic>/fleet/request) through the shared subscription group mqtt.fleetGroup.",
@@ -378,7 +439,7 @@ const settingsWithoutNames: convict.Schema<TinyllamadConfig> = {
       format: oneOf(logLevels),
     }),
     componentLevels: setting({
-      doc: 'Per-part log levels overriding log.level, e.g. "mqtt=debug,backend=warn". Parts: daemon, backend, scheduler, websocket, mqtt, systemd, llama.cpp.',
+      doc: 'Per-part log levels overriding log.level, e.g. "mqtt=debug,backend=warn". Parts: daemon, backend, scheduler, http, websocket, mqtt, systemd, llama.cpp.',
       default: "",
       format: text,
     }),

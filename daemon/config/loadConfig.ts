@@ -3,6 +3,7 @@ import convict from "convict";
 import { ConfigError } from "./ConfigError.js";
 import { type ConfigSetting, configSchema, configSettings, type TinyllamadConfig } from "./configSchema.js";
 import { type ConfigArgs, parseConfigArgs } from "./parseConfigArgs.js";
+import { shownValue } from "./printConfig.js";
 import { type ConfigFileContent, readConfigFile } from "./readConfigFile.js";
 
 export { ConfigError } from "./ConfigError.js";
@@ -64,7 +65,7 @@ function originOf(
 }
 
 function describeGiven(entry: ConfigSetting, given: unknown): string {
-  return entry.sensitive ? '"[redacted]"' : JSON.stringify(given);
+  return JSON.stringify(shownValue(entry.sensitive, given));
 }
 
 function valueAt(config: TinyllamadConfig, key: string): unknown {

@@ -1,5 +1,6 @@
 import { configSettings } from "./configSchema.js";
 import type { LoadedConfig } from "./loadConfig.js";
+import { redactUrlCredentials } from "./redactUrlCredentials.js";
 
 const redacted = "[redacted]";
 
@@ -31,9 +32,15 @@ function valueAt(config: object, key: string): unknown {
   return key.split(".").reduce<unknown>((node, name) => (node as Record<string, unknown>)[name], config);
 }
 
-/** A sensitive value is shown only as "[redacted]", or as "" when it is not set. */
-function shownValue(sensitive: boolean, value: unknown): unknown {
-  return sensitive && value !== "" ? redacted : value;
+/**
+ * A sensitive value is shown only as "[redacted]", or as "" when it is not set; any other text has
+ * the credentials of a URL in it redacted (mqtt://user:secret@broker).
+ */
+export function shownValue(sensitive: boolean, value: unknown): unknown {
+  if (sensitive && value !== "") return redacted;
+  if (typeof value === "string") return redactUrlCredentials(value);
+  if (Array.isArray(value)) return value.map((item) => shownValue(false, item));
+  return value;
 }
 
 function formatAsJson(loaded: LoadedConfig): string {

@@ -53,6 +53,7 @@ function integerAtLeast(minimum: number, name: string, expected: string): Settin
 export const integerFromMinusOne = integerAtLeast(-1, "tinyllamad:integer>=-1", "must be an integer >= -1");
 export const nonNegativeInteger = integerAtLeast(0, "tinyllamad:integer>=0", "must be an integer >= 0");
 export const positiveInteger = integerAtLeast(1, "tinyllamad:integer>=1", "must be an integer >= 1");
+export const atLeast64KiB = integerAtLeast(65_536, "tinyllamad:integer>=65536", "must be an integer >= 65536 (64 KiB)");
 
 export const port = defineFormat({
   name: "tinyllamad:port",
@@ -146,4 +147,16 @@ export const absolutePathList = defineFormat({
       .split(":")
       .map((entry) => entry.trim())
       .filter((entry) => entry.length > 0),
+});
+
+/** A list of strings: a JSON array in the file; comma-separated text in the environment or a flag. */
+export const stringList = defineFormat({
+  name: "tinyllamad:stringList",
+  expected: 'must be a list of strings (a JSON array in the file, "a,b" in the environment or a flag)',
+  accepts: (value) => Array.isArray(value) && value.every((item) => typeof item === "string"),
+  fromString: (text) =>
+    text
+      .split(",")
+      .map((item) => item.trim())
+      .filter((item) => item.length > 0),
 });

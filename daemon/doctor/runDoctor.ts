@@ -10,8 +10,8 @@ import { expectedDecodeRate } from "../../hal/plan/expectedDecodeRate.js";
 import { planBackend } from "../../hal/plan/planBackend.js";
 import { probeHardware } from "../../hal/probes/probeHardware.js";
 import { loadModelCatalog } from "../../models/catalog/modelCatalog.js";
-import { resolveModelPath } from "../../models/store/defaultModelLocation.js";
 import { checkCatalogModelFit } from "../../models/store/estimateFit.js";
+import { boardDefaultModel } from "../boardDefaultModel.js";
 import { loadConfig } from "../config/loadConfig.js";
 import { Daemon } from "../Daemon.js";
 import { createLogger } from "../logging/createLogger.js";
@@ -78,8 +78,13 @@ export async function runDoctor(args: string[]): Promise<number> {
     vulkan: onThisMachine ? await probeVulkanDevices() : undefined,
     npuLibraryPaths: config.npu.libraryPath ? [config.npu.libraryPath] : [],
   });
-  const modelPath = resolveModelPath(config.model.path);
-  const modelBytes = existsSync(modelPath) ? statSync(modelPath).size : 669_000_000;
+  // model.path empty: the board's default, chosen from this (or the --root) board's CPU and memory.
+  const defaultModel =
+    config.model.path === "" ? boardDefaultModel(hardware, config, { considerStore: onThisMachine }) : null;
+  const modelPath = defaultModel?.path ?? config.model.path;
+  const modelBytes = existsSync(modelPath)
+    ? statSync(modelPath).size
+    : (defaultModel?.entry.sizeBytes ?? defaultModel?.entry.approximateSizeBytes ?? 669_000_000);
   const rkllm = config.npu.modelPath && existsSync(config.npu.modelPath) ? config.npu.modelPath : undefined;
   const plan = planBackend(
     hardware,
@@ -91,7 +96,7 @@ export async function runDoctor(args: string[]): Promise<number> {
       parallelSequences: config.scheduler.parallelSequences,
     },
   );
-  const catalog = loadModelCatalog();
+  const catalog = defaultModel?.catalog ?? loadModelCatalog(config.model.catalog || undefined);
   const memory = {
     totalBytes: hardware.memory.totalBytes ?? 0,
     availableBytes: hardware.memory.availableBytes ?? 0,
@@ -112,6 +117,9 @@ export async function runDoctor(args: string[]): Promise<number> {
     npu: hardware.npu,
     vulkan: hardware.vulkan,
     model: { path: modelPath, present: existsSync(modelPath), bytes: modelBytes },
+    defaultModel: defaultModel
+      ? { name: defaultModel.entry.name, fileName: defaultModel.entry.fileName, reasons: defaultModel.reasons }
+      : null,
     plan,
     modelFits: fits,
     expectedDecode: expected,
@@ -128,7 +136,13 @@ export async function runDoctor(args: string[]): Promise<number> {
     `thermal:  ${hardware.thermal.cpuCelsius === null ? "no readable CPU zone" : `${hardware.thermal.cpuCelsius.toFixed(1)} °C`}`,
     `npu:      ${hardware.npu.present ? `present, driver ${hardware.npu.driverVersion ?? "unknown"}, runtime ${hardware.npu.runtimeLibrary ?? "missing"}` : "none"}`,
     `vulkan:   ${hardware.vulkan.reason}`,
-    `model:    ${modelPath}${existsSync(modelPath) ? "" : " (not present: `tinyllamad models pull`)"}`,
+    `model:    ${modelPath}${existsSync(modelPath) ? "" : ` (not present: ${defaultModel ? `\`tinyllamad models pull ${defaultModel.entry.name}\`, or the first start pulls it` : "`tinyllamad models pull`"})`}`,
+    ...(defaultModel
+      ? [
+          `default:  ${defaultModel.entry.name} (model.path is empty: this board's default)`,
+          ...defaultModel.reasons.map((reason) => `  - ${reason}`),
+        ]
+      : []),
     "",
     `plan:     ${plan.backend}, ${plan.threads} threads${plan.cpuList.length > 0 ? ` on cores ${plan.cpuList.join(",")}` : ""}, context ${plan.contextSize}; candidates ${plan.candidates.join(", ")}`,
     ...plan.reasons.map((reason) => `  - ${reason}`),

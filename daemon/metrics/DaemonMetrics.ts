@@ -19,6 +19,7 @@ export class DaemonMetrics {
   private readonly info: Gauge<"backend" | "model" | "version">;
   private readonly temperature: Gauge<"zone">;
   private readonly ready: Gauge;
+  private readonly mqttLedgerDegraded: Gauge;
 
   constructor() {
     const registers = [this.registry];
@@ -63,6 +64,15 @@ export class DaemonMetrics {
       registers,
     });
     this.ready = new Gauge({ name: "tinyllamad_ready", help: "1 while serving, else 0.", registers });
+    this.mqttLedgerDegraded = new Gauge({
+      name: "tinyllamad_mqtt_ledger_degraded",
+      help: "1 while the MQTT delivery ledger cannot be written (full or read-only state directory): new MQTT requests wait at the broker; else 0.",
+      registers,
+    });
+  }
+
+  setMqttLedgerDegraded(degraded: boolean): void {
+    this.mqttLedgerDegraded.set(degraded ? 1 : 0);
   }
 
   requestFinished(message: FinalMessage, completionTokens: number): void {

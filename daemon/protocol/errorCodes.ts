@@ -22,6 +22,8 @@ export const errorCatalogue = {
   E_INTERRUPTED: "The daemon restarted while answering; the answer is incomplete. Send the request again.",
   E_INTERNAL: "An unexpected internal error; the daemon keeps serving.",
   E_TIMEOUT: "An operator request (admin swap_model) did not finish within its time limit; nothing changed.",
+  E_FORBIDDEN: "The request's Origin or Host is not allowed, or the caller may not do this.",
+  E_TOO_MANY_CONNECTIONS: "The WebSocket connection limit is reached; retry later or use another node.",
 } as const;
 
 export type ErrorCode = keyof typeof errorCatalogue;

@@ -77,6 +77,11 @@ export interface Usage {
   completion_tokens: number;
   /** Prompt tokens served from a cached prefix (same `session`, or a shared prefix) instead of evaluated. */
   cached_prompt_tokens: number;
+  /**
+   * Prompt tokens evaluated for this request: prompt_tokens − cached_prompt_tokens when the prefill
+   * ran to its end; fewer when it was cancelled during the prefill (which stops between chunks).
+   */
+  evaluated_prompt_tokens: number;
 }
 
 export interface Timings {
@@ -143,7 +148,8 @@ export type NodeState = "pulling" | "loading" | "online" | "offline";
 /** The retained message on an MQTT node's status topic while it is connected. */
 export interface NodeStatusMessage {
   type: "status";
-  state: Exclude<NodeState, "offline">;
+  /** "degraded": the MQTT delivery ledger cannot be written; new MQTT requests wait at the broker. */
+  state: Exclude<NodeState, "offline"> | "degraded";
   node: string;
   version: string;
   /** The model being served (file name); null until one is loaded. */
@@ -159,8 +165,13 @@ export interface NodeStatusMessage {
   queue: { queued: number; running: number };
   requests: { completed: number; failed: number; cancelled: number };
   fleet: boolean;
+  /** The MQTT delivery ledger: "degraded" with the disk's error code while it cannot be written. */
+  ledger: { state: "ok" } | { state: "degraded"; reason: string };
   uptime_s: number;
   updated_at: string;
+  /** This run of the daemon (random per start) and when it started: how two instances of one node id tell each other apart. */
+  instance?: string;
+  started_at?: string;
 }
 
 /** The status topic's message once the node is gone: its last will, or what a clean stop publishes. */

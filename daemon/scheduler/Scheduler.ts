@@ -4,7 +4,7 @@
  * it ends: finished, cancelled, past its deadline, failed, or cut off by shutdown.
  */
 import { EventEmitter } from "node:events";
-import type { Backend, GenerationResult } from "../../hal/backends/Backend.js";
+import type { Backend, GenerationResult, PrefillProgress } from "../../hal/backends/Backend.js";
 import { isProtocolError, ProtocolError } from "../protocol/errorCodes.js";
 import type { FinalMessage, GenerateRequest, ServerMessage } from "../protocol/messages.js";
 import { FairQueue } from "./FairQueue.js";
@@ -51,6 +51,8 @@ export interface RequestHandle {
   /** Ends the request with finish_reason "cancelled" (queued or running). No-op once finished. */
   cancel(): void;
   readonly finished: Promise<FinalMessage>;
+  /** Whether it has left the queue and runs (a transport may withdraw one still queued at shutdown). */
+  readonly started: boolean;
 }
 
 export interface SchedulerStats {
@@ -75,6 +77,11 @@ interface Job {
   startedAt?: number;
   firstTokenAt?: number;
   lastTokenAt?: number;
+  /**
+   * Tokens the backend evaluates before this job next shows progress: the prompt chunk in flight
+   * during the prefill, one after it (a decode step); 0 before the backend first reports.
+   */
+  tokensInFlight: number;
   seq: number;
   text: string;
   abort: AbortController;
@@ -195,6 +202,18 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     return this.running.size === 0 ? 0 : now - this.lastProgressAt;
   }
 
+  /**
+   * Tokens the running generations are evaluating before any of them can next show progress: the
+   * prompt chunks (or, on a runtime that cannot report within a prefill, whole prompts) in flight,
+   * and one per generation past its prefill. They share the backend, so they add up. The stall
+   * limit allows for them (stallLimitMs).
+   */
+  tokensInFlight(): number {
+    let tokens = 0;
+    for (const job of this.running) tokens += job.tokensInFlight;
+    return tokens;
+  }
+
   get accepts(): boolean {
     return this.accepting;
   }
@@ -244,6 +263,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       sink,
       client: sink.client ?? anonymousClient,
       acceptedAt: performance.now(),
+      tokensInFlight: 0,
       seq: 0,
       text: "",
       abort: new AbortController(),
@@ -251,7 +271,13 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       finished,
       resolveFinished,
     };
-    const handle: RequestHandle = { cancel: () => this.cancel(job), finished };
+    const handle: RequestHandle = {
+      cancel: () => this.cancel(job),
+      finished,
+      get started() {
+        return job.startedAt !== undefined;
+      },
+    };
     if (!this.accepting) {
       this.fail(job, new ProtocolError("E_SHUTTING_DOWN"));
       return handle;
@@ -318,6 +344,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
           onFirstToken: () => {
             job.firstTokenAt = performance.now();
           },
+          onPrefill: (progress) => this.onPrefill(job, progress),
         },
         job.abort.signal,
       );
@@ -343,6 +370,17 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       this.dispatch();
       if (this.inFlight() === 0) this.drained?.();
     }
+  }
+
+  /** A prefill chunk done (or begun): progress for the liveness check, however long the prompt. */
+  private onPrefill(job: Job, progress: PrefillProgress): void {
+    this.lastProgressAt = performance.now();
+    job.tokensInFlight = progress.nextChunkTokens > 0 ? progress.nextChunkTokens : 1;
+    if (progress.evaluatedTokens > 0 && progress.nextChunkTokens > 0)
+      this.options.log?.debug(
+        { id: job.request.id, evaluated: progress.evaluatedTokens, prompt_tokens: progress.promptTokens },
+        "prefill progress",
+      );
   }
 
   private onText(job: Job, text: string): void {
@@ -375,6 +413,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
           prompt_tokens: result.promptTokens,
           completion_tokens: result.completionTokens,
           cached_prompt_tokens: result.reusedPromptTokens,
+          evaluated_prompt_tokens: result.evaluatedPromptTokens,
         },
         timings: {
           queue_ms: round((job.startedAt ?? job.acceptedAt) - job.acceptedAt),
@@ -416,6 +455,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       promptTokens: 0,
       completionTokens: 0,
       reusedPromptTokens: 0,
+      evaluatedPromptTokens: 0,
     });
     if (this.inFlight() === 0) this.drained?.();
   }

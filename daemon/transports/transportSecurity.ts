@@ -16,16 +16,22 @@ export function assertTokenWhenExposed(hostKey: string, host: string, tokenKey: 
 }
 
 export function isLoopbackHost(host: string): boolean {
-  if (host === "localhost" || host === "::1") return true;
+  if (host === "localhost" || host === "::1" || host === "[::1]") return true;
   return isIP(host) === 4 && host.startsWith("127.");
 }
 
-/** Accepts `Authorization: Bearer TOKEN` or `?token=TOKEN`; compares in constant time. */
+/**
+ * Accepts `Authorization: Bearer TOKEN` or `?token=TOKEN`; compares in constant time. An empty
+ * expected token matches nothing (an unset token is not a password everyone knows).
+ */
 export function bearerTokenMatches(request: IncomingMessage, expected: string): boolean {
+  if (expected.length === 0) return false;
   const header = request.headers.authorization;
+  const target = request.url ?? "/";
   let presented: string | null = null;
   if (header?.startsWith("Bearer ")) presented = header.slice("Bearer ".length).trim();
-  else presented = new URL(request.url ?? "/", "http://localhost").searchParams.get("token");
+  else if (URL.canParse(target, "http://localhost"))
+    presented = new URL(target, "http://localhost").searchParams.get("token");
   if (presented === null) return false;
   const digest = (value: string) => createHash("sha256").update(value).digest();
   return timingSafeEqual(digest(presented), digest(expected));

@@ -35,11 +35,29 @@ export interface GenerationJob {
   session?: string | undefined;
 }
 
+/** Where the evaluation of a prompt (the prefill) stands. */
+export interface PrefillProgress {
+  /** Prompt tokens to evaluate in all (the prompt less the prefix reused from a sequence). */
+  promptTokens: number;
+  /** Of those, evaluated so far. */
+  evaluatedTokens: number;
+  /**
+   * Tokens the backend evaluates before it reports again: one chunk (llama.cpp), the whole prompt
+   * (a runtime that cannot report within a prefill, the NPU's), 0 once the prefill is over.
+   */
+  nextChunkTokens: number;
+}
+
 export interface GenerationCallbacks {
   /** Called for each piece of text as it becomes final (never splits a UTF-8 character). */
   onText(text: string): void;
   /** Called once, when the first generated token is sampled. */
   onFirstToken?(): void;
+  /**
+   * Prefill progress: once when the prompt's evaluation starts, after each chunk of it, and once
+   * (nextChunkTokens 0) when it is over. The liveness check counts each call as progress.
+   */
+  onPrefill?(progress: PrefillProgress): void;
 }
 
 export interface GenerationResult {
@@ -49,6 +67,11 @@ export interface GenerationResult {
   completionTokens: number;
   /** Prompt tokens that were reused from a cached prefix instead of evaluated. */
   reusedPromptTokens: number;
+  /**
+   * Prompt tokens evaluated for this job: promptTokens − reusedPromptTokens when the prefill ran to
+   * its end; fewer when the job was aborted during it (the prefill stops between chunks).
+   */
+  evaluatedPromptTokens: number;
 }
 
 export interface BackendInfo {
@@ -79,8 +102,8 @@ export interface Backend {
    */
   checkFits(job: GenerationJob): Promise<number>;
   /**
-   * Generates for one job. Resolves with finishReason "cancelled" when the signal aborts; rejects
-   * only on a backend failure.
+   * Generates for one job. Resolves with finishReason "cancelled" when the signal aborts — during the
+   * prefill too, at the end of the chunk being evaluated; rejects only on a backend failure.
    */
   generate(job: GenerationJob, callbacks: GenerationCallbacks, signal: AbortSignal): Promise<GenerationResult>;
 }

@@ -4,6 +4,8 @@
  *
  * A `sha256` or `sizeBytes` of `null` means "not known": such a file can be pulled only with
  * `--allow-unverified` and is then recorded as unverified (see `pullModel`). Hashes are never guessed.
+ * A known digest carries its `sha256Confidence`: none could be checked against the file itself here, so
+ * "medium" (fewer independent sources agreed) is shown as such wherever the digest is.
  */
 import { readFileSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
@@ -13,6 +15,7 @@ import { projectRoot } from "../projectCacheDirectory.js";
 
 export type ModelFormat = "gguf" | "rkllm";
 export type ModelBackendKind = "cpu" | "vulkan" | "npu";
+export type DigestConfidence = "high" | "medium";
 
 /** The transformer dimensions the memory estimate needs before the file is on disk. */
 export interface ModelShapeSummary {
@@ -38,6 +41,11 @@ export interface CatalogEntry {
   approximateSizeBytes: number;
   /** Lower-case hex sha256 of the whole file, or null when not known (cannot be verified). */
   sha256: string | null;
+  /**
+   * How many independent public sources agreed on `sha256`: "high" or "medium". The built-in catalog
+   * states it next to every digest (a test keeps it so); absent means high (a site's own digests).
+   */
+  sha256Confidence?: DigestConfidence;
   quantization: string;
   contextLength: number;
   /** An id of `chatTemplatesById`, or null for a base (completion) model. */
@@ -50,7 +58,10 @@ export interface CatalogEntry {
 
 export interface ModelCatalog {
   version: 1;
+  /** The fallback default: boards pick theirs from the catalog (hal/plan/chooseDefaultModel.ts). */
   defaultModel: string;
+  /** Hugging Face repository → the commit its URLs are pinned to (documentation; URLs carry it). */
+  huggingFaceRevisions?: Record<string, string>;
   models: CatalogEntry[];
 }
 
@@ -107,7 +118,13 @@ export function parseModelCatalog(json: unknown, source = "catalog"): ModelCatal
   if (problems.length > 0) {
     throw new CatalogError("E_CATALOG_INVALID", `${source} is invalid:\n  - ${problems.join("\n  - ")}`);
   }
-  return { version: 1, defaultModel: json.defaultModel as string, models };
+  const revisions = json.huggingFaceRevisions;
+  return {
+    version: 1,
+    defaultModel: json.defaultModel as string,
+    ...(isRecord(revisions) ? { huggingFaceRevisions: revisions as Record<string, string> } : {}),
+    models,
+  };
 }
 
 function checkEntry(raw: unknown, index: number, problems: string[]): CatalogEntry {
@@ -140,6 +157,13 @@ function checkEntry(raw: unknown, index: number, problems: string[]): CatalogEnt
     raw.sha256 === null || (typeof raw.sha256 === "string" && /^[0-9a-f]{64}$/.test(raw.sha256)),
     "sha256 must be 64 lower-case hex digits or null",
   );
+  // Absent next to a digest means high: a site's own catalog carries digests its owner computed.
+  need(
+    raw.sha256 === null
+      ? raw.sha256Confidence === undefined || raw.sha256Confidence === null
+      : raw.sha256Confidence === undefined || raw.sha256Confidence === "high" || raw.sha256Confidence === "medium",
+    "sha256Confidence must be high or medium next to a sha256 (and absent or null without one)",
+  );
   need(typeof raw.quantization === "string", "quantization must be a string");
   need(isPositiveInteger(raw.contextLength), "contextLength must be a positive integer");
   need(
@@ -167,6 +191,20 @@ function checkEntry(raw: unknown, index: number, problems: string[]): CatalogEnt
   );
   need(raw.notes === undefined || typeof raw.notes === "string", "notes must be a string");
   return raw as unknown as CatalogEntry;
+}
+
+/** "high" or "medium" for a known digest, null for none. */
+export function digestConfidence(entry: CatalogEntry): DigestConfidence | null {
+  return entry.sha256 === null ? null : (entry.sha256Confidence ?? "high");
+}
+
+/** How `models info`/`list` describe an entry's digest: a medium-confidence one says so. */
+export function describeDigest(entry: CatalogEntry): string {
+  const confidence = digestConfidence(entry);
+  if (confidence === null) return "unknown (pull needs --allow-unverified)";
+  return confidence === "high"
+    ? `${entry.sha256} (high confidence)`
+    : `${entry.sha256} (MEDIUM confidence: fewer public sources agreed; \`tinyllamad models verify\` prints the computed digest to compare with the Hugging Face file page)`;
 }
 
 /** The entry called `name`, or whose file is called `name`. */

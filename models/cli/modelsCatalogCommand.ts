@@ -2,6 +2,7 @@
  * `tinyllamad models catalog` (= `models list --available`): what can be pulled, how big it is, whether
  * the pull is verified by a known sha256, whether it fits this board's memory, and whether it is stored.
  */
+import { digestConfidence } from "../catalog/modelCatalog.js";
 import { readBoardMemory } from "../store/boardMemory.js";
 import { checkCatalogModelFit } from "../store/estimateFit.js";
 import type { CommandContext } from "./modelsCommand.js";
@@ -28,6 +29,7 @@ export async function listCatalog(
       approximateSizeBytes: entry.approximateSizeBytes,
       sha256: entry.sha256,
       verified: entry.sha256 !== null,
+      sha256Confidence: digestConfidence(entry),
       pullable: entry.urls.length > 0,
       default: entry.name === context.catalog.defaultModel,
       fits: fit.fits,
@@ -45,10 +47,13 @@ export async function listCatalog(
     const fits = `${model.fits ? "yes" : "no"} (≈${megabytes(model.neededBytes)})`;
     const name = `${model.name}${model.default ? " *" : ""}`;
     lines.push(
-      `${name.padEnd(34)} ${size.padStart(9)}  ${(model.verified ? "known" : "unknown").padEnd(10)} ${fits.padEnd(16)} ${model.inStore ? "yes" : model.pullable ? "no" : "no (copy by hand)"}`,
+      `${name.padEnd(34)} ${size.padStart(9)}  ${(model.sha256Confidence ?? "unknown").padEnd(10)} ${fits.padEnd(16)} ${model.inStore ? "yes" : model.pullable ? "no" : "no (copy by hand)"}`,
     );
   }
-  lines.push("* the default model. Pull one: tinyllamad models pull NAME (unknown sha256: add --allow-unverified)");
+  lines.push(
+    "* the catalog's default (doctor names this board's). SHA256: how sure the catalog's digest is; " +
+      "pull one with tinyllamad models pull NAME (an unknown sha256 needs --allow-unverified)",
+  );
   context.io.stdout.write(
     context.json
       ? `${JSON.stringify({ memory, contextSize: request.contextSize, sequences: request.sequences, models })}\n`

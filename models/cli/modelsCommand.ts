@@ -9,6 +9,8 @@ import { closestFlag, unknownOptionMessage } from "../../daemon/config/closestFl
 import {
   type CatalogEntry,
   CatalogError,
+  describeDigest,
+  digestConfidence,
   findCatalogEntry,
   loadModelCatalog,
   type ModelCatalog,
@@ -38,7 +40,8 @@ export const modelsUsage = `Usage: tinyllamad models <command> [options]
 
   catalog              the models that can be pulled: size, verification, whether each fits this board
   pull NAME [--mirror URL] [--from FILE|URL] [--store DIR] [--allow-unverified]
-                       download a catalog model into the store (resumes, retries, verifies sha256)
+                       download a catalog model into the store (resumes, retries, verifies sha256);
+                       --from FILE takes a copy already on the board (checked: size, sha256, GGUF shape)
   list                 the models in the store and downloads in progress
   verify [NAME]        re-hash stored models against the catalog (all when no NAME)
   rm NAME              delete a model (and its partial download) from the store
@@ -239,9 +242,15 @@ async function pull(context: CommandContext): Promise<number> {
     },
   }).finally(() => renderer?.finish());
   const state = result.alreadyPresent ? "already present" : "pulled";
-  const trust = result.verified ? "sha256 verified" : "UNVERIFIED (the catalog has no sha256)";
+  const confidence = digestConfidence(entry);
+  const trust = !result.verified
+    ? "UNVERIFIED (the catalog has no sha256)"
+    : confidence === "medium"
+      ? `sha256 verified against a MEDIUM-confidence catalog digest ${result.sha256}`
+      : "sha256 verified";
   print(context, `${state}: ${entry.name} → ${result.path} (${result.sizeBytes} bytes, ${trust})`, {
     model: entry.name,
+    sha256Confidence: confidence,
     ...result,
   });
   return 0;
@@ -249,14 +258,18 @@ async function pull(context: CommandContext): Promise<number> {
 
 async function list(context: CommandContext): Promise<number> {
   const { files, partial } = await context.store.list();
-  const models = files.map((file) => ({
-    name: findCatalogEntry(context.catalog, file.fileName)?.name ?? null,
-    fileName: file.fileName,
-    path: file.path,
-    sizeBytes: file.sizeBytes,
-    status: file.status,
-    sha256: file.record?.sha256 ?? null,
-  }));
+  const models = files.map((file) => {
+    const entry = findCatalogEntry(context.catalog, file.fileName);
+    return {
+      name: entry?.name ?? null,
+      fileName: file.fileName,
+      path: file.path,
+      sizeBytes: file.sizeBytes,
+      status: file.status,
+      sha256: file.record?.sha256 ?? null,
+      sha256Confidence: entry ? digestConfidence(entry) : null,
+    };
+  });
   const partialDownloads = partial.map((p) => ({
     fileName: p.fileName,
     bytes: p.bytes,
@@ -267,7 +280,8 @@ async function list(context: CommandContext): Promise<number> {
   if (models.length === 0) lines.push("no models; get one with: tinyllamad models pull NAME");
   for (const m of models)
     lines.push(
-      `${(m.name ?? "(not in catalog)").padEnd(34)} ${(m.sizeBytes / 1e6).toFixed(0).padStart(6)} MB  ${m.status.padEnd(10)} ${m.fileName}`,
+      `${(m.name ?? "(not in catalog)").padEnd(34)} ${(m.sizeBytes / 1e6).toFixed(0).padStart(6)} MB  ${m.status.padEnd(10)} ${m.fileName}` +
+        (m.status === "verified" && m.sha256Confidence === "medium" ? "  (catalog digest: medium confidence)" : ""),
     );
   for (const p of partialDownloads)
     lines.push(
@@ -345,7 +359,11 @@ async function info(context: CommandContext): Promise<number> {
     lines.push(
       `  file ${entry.fileName}, ${entry.format}, ${entry.quantization}, context ${entry.contextLength}, backends ${entry.backends.join(", ")}`,
     );
-    lines.push(`  sha256 ${entry.sha256 ?? "unknown (pull needs --allow-unverified)"}`);
+    lines.push(`  sha256 ${describeDigest(entry)}`);
+    lines.push(
+      `  size ${entry.sizeBytes === null ? `≈${entry.approximateSizeBytes} bytes (exact size unknown)` : `${entry.sizeBytes} bytes`}`,
+    );
+    if (entry.urls.length > 0) lines.push(`  from ${entry.urls.join(", ")}`);
     lines.push(`  in store: ${stored ? `${stored.path} (${stored.status})` : "no"}`);
   }
   if (inspection) {
@@ -355,7 +373,12 @@ async function info(context: CommandContext): Promise<number> {
     );
   }
   if (fit) lines.push(`  memory: ${fit.message}`);
-  print(context, lines.join("\n"), { catalog: entry ?? null, stored, inspection, fit });
+  print(context, lines.join("\n"), {
+    catalog: entry ? { ...entry, sha256Confidence: digestConfidence(entry) } : null,
+    stored,
+    inspection,
+    fit,
+  });
   return 0;
 }
 

@@ -11,6 +11,10 @@ export type ModelStoreErrorCode =
   | "E_CHECKSUM_UNKNOWN"
   /** HTTP errors, network errors after every retry, bad range answers */
   | "E_DOWNLOAD_FAILED"
+  /** the host does not resolve (DNS) or refuses the connection: not retried, the next steps are named */
+  | "E_SOURCE_UNREACHABLE"
+  /** the file is a readable GGUF but not the catalog entry's model (shape or quantization differ) */
+  | "E_MODEL_MISMATCH"
   /** another process holds the file's lock and did not release it in time */
   | "E_STORE_LOCKED"
   /** the model is not in the store */

@@ -1,6 +1,7 @@
 /**
- * Where tinyllamad looks for its model when `model.path` is not set: the default model of the
- * catalog (TinyLlama-1.1B-Chat-v1.0, Q4_K_M) in the model store directory.
+ * Where tinyllamad looks for its model when `model.path` is not set: the board's default model
+ * (daemon/boardDefaultModel.ts picks the file) in the model store directory. `resolveModelPath` is the
+ * fallback before the board is probed: the catalog's own default file.
  */
 import { accessSync, constants, existsSync } from "node:fs";
 import { homedir } from "node:os";
@@ -39,7 +40,7 @@ export class ModelMissingError extends Error {
       `model file not found: ${path}\n` +
         (why ? `  ${why}\n` : "") +
         "  - point model.path (--model.path, TINYLLAMAD_MODEL_PATH) at a TinyLlama GGUF file, e.g. one downloaded from\n" +
-        "    https://huggingface.co/TheBloke/TinyLlama-1.1B-Chat-v1.0-GGUF (tinyllama-1.1b-chat-v1.0.Q4_K_M.gguf), or\n" +
+        "    https://huggingface.co/TheBloke/TinyLlama-1.1B-Chat-v1.0-GGUF (`tinyllamad doctor` names this board's file), or\n" +
         "  - to try the daemon without downloading anything, make a random-weight test model:\n" +
         "    tinyllamad models make-test --shape tiny --out /tmp/tiny.gguf && tinyllamad serve --model.path /tmp/tiny.gguf",
     );

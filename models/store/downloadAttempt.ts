@@ -3,13 +3,15 @@
  * `Range` request (validated: `206` with a matching `Content-Range`; a `200` means the server ignored
  * the range, so the part is truncated and the download starts again from byte 0). `file:` URLs are
  * read from the local disk the same way. The sha256 is updated with exactly the bytes written, so a
- * retry can continue the same hash.
+ * retry can continue the same hash. A host that does not resolve or refuses the connection is not worth
+ * retrying: that ends as E_SOURCE_UNREACHABLE at once (unreachableSource.ts).
  */
 import type { Hash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { open, stat } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { ModelStoreError } from "./ModelStoreError.js";
+import { assertHostResolves, unreachableCode, unreachableError } from "./unreachableSource.js";
 
 export interface DownloadState {
   /** Bytes in the part file, all of them fed to `hash`. */
@@ -60,11 +62,20 @@ export async function downloadAttempt(options: AttemptOptions): Promise<void> {
       headers.range = `bytes=${from}-`;
       if (options.etag) headers["if-range"] = options.etag;
     }
+    await assertHostResolves(options.url);
     let response: Response;
     try {
       response = await fetch(options.url, { headers, signal, redirect: "follow" });
     } catch (error) {
       options.signal?.throwIfAborted();
+      const unreachable = unreachableCode(error);
+      if (unreachable) throw unreachableError(options.url, unreachable, describe(error));
+      if (/bad port/.test(describe(error)))
+        throw new ModelStoreError(
+          "E_DOWNLOAD_FAILED",
+          `${options.url}: fetch never connects to port ${url.port} (on the Fetch standard's list of blocked ports); serve the mirror on another port`,
+          { url: options.url },
+        );
       throw new RetryableDownloadError(`cannot reach ${options.url}: ${describe(error)}`);
     }
     const etag = response.headers.get("etag");

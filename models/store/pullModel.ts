@@ -5,16 +5,21 @@
  * from `.partial/<file>.part` (its sha256 recomputed over what is already there), retries with
  * exponential backoff, checks free disk space first, hashes while streaming, and only after the
  * sha256 (and size) match is the file renamed into place. A file that fails is moved to
- * `.partial/<file>.corrupt` and an `E_CHECKSUM_MISMATCH` is thrown: it never looks complete.
+ * `.partial/<file>.corrupt` and an `E_CHECKSUM_MISMATCH` naming both digests is thrown: it never looks
+ * complete, so nothing ever loads it. A GGUF must also have the entry's shape (checkModelIdentity).
+ * A source that cannot be reached at all (DNS, refused) is not retried: E_SOURCE_UNREACHABLE with the
+ * next steps (pullNextSteps).
  */
 import { createHash } from "node:crypto";
 import { rm, stat } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type CatalogEntry, type DownloadSourceOptions, resolveDownloadUrls } from "../catalog/modelCatalog.js";
+import { checkModelIdentity } from "./checkModelIdentity.js";
 import { type DownloadState, downloadAttempt, RetryableDownloadError } from "./downloadAttempt.js";
 import { hashFileInto } from "./hashFile.js";
 import type { ModelStore, StoredModelFile } from "./ModelStore.js";
 import { ModelStoreError } from "./ModelStoreError.js";
+import { pullNextSteps } from "./pullNextSteps.js";
 
 export interface RetryPolicy {
   /** Attempts per URL. Defaults to 6. */
@@ -82,7 +87,8 @@ export async function pullModel(options: PullOptions): Promise<PullResult> {
     throw new ModelStoreError(
       "E_CHECKSUM_UNKNOWN",
       `the catalog has no sha256 for ${entry.name} (${entry.fileName}), so the download cannot be verified; ` +
-        "pass --allow-unverified to accept it anyway (it is then recorded as unverified)",
+        "to accept it anyway (it is then recorded as unverified) pass --allow-unverified to `tinyllamad models pull`, " +
+        "or set model.allowUnverified (--model.allowUnverified true) for the daemon's first-start pull",
     );
   }
   const lock = await store.lock(entry.fileName, {
@@ -101,19 +107,28 @@ export async function pullModel(options: PullOptions): Promise<PullResult> {
         `${entry.name} has no download URL${entry.notes ? ` (${entry.notes})` : ""}; give --from FILE or --mirror URL`,
       );
     }
-    let lastNotFound: ModelStoreError | undefined;
+    const failures: ModelStoreError[] = [];
     for (const url of urls) {
       try {
         return await downloadFrom(url, options);
       } catch (error) {
-        if (error instanceof ModelStoreError && error.code === "E_MODEL_NOT_FOUND_UPSTREAM") {
-          lastNotFound = error;
+        if (
+          error instanceof ModelStoreError &&
+          (error.code === "E_MODEL_NOT_FOUND_UPSTREAM" || error.code === "E_SOURCE_UNREACHABLE")
+        ) {
+          failures.push(error);
           continue;
         }
+        if (error instanceof ModelStoreError && error.code === "E_DOWNLOAD_FAILED") throw withNextSteps(error, options);
         throw error;
       }
     }
-    throw lastNotFound ?? new ModelStoreError("E_DOWNLOAD_FAILED", `no URL worked for ${entry.name}`);
+    // Unreachable wins over not-found: it is the one the next steps (mirror, file, copy) are for.
+    const last =
+      failures.find((failure) => failure.code === "E_SOURCE_UNREACHABLE") ??
+      failures.at(-1) ??
+      new ModelStoreError("E_DOWNLOAD_FAILED", `no URL worked for ${entry.name}`);
+    throw withNextSteps(last, options);
   } finally {
     await lock.release();
   }
@@ -163,6 +178,13 @@ function presentResult(file: StoredModelFile, sha256: string, verified: boolean)
     url: null,
     attempts: 0,
   };
+}
+
+/** The same error, its message ending with what to do instead (mirror, a local file, a copy). */
+function withNextSteps(error: ModelStoreError, options: PullOptions): ModelStoreError {
+  return new ModelStoreError(error.code, `${error.message}\n${pullNextSteps(options.entry, options.store)}`, {
+    ...error.details,
+  });
 }
 
 async function downloadFrom(url: string, options: PullOptions): Promise<PullResult> {
@@ -218,9 +240,12 @@ async function downloadFrom(url: string, options: PullOptions): Promise<PullResu
           },
           onResponse: async ({ totalBytes, etag }) => {
             if (entry.sizeBytes !== null && totalBytes !== null && totalBytes !== entry.sizeBytes) {
+              // Refused before a byte is stored: the size alone proves it is another file.
               throw new ModelStoreError(
                 "E_CHECKSUM_MISMATCH",
-                `${url} serves ${totalBytes} bytes but ${entry.name} is ${entry.sizeBytes} bytes: wrong file`,
+                `${url} serves ${totalBytes} bytes but ${entry.name} (${entry.fileName}) is ${entry.sizeBytes} bytes` +
+                  `${entry.sha256 === null ? "" : ` with sha256 ${entry.sha256}`}: a different file, refused before download (nothing was stored)`,
+                { url, expectedSizeBytes: entry.sizeBytes, servedSizeBytes: totalBytes, expectedSha256: entry.sha256 },
               );
             }
             partInfo = { ...partInfo, expectedSizeBytes: entry.sizeBytes ?? totalBytes, etag };
@@ -233,12 +258,20 @@ async function downloadFrom(url: string, options: PullOptions): Promise<PullResu
       }
       break;
     } catch (error) {
-      if (!(error instanceof RetryableDownloadError)) throw error;
+      // A source that was there a moment ago (bytes came) and now refuses may be restarting: retry that.
+      const unreachableAfterData =
+        error instanceof ModelStoreError && error.code === "E_SOURCE_UNREACHABLE" && state.bytes > resumedFromBytes;
+      if (error instanceof ModelStoreError) error.details.attempts = attempt;
+      if (!(error instanceof RetryableDownloadError) && !unreachableAfterData) throw error;
       if (attempt >= retry.attempts) {
-        throw new ModelStoreError("E_DOWNLOAD_FAILED", `${error.message} (gave up after ${attempt} attempts)`, { url });
+        throw new ModelStoreError(
+          "E_DOWNLOAD_FAILED",
+          `${(error as Error).message} (gave up after ${attempt} attempts)`,
+          { url, attempts: attempt },
+        );
       }
       const delayMs = Math.min(retry.initialDelayMs * retry.factor ** (attempt - 1), retry.maxDelayMs);
-      options.onRetry?.({ attempt, delayMs, reason: error.message });
+      options.onRetry?.({ attempt, delayMs, reason: (error as Error).message });
       await sleep(delayMs, undefined, options.signal ? { signal: options.signal } : {});
     }
   }
@@ -260,13 +293,26 @@ async function finish(
   if (sizeWrong || (entry.sha256 !== null && sha256 !== entry.sha256)) {
     const movedTo = await store.moveAsideCorrupt(entry.fileName, partialPath);
     await rm(store.partialInfoPath(entry.fileName), { force: true });
+    const size = sizeWrong ? ` and ${state.bytes} bytes instead of ${expectedSizeBytes}` : "";
     throw new ModelStoreError(
       "E_CHECKSUM_MISMATCH",
-      sizeWrong
-        ? `${entry.fileName} from ${url} has ${state.bytes} bytes, expected ${expectedSizeBytes}; moved to ${movedTo}`
-        : `${entry.fileName} from ${url} has sha256 ${sha256}, expected ${entry.sha256}; moved to ${movedTo}`,
-      { url, sha256, expectedSha256: entry.sha256, movedTo },
+      `${entry.fileName} from ${url} is not ${entry.name}: expected sha256 ${entry.sha256 ?? "(unknown)"}, ` +
+        `computed sha256 ${sha256}${size}. It was kept aside at ${movedTo} (never loaded; ` +
+        `\`tinyllamad models rm ${entry.name}\` deletes it)`,
+      { url, sha256, expectedSha256: entry.sha256, sizeBytes: state.bytes, expectedSizeBytes, movedTo },
     );
+  }
+  try {
+    await checkModelIdentity(entry, partialPath, `${entry.fileName} from ${url}`);
+  } catch (error) {
+    const movedTo = await store.moveAsideCorrupt(entry.fileName, partialPath);
+    await rm(store.partialInfoPath(entry.fileName), { force: true });
+    if (error instanceof ModelStoreError)
+      throw new ModelStoreError(error.code, `${error.message}. It was kept aside at ${movedTo} (never loaded)`, {
+        ...error.details,
+        movedTo,
+      });
+    throw error;
   }
   const installed = await store.installVerified(entry.fileName, partialPath, {
     sha256,

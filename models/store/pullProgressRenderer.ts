@@ -1,6 +1,7 @@
 /**
- * Shows pull progress: a redrawn bar on a terminal, plain lines ("pulled 40 % (255/637 MB, 5.1 MB/s)")
- * elsewhere (logs, journald) at most every 10 % or every `lineIntervalMs`.
+ * Shows pull progress: a redrawn bar on a terminal, plain lines
+ * ("pulled 40 % (255/637 MB, 5.1 MB/s, 1 min 15 s left)") elsewhere (logs, journald) at most every 10 %
+ * or every `lineIntervalMs`. The time left is the rest of the file at this session's rate.
  */
 import type { PullProgress } from "./pullModel.js";
 
@@ -51,13 +52,26 @@ export function createProgressRenderer(
   };
 }
 
-/** "pulled 40 % (255/637 MB, 5.1 MB/s)" */
+/** "pulled 40 % (255/637 MB, 5.1 MB/s, 1 min 15 s left)" */
 export function formatProgressLine(progress: PullProgress): string {
   const done = megabytes(progress.bytes);
   const rate = `${megabytes(progress.bytesPerSecond, 1)} MB/s`;
   if (!progress.totalBytes) return `pulled ${done} MB (${rate})`;
   const percent = Math.floor((progress.bytes / progress.totalBytes) * 100);
-  return `pulled ${percent} % (${done}/${megabytes(progress.totalBytes)} MB, ${rate})`;
+  return `pulled ${percent} % (${done}/${megabytes(progress.totalBytes)} MB, ${rate}, ${formatEta(progress)})`;
+}
+
+/** "1 min 15 s left", "2 h 05 min left", "done"; "time left unknown" until bytes flow. */
+export function formatEta(progress: Pick<PullProgress, "bytes" | "totalBytes" | "bytesPerSecond">): string {
+  if (progress.totalBytes === null) return "time left unknown";
+  const remaining = Math.max(progress.totalBytes - progress.bytes, 0);
+  if (remaining === 0) return "done";
+  if (!(progress.bytesPerSecond > 0)) return "time left unknown";
+  const seconds = Math.ceil(remaining / progress.bytesPerSecond);
+  if (seconds < 60) return `${seconds} s left`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ${String(seconds % 60).padStart(2, "0")} s left`;
+  const minutes = Math.floor(seconds / 60);
+  return `${Math.floor(minutes / 60)} h ${String(minutes % 60).padStart(2, "0")} min left`;
 }
 
 function formatBar(progress: PullProgress, columns: number): string {

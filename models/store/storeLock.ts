@@ -1,12 +1,16 @@
 /**
  * An exclusive lock per store file, so two processes (or two pulls in one process) never write the
- * same file: a lock file created with `open(path, "wx")` holding `pid token`. A lock whose pid is no
- * longer alive is stale and is taken over (moved aside by an atomic rename, so only one taker wins).
+ * same file: a lock file created with `open(path, "wx")` holding `pid token boot=<boot id>
+ * start=<process start time>`. A lock whose process no longer runs is stale and is taken over at
+ * once (moved aside by an atomic rename, so only one taker wins): one written in an earlier boot, or
+ * naming a pid that is gone or that now belongs to another process (see processIdentity.ts: a
+ * rebooted board reuses pids, so a pid alone would make a pull wait on a stranger, or on itself).
  */
 import { randomUUID } from "node:crypto";
 import { link, open, readFile, rename, stat, unlink } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ModelStoreError } from "./ModelStoreError.js";
+import { isSameProcessAlive, ownProcessIdentity, type ProcessIdentity } from "./processIdentity.js";
 
 export interface FileLock {
   readonly path: string;
@@ -29,7 +33,7 @@ const unwrittenLockGraceMs = 10_000;
 export async function acquireFileLock(path: string, options: AcquireLockOptions = {}): Promise<FileLock> {
   const waitMs = options.waitMs ?? 30 * 60_000;
   const pollMs = options.pollMs ?? 250;
-  const content = `${process.pid} ${randomUUID()}\n`;
+  const content = lockContent(ownProcessIdentity());
   const started = Date.now();
   let reportedHolder: string | undefined;
   for (;;) {
@@ -37,8 +41,9 @@ export async function acquireFileLock(path: string, options: AcquireLockOptions 
     if (await tryCreate(path, content)) return { path, release: () => releaseLock(path, content) };
     const holder = await readHolder(path);
     if (holder === undefined) continue; // released between our open and read: try again at once
-    const pid = parsePid(holder);
-    if (pid !== null ? !isProcessAlive(pid) : await isOlderThan(path, unwrittenLockGraceMs)) {
+    const identity = parseHolder(holder);
+    const pid = identity?.pid ?? null;
+    if (identity !== null ? !isSameProcessAlive(identity) : await isOlderThan(path, unwrittenLockGraceMs)) {
       await moveStaleLockAside(path, holder);
       continue;
     }
@@ -60,16 +65,13 @@ export async function acquireFileLock(path: string, options: AcquireLockOptions 
 /** The pid written in a lock file, or null if the file is absent or not yet written. */
 export async function readLockHolderPid(path: string): Promise<number | null> {
   const holder = await readHolder(path);
-  return holder === undefined ? null : parsePid(holder);
+  return holder === undefined ? null : (parseHolder(holder)?.pid ?? null);
 }
 
-export function isProcessAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM"; // exists, owned by another user
-  }
+function lockContent(identity: ProcessIdentity): string {
+  const boot = identity.bootId === undefined ? "" : ` boot=${identity.bootId}`;
+  const start = identity.startTime === undefined ? "" : ` start=${identity.startTime}`;
+  return `${identity.pid} ${randomUUID()}${boot}${start}\n`;
 }
 
 async function tryCreate(path: string, content: string): Promise<boolean> {
@@ -98,9 +100,15 @@ async function readHolder(path: string): Promise<string | undefined> {
   }
 }
 
-function parsePid(holder: string): number | null {
+/** The holder a lock file names; null while it is not yet written. Older locks ("pid token") have only the pid. */
+function parseHolder(holder: string): ProcessIdentity | null {
   const match = /^(\d+)\s/.exec(holder);
-  return match ? Number(match[1]) : null;
+  if (!match) return null;
+  return {
+    pid: Number(match[1]),
+    bootId: /\sboot=(\S+)/.exec(holder)?.[1],
+    startTime: /\sstart=(\S+)/.exec(holder)?.[1],
+  };
 }
 
 async function isOlderThan(path: string, ms: number): Promise<boolean> {

@@ -46,11 +46,14 @@ const everySetting: ReadonlyArray<[key: string, env: string, text: string, loade
   ["model.mirrorUrl", "TINYLLAMAD_MODEL_MIRROR_URL", "http://mirror.site/models", "http://mirror.site/models"],
   ["model.allowUnverified", "TINYLLAMAD_MODEL_ALLOW_UNVERIFIED", "true", true],
   ["model.contextSize", "TINYLLAMAD_MODEL_CONTEXT_SIZE", "4096", 4096],
+  ["model.catalog", "TINYLLAMAD_MODEL_CATALOG", "/etc/tinyllamad/catalog.json", "/etc/tinyllamad/catalog.json"],
   ["backend.kind", "TINYLLAMAD_BACKEND_KIND", "vulkan", "vulkan"],
   ["backend.threads", "TINYLLAMAD_BACKEND_THREADS", "3", 3],
   ["backend.gpuLayers", "TINYLLAMAD_BACKEND_GPU_LAYERS", "10", 10],
   ["backend.flashAttention", "TINYLLAMAD_BACKEND_FLASH_ATTENTION", "off", "off"],
   ["backend.persistentThreadpool", "TINYLLAMAD_BACKEND_PERSISTENT_THREADPOOL", "false", false],
+  ["backend.useMmap", "TINYLLAMAD_BACKEND_USE_MMAP", "true", true],
+  ["backend.prefillChunkTokens", "TINYLLAMAD_BACKEND_PREFILL_CHUNK_TOKENS", "128", 128],
   ["npu.libraryPath", "TINYLLAMAD_NPU_LIBRARY_PATH", "/usr/lib/librkllmrt.so", "/usr/lib/librkllmrt.so"],
   ["npu.modelPath", "TINYLLAMAD_NPU_MODEL_PATH", "/models/tinyllama.rkllm", "/models/tinyllama.rkllm"],
   ["scheduler.parallelSequences", "TINYLLAMAD_SCHEDULER_PARALLEL_SEQUENCES", "2", 2],
@@ -58,6 +61,7 @@ const everySetting: ReadonlyArray<[key: string, env: string, text: string, loade
   ["scheduler.shutdownGraceMs", "TINYLLAMAD_SCHEDULER_SHUTDOWN_GRACE_MS", "500", 500],
   ["scheduler.stallTimeoutMs", "TINYLLAMAD_SCHEDULER_STALL_TIMEOUT_MS", "5000", 5000],
   ["scheduler.maxQueueSharePerClient", "TINYLLAMAD_SCHEDULER_MAX_QUEUE_SHARE_PER_CLIENT", "0.25", 0.25],
+  ["scheduler.prefillTokensPerSecond", "TINYLLAMAD_SCHEDULER_PREFILL_TOKENS_PER_SECOND", "40", 40],
   ["limits.defaultMaxTokens", "TINYLLAMAD_LIMITS_DEFAULT_MAX_TOKENS", "64", 64],
   ["limits.maxMaxTokens", "TINYLLAMAD_LIMITS_MAX_MAX_TOKENS", "4096", 4096],
   ["limits.maxMessageBytes", "TINYLLAMAD_LIMITS_MAX_MESSAGE_BYTES", "2048", 2048],
@@ -66,6 +70,15 @@ const everySetting: ReadonlyArray<[key: string, env: string, text: string, loade
   ["ws.host", "TINYLLAMAD_WS_HOST", "0.0.0.0", "0.0.0.0"],
   ["ws.port", "TINYLLAMAD_WS_PORT", "9000", 9000],
   ["ws.token", "TINYLLAMAD_WS_TOKEN", "tok", "tok"],
+  ["ws.maxConnections", "TINYLLAMAD_WS_MAX_CONNECTIONS", "8", 8],
+  ["ws.idleTimeoutMs", "TINYLLAMAD_WS_IDLE_TIMEOUT_MS", "0", 0],
+  [
+    "http.allowedOrigins",
+    "TINYLLAMAD_HTTP_ALLOWED_ORIGINS",
+    "https://dash.example, http://x:1",
+    ["https://dash.example", "http://x:1"],
+  ],
+  ["http.allowedHosts", "TINYLLAMAD_HTTP_ALLOWED_HOSTS", "board.example", ["board.example"]],
   ["thermal.limitCelsius", "TINYLLAMAD_THERMAL_LIMIT_CELSIUS", "75", 75],
   ["thermal.pollMs", "TINYLLAMAD_THERMAL_POLL_MS", "2000", 2000],
   ["hal.root", "TINYLLAMAD_HAL_ROOT", "/srv/fixture", "/srv/fixture"],
@@ -91,6 +104,7 @@ const everySetting: ReadonlyArray<[key: string, env: string, text: string, loade
   ["mqtt.tokenQos", "TINYLLAMAD_MQTT_TOKEN_QOS", "1", 1],
   ["mqtt.statusIntervalMs", "TINYLLAMAD_MQTT_STATUS_INTERVAL_MS", "5000", 5000],
   ["mqtt.dedupeWindowSeconds", "TINYLLAMAD_MQTT_DEDUPE_WINDOW_SECONDS", "60", 60],
+  ["mqtt.journalMaxBytes", "TINYLLAMAD_MQTT_JOURNAL_MAX_BYTES", "1048576", 1048576],
   ["mqtt.fleet", "TINYLLAMAD_MQTT_FLEET", "false", false],
   ["mqtt.fleetGroup", "TINYLLAMAD_MQTT_FLEET_GROUP", "pis", "pis"],
   ["log.level", "TINYLLAMAD_LOG_LEVEL", "debug", "debug"],
@@ -106,8 +120,16 @@ describe("defaults", () => {
   it("with no file, env or flags every setting has its documented default", () => {
     const loaded = load();
     assert.deepEqual(loaded.config, {
-      model: { path: "", contextSize: 2048, pullOnStart: true, mirrorUrl: "", allowUnverified: false },
-      backend: { kind: "auto", threads: 0, gpuLayers: -1, flashAttention: "auto", persistentThreadpool: true },
+      model: { path: "", contextSize: 2048, pullOnStart: true, mirrorUrl: "", allowUnverified: false, catalog: "" },
+      backend: {
+        kind: "auto",
+        threads: 0,
+        gpuLayers: -1,
+        flashAttention: "auto",
+        persistentThreadpool: true,
+        useMmap: false,
+        prefillChunkTokens: 0,
+      },
       npu: { libraryPath: "", modelPath: "" },
       scheduler: {
         parallelSequences: 4,
@@ -115,9 +137,11 @@ describe("defaults", () => {
         shutdownGraceMs: 10000,
         stallTimeoutMs: 120000,
         maxQueueSharePerClient: 0.5,
+        prefillTokensPerSecond: 0,
       },
       limits: { defaultMaxTokens: 128, maxMaxTokens: 2048, maxMessageBytes: 1048576, maxPromptChars: 32768 },
-      ws: { enabled: true, host: "127.0.0.1", port: 8765, token: "" },
+      ws: { enabled: true, host: "127.0.0.1", port: 8765, token: "", maxConnections: 64, idleTimeoutMs: 300000 },
+      http: { allowedOrigins: [], allowedHosts: [] },
       thermal: { limitCelsius: 80, pollMs: 10000 },
       hal: { root: "/", calibrate: true },
       admin: { token: "", modelDirectories: [], swapTimeoutMs: 120000 },
@@ -140,6 +164,7 @@ describe("defaults", () => {
         tokenQos: 0,
         statusIntervalMs: 30000,
         dedupeWindowSeconds: 600,
+        journalMaxBytes: 8388608,
         fleet: true,
         fleetGroup: "tinyllamad",
       },
@@ -422,6 +447,20 @@ describe("printing", () => {
     });
     assert.equal((json["mqtt.password"] as { value: unknown }).value, "[redacted]");
     assert.deepEqual(json["ws.port"], { value: 8765, source: "default", env: "TINYLLAMAD_WS_PORT", flag: "--ws.port" });
+  });
+
+  it("credentials in a URL (mqtt.url, model.mirrorUrl) never print, in text, json or an error", () => {
+    const env = {
+      TINYLLAMAD_MQTT_URL: "mqtt://node:hunter2-url@broker.lan:1883",
+      TINYLLAMAD_MODEL_MIRROR_URL: "https://site:hunter2-mirror@mirror.lan/models",
+    };
+    const text = formatConfig(load({ env }), "text");
+    assert.doesNotMatch(text, /hunter2/);
+    assert.match(text, /^mqtt\.url = "mqtt:\/\/redacted:redacted@broker\.lan:1883" /m);
+    assert.doesNotMatch(formatConfig(load({ env }), "json"), /hunter2/);
+    const error = configErrorFrom(() => load({ env: { TINYLLAMAD_MQTT_URL: "http://node:hunter2-bad@broker" } }));
+    assert.match(error.message, /mqtt\.url/);
+    assert.doesNotMatch(error.message, /hunter2/);
   });
 
   it("an empty secret shows as empty, so an unset token is visible", () => {

@@ -70,7 +70,7 @@ describe("admin swap_model paths", () => {
         [join(store, "pipe.gguf"), /not a regular file/],
         [join(store, "notes.gguf"), /not a GGUF model file/],
         ["notes.gguf", /not a GGUF model file/],
-        [join(store, "missing.gguf"), /names no file/],
+        [join(outside, "missing.gguf"), /outside the model store/],
       ];
       for (const [index, [path, message]] of refused.entries()) {
         const answer = await swap(client, `bad${index}`, path);
@@ -80,6 +80,8 @@ describe("admin swap_model paths", () => {
           assert.ok(!JSON.stringify(answer).includes(fragment), `${path}: the answer quotes the file`);
       }
       assert.ok(!JSON.stringify(daemon.logLines).includes("PRIVATE-KEY"), "the log does not quote the file either");
+      const missing = await swap(client, "missing", join(store, "missing.gguf"));
+      assert.match(missing.type === "error" ? missing.error.message : "", /model file not found/);
       const swapped = await swap(client, "good", join(store, "second.gguf"));
       assert.deepEqual(swapped.type === "admin_result" && swapped.result, { model: "second.gguf" });
       const byName = await swap(client, "by-name", "good.gguf");

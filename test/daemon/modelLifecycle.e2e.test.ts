@@ -4,7 +4,7 @@
  * requests (a model that fails to load leaves the old one serving).
  */
 import assert from "node:assert/strict";
-import { createReadStream, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createReadStream, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,6 +13,7 @@ import { DaemonProcess } from "../../harness/DaemonProcess.js";
 import { freePort } from "../../harness/freePort.js";
 import { ProtocolClient } from "../../harness/ProtocolClient.js";
 import { makeTestModel } from "../../models/testModel/makeTestModel.js";
+import { writeTestModelCatalog } from "../support/testModelCatalog.js";
 import { testModelPath } from "../support/testModels.js";
 
 const scratch = mkdtempSync(join(tmpdir(), "tinyllamad-lifecycle-"));
@@ -36,15 +37,18 @@ async function mirrorServing(file: string): Promise<{ url: string; server: Serve
 const common = ["--model.contextSize", "256", "--mqtt.enabled", "false", "--ws.port", "0"];
 
 describe("model lifecycle", () => {
-  it("pulls the default model on first start from the site mirror, then serves it", async () => {
+  it("pulls the default model on first start from the site mirror, verifies its sha256, then serves it", async () => {
     const { url, server } = await mirrorServing(testModelPath());
     const home = join(scratch, "home-pull");
-    const daemon = new DaemonProcess([...common, "--model.mirrorUrl", url, "--model.allowUnverified", "true"], {
+    // A catalog whose default is the test model with its real digest: the pull is verified, as on a board.
+    const catalog = writeTestModelCatalog(scratch, defaultFile);
+    const daemon = new DaemonProcess([...common, "--model.mirrorUrl", url, "--model.catalog", catalog], {
       XDG_DATA_HOME: home,
     });
     try {
       const ws = await daemon.start(60_000);
-      assert.ok(daemon.logLines.some((l) => l.msg === "default model pulled" && l.verified === false));
+      assert.ok(daemon.logLines.some((l) => l.msg === "default model for this board"));
+      assert.ok(daemon.logLines.some((l) => l.msg === "default model pulled" && l.verified === true));
       assert.equal(statSync(join(home, "tinyllamad", "models", defaultFile)).size, statSync(testModelPath()).size);
       const client = await ProtocolClient.connect(ws);
       assert.equal((await client.request({ id: "p", prompt: "Hi", max_tokens: 3 })).final.type, "done");
@@ -55,16 +59,43 @@ describe("model lifecycle", () => {
     }
   });
 
-  it("offline, start-up stops with exit 78 and says how to get the model", async () => {
+  it("offline, start-up stops at once with exit 78 and says how to get the model", async () => {
     const port = await freePort();
+    const home = join(scratch, "home-offline");
     const daemon = new DaemonProcess([...common, "--model.mirrorUrl", `http://127.0.0.1:${port}`], {
-      XDG_DATA_HOME: join(scratch, "home-offline"),
+      XDG_DATA_HOME: home,
     });
     await assert.rejects(daemon.start(60_000));
     assert.equal((await daemon.exited()).code, 78);
-    assert.match(daemon.stderr, /could not be pulled/);
-    assert.match(daemon.stderr, /tinyllamad models pull tinyllama-1\.1b-chat:q4_k_m --mirror/);
+    assert.match(daemon.stderr, /could not be pulled \(E_SOURCE_UNREACHABLE: .*refused the connection/);
+    assert.equal(daemon.logLines.filter((l) => l.msg === "download failed; retrying").length, 0, "not retried");
+    // This machine is x86-64: its default is Q4_K_M.
+    assert.match(daemon.stderr, /tinyllamad models pull tinyllama-1\.1b-chat:q4_k_m --mirror http:\/\/MIRROR\/PATH/);
+    assert.match(daemon.stderr, /tinyllamad models pull tinyllama-1\.1b-chat:q4_k_m --from \/path\/to\//);
+    assert.match(
+      daemon.stderr,
+      new RegExp(`copy the file to exactly ${join(home, "tinyllamad", "models", defaultFile)}`),
+    );
     assert.match(daemon.stderr, /model\.path/);
+  });
+
+  it("a mirror serving a file that is not the default model: E_CHECKSUM_MISMATCH, exit 78, nothing loaded", async () => {
+    const { url, server } = await mirrorServing(testModelPath());
+    const home = join(scratch, "home-mismatch");
+    const daemon = new DaemonProcess([...common, "--model.mirrorUrl", url], { XDG_DATA_HOME: home });
+    try {
+      await assert.rejects(daemon.start(60_000));
+      assert.equal((await daemon.exited()).code, 78);
+      assert.match(daemon.stderr, /E_CHECKSUM_MISMATCH: .* is 668788096 bytes with sha256 9fecc3b3cd76bba8/);
+      assert.equal(existsSync(join(home, "tinyllamad", "models", defaultFile)), false);
+      assert.equal(
+        daemon.logLines.some((l) => l.msg === "loading model"),
+        false,
+        "never loaded",
+      );
+    } finally {
+      server.close();
+    }
   });
 
   it("hot-swaps the model on SIGHUP: in-flight requests finish, new ones use the new model", async () => {

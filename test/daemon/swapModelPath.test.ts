@@ -75,7 +75,10 @@ describe("resolveSwapModelPath", () => {
     assert.match(await refusal("pipe.gguf"), /not a regular file/);
     assert.match(await refusal(join(store, "sub")), /not a regular file/);
     assert.match(await refusal(store), /outside/);
-    assert.match(await refusal(join(store, "missing.gguf")), /names no file/);
+    // Missing: said as such only inside the allowed directories (no oracle for files elsewhere).
+    await assert.rejects(resolveSwapModelPath(join(store, "missing.gguf"), roots), { name: "ModelMissingError" });
+    await assert.rejects(resolveSwapModelPath("missing.gguf", roots), { name: "ModelMissingError" });
+    assert.match(await refusal(join(outside, "missing.gguf")), /outside the model store/);
     assert.match(await refusal(join(store, ".partial", "half.gguf.part")), /not a complete model/);
   });
 });

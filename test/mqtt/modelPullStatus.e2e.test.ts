@@ -16,6 +16,7 @@ import { MqttProbeClient } from "../../harness/MqttProbeClient.js";
 import { ProtocolClient } from "../../harness/ProtocolClient.js";
 import { makeTestModel } from "../../models/testModel/makeTestModel.js";
 import { type ModelFileServer, startModelFileServer } from "../store/modelFileServer.js";
+import { writeTestModelCatalog } from "../support/testModelCatalog.js";
 import { testModelPath } from "../support/testModels.js";
 
 const node = "pulling-board";
@@ -39,8 +40,9 @@ function pullingDaemon(
     [
       "--model.mirrorUrl",
       mirrorUrl,
-      "--model.allowUnverified",
-      "true",
+      // The default model is the test model with its real sha256: the pull is verified as on a board.
+      "--model.catalog",
+      writeTestModelCatalog(scratch, defaultFile),
       "--model.contextSize",
       "256",
       "--ws.port",
@@ -201,7 +203,9 @@ describe("model pull progress on the MQTT status topic", () => {
 
   it("shows a hot swap's load on the status while it keeps serving, and a failed swap's reason", async () => {
     await serving;
-    const second = makeTestModel({ shape: "tiny", quant: "q8_0", seed: 2, out: join(scratch, "second.gguf") }).path;
+    // swap_model takes only models in the store (or admin.modelDirectories).
+    const store = join(scratch, "home", "tinyllamad", "models");
+    const second = makeTestModel({ shape: "tiny", quant: "q8_0", seed: 2, out: join(store, "second.gguf") }).path;
     const before = statuses.length;
     const swap = async (id: string, modelPath: string) => {
       await watcher.publish(
@@ -224,7 +228,7 @@ describe("model pull progress on the MQTT status topic", () => {
     assert.equal(loading?.message.model_progress?.model, "second.gguf");
     assert.equal(loading?.message.state, "online", "the old model keeps serving while the new one loads");
 
-    assert.equal((await swap("swap2", join(scratch, "missing.gguf")))?.type, "error");
+    assert.equal((await swap("swap2", join(store, "missing.gguf")))?.type, "error");
     await watcher.waitFor(
       () => live().some((s) => s.message.model_progress?.phase === "failed"),
       10_000,

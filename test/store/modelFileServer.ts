@@ -14,6 +14,8 @@ export interface ModelFileServerOptions {
   cutAtOffsets?: number[];
   /** Send the body in chunks of this size with a pause between them. */
   throttle?: { chunkBytes: number; delayMs: number };
+  /** Send no Content-Length (chunked), as some mirrors and proxies do: the size is known only at the end. */
+  omitContentLength?: boolean;
 }
 
 export interface ServedRequest {
@@ -54,7 +56,7 @@ export async function startModelFileServer(options: ModelFileServerOptions): Pro
       return;
     }
     response.writeHead(status, {
-      "content-length": String(total - start),
+      ...(options.omitContentLength ? {} : { "content-length": String(total - start) }),
       etag: '"test-model-v1"',
       "accept-ranges": (options.supportsRange ?? true) ? "bytes" : "none",
       ...(useRange ? { "content-range": `bytes ${start}-${total - 1}/${total}` } : {}),

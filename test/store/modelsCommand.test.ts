@@ -44,6 +44,13 @@ describe("tinyllamad models (list, verify, rm, info, pull) --json", () => {
     storeDirectory = join(root, "store");
     const catalog = loadModelCatalog();
     catalog.models.push(model.entry([]));
+    catalog.models.push(
+      model.entry([], {
+        name: "tinyllamad-test:medium",
+        fileName: "tinyllamad-test-medium.gguf",
+        sha256Confidence: "medium",
+      }),
+    );
     catalogPath = join(root, "catalog.json");
     await writeFile(catalogPath, JSON.stringify(catalog));
   });
@@ -74,6 +81,7 @@ describe("tinyllamad models (list, verify, rm, info, pull) --json", () => {
         sizeBytes: model.body.length,
         status: "verified",
         sha256: model.sha256,
+        sha256Confidence: "high",
       },
     ]);
     const human = await run("list");
@@ -81,9 +89,39 @@ describe("tinyllamad models (list, verify, rm, info, pull) --json", () => {
   });
 
   it("pull of a catalog model with no sha256 is refused without --allow-unverified", async () => {
-    const refused = await run("pull", "tinyllama-1.1b-chat:q4_k_m", "--from", model.path, "--json");
+    const refused = await run("pull", "tinyllama-1.1b-base:q4_k_m", "--from", model.path, "--json");
     assert.equal(refused.code, 1);
     assert.equal((refused.json.error as { code: string }).code, "E_CHECKSUM_UNKNOWN");
+    assert.match((refused.json.error as { message: string }).message, /--allow-unverified.*model\.allowUnverified/);
+  });
+
+  it("pull --from refuses a file that is not that model: wrong size for a known digest, wrong shape without one", async () => {
+    const wrongSize = await run("pull", "tinyllama-1.1b-chat:q4_k_m", "--from", model.path, "--ignore-fit", "--json");
+    assert.equal(wrongSize.code, 1);
+    const sizeError = wrongSize.json.error as { code: string; message: string };
+    assert.equal(sizeError.code, "E_CHECKSUM_MISMATCH");
+    assert.match(sizeError.message, /is 668788096 bytes with sha256 9fecc3b3cd76bba8/);
+    assert.equal(existsSync(join(storeDirectory, "tinyllama-1.1b-chat-v1.0.Q4_K_M.gguf")), false);
+
+    // The base model has no known digest: with --allow-unverified only the GGUF shape stands between
+    // the board and a wrong file, and the tiny test model (2 layers, 128 wide) is not TinyLlama.
+    const base = "tinyllama-1.1b-intermediate-step-1431k-3t.Q4_K_M.gguf";
+    const wrongShape = await run(
+      "pull",
+      "tinyllama-1.1b-base:q4_k_m",
+      "--from",
+      model.path,
+      "--allow-unverified",
+      "--ignore-fit",
+      "--json",
+    );
+    assert.equal(wrongShape.code, 1);
+    const shapeError = wrongShape.json.error as { code: string; message: string };
+    assert.equal(shapeError.code, "E_MODEL_MISMATCH");
+    assert.match(shapeError.message, /layers 2, expected 22; embeddingLength 128, expected 2048/);
+    assert.match(shapeError.message, /kept aside at .*\.partial\/.*\.corrupt/);
+    assert.equal(existsSync(join(storeDirectory, base)), false, "a wrong file never lands where it would be loaded");
+    assert.equal((await run("rm", "tinyllama-1.1b-base:q4_k_m", "--json")).code, 0);
   });
 
   it("info NAME and info PATH report the GGUF header and the memory fit", async () => {
@@ -102,6 +140,15 @@ describe("tinyllamad models (list, verify, rm, info, pull) --json", () => {
     assert.ok(fit.suggestions.includes("tinyllama-1.1b-chat:q4_k_m"));
     const human = await run("info", "tinyllama-1.1b-chat:q8_0");
     assert.match(human.stdout, /does not fit this board/);
+    assert.match(human.stdout, /sha256 a4c9bb1dbaa372f6.* \(high confidence\)/);
+    assert.match(
+      human.stdout,
+      /resolve\/52e7645ba7c309695bec7ac98f4f005b139cf465\/tinyllama-1\.1b-chat-v1\.0\.Q8_0\.gguf/,
+    );
+    const medium = await run("info", "tinyllama-1.1b-chat:q5_k_m");
+    assert.match(medium.stdout, /sha256 aa54a5fb99ace5b9.* \(MEDIUM confidence/);
+    const mediumJson = await run("info", "tinyllama-1.1b-chat:q5_k_m", "--json");
+    assert.equal((mediumJson.json.catalog as { sha256Confidence: string }).sha256Confidence, "medium");
   });
 
   it("verify passes an intact file and moves a corrupted one aside (exit 1)", async () => {
@@ -133,6 +180,23 @@ describe("tinyllamad models (list, verify, rm, info, pull) --json", () => {
     const again = await run("rm", "tinyllamad-test:tiny", "--json");
     assert.equal(again.code, 1);
     assert.equal((again.json.error as { code: string }).code, "E_MODEL_NOT_IN_STORE");
+  });
+
+  it("pull and list show a medium-confidence catalog digest as such", async () => {
+    const pulled = await run("pull", "tinyllamad-test:medium", "--from", model.path);
+    assert.equal(pulled.code, 0, pulled.stderr);
+    assert.match(pulled.stdout, /sha256 verified against a MEDIUM-confidence catalog digest/);
+    const listed = await run("list");
+    assert.match(
+      listed.stdout,
+      /tinyllamad-test:medium .* verified +tinyllamad-test-medium\.gguf {2}\(catalog digest: medium confidence\)/,
+    );
+    const json = await run("list", "--json");
+    const medium = (json.json.models as { name: string; sha256Confidence: string }[]).find(
+      (m) => m.name === "tinyllamad-test:medium",
+    );
+    assert.equal(medium?.sha256Confidence, "medium");
+    assert.equal((await run("rm", "tinyllamad-test:medium")).code, 0);
   });
 
   it("unknown model names and bad usage give clear errors", async () => {

@@ -1,13 +1,39 @@
 /**
  * The daemon's HTTP listener (ws.host:ws.port): health (/healthz liveness, /readyz readiness),
- * Prometheus metrics (/metrics), and the upgrade to the WebSocket API.
+ * Prometheus metrics (/metrics), and the upgrade to the WebSocket API. Every request and upgrade
+ * passes the Host/Origin policy first; a route or upgrade handler that throws answers 500
+ * E_INTERNAL (logged with its stack) and the server keeps serving.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import type { Duplex } from "node:stream";
+import type { Logger } from "../../logging/createLogger.js";
+import type { RequestOriginPolicy } from "./RequestOriginPolicy.js";
+import { refuseUpgrade } from "./refuseUpgrade.js";
 
 export type RouteHandler = (request: IncomingMessage, response: ServerResponse) => void | Promise<void>;
 export type UpgradeHandler = (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
+
+export interface HttpServerOptions {
+  host: string;
+  port: number;
+  log: Logger;
+  /** Host and Origin checks; without one every request passes (tests of other parts). */
+  policy?: RequestOriginPolicy;
+  /**
+   * Most TCP connections open at once (WebSockets included); further ones are closed as they come,
+   * so a flood of sockets cannot use up the process's file descriptors. Unlimited when undefined.
+   */
+  maxSockets?: number;
+}
+
+/**
+ * Time a client gets to send its request headers, and the whole request. The routes are GETs without
+ * a body and the upgrade is headers only, so seconds are plenty; Node's defaults (60 s, 300 s) let a
+ * slow sender hold a socket for minutes. An upgraded WebSocket leaves the HTTP parser and these limits.
+ */
+const headersTimeoutMs = 10_000;
+const requestTimeoutMs = 15_000;
 
 export class HttpServer {
   private server: Server | undefined;
@@ -15,10 +41,7 @@ export class HttpServer {
   private upgradeHandler: UpgradeHandler | undefined;
   private readonly sockets = new Set<Socket>();
 
-  constructor(
-    private readonly host: string,
-    private readonly port: number,
-  ) {}
+  constructor(private readonly options: HttpServerOptions) {}
 
   /** Registers `GET path`. */
   get(path: string, handler: RouteHandler): void {
@@ -30,19 +53,27 @@ export class HttpServer {
   }
 
   async start(): Promise<void> {
-    const server = createServer((request, response) => void this.handle(request, response));
-    server.on("upgrade", (request, socket, head) => {
-      if (this.upgradeHandler) this.upgradeHandler(request, socket, head);
-      else socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n");
-    });
+    const server = createServer(
+      { headersTimeout: headersTimeoutMs, requestTimeout: requestTimeoutMs },
+      (request, response) => void this.handle(request, response),
+    );
+    server.on("upgrade", (request: IncomingMessage, socket: Duplex, head: Buffer) =>
+      this.upgrade(request, socket, head),
+    );
+    if (this.options.maxSockets !== undefined) server.maxConnections = this.options.maxSockets;
+    server.on("drop", () =>
+      this.options.log.debug({ maxSockets: server.maxConnections }, "TCP connection dropped: too many open"),
+    );
     server.on("connection", (socket) => {
       this.sockets.add(socket);
       socket.once("close", () => this.sockets.delete(socket));
     });
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
-      server.listen(this.port, this.host, () => {
+      server.listen(this.options.port, this.options.host, () => {
         server.off("error", reject);
+        // Once listening, an error (EMFILE on accept under a flood) is the server's to survive, not a crash.
+        server.on("error", (error) => this.options.log.error({ err: error }, "HTTP server error; serving on"));
         resolve();
       });
     });
@@ -67,20 +98,60 @@ export class HttpServer {
     });
   }
 
-  private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const path = new URL(request.url ?? "/", "http://localhost").pathname;
-    const route = request.method === "GET" || request.method === "HEAD" ? this.routes.get(path) : undefined;
-    if (!route) {
-      response.writeHead(404, { "content-type": "application/json" });
-      response.end(JSON.stringify({ error: { code: "E_NOT_FOUND", message: `no route ${request.method} ${path}` } }));
-      return;
-    }
+  private upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    // An upgraded socket has no 'error' listener of Node's any more; a reset must not become uncaught.
+    socket.on("error", (error) => this.options.log.debug({ err: error }, "upgrade socket error"));
     try {
+      const refusal = this.options.policy?.check(request);
+      if (refusal) {
+        this.logRefusal(request, refusal.status, refusal.message);
+        refuseUpgrade(socket, refusal.status, refusal.code, refusal.message);
+      } else if (this.upgradeHandler) this.upgradeHandler(request, socket, head);
+      else refuseUpgrade(socket, 404, "E_NOT_FOUND", "no WebSocket API here (ws.enabled is false)");
+    } catch (error) {
+      this.options.log.error({ err: error }, "unexpected error while upgrading; answered 500 and serving on");
+      refuseUpgrade(socket, 500, "E_INTERNAL", "an unexpected internal error; the daemon logged it and keeps serving");
+    }
+  }
+
+  private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    try {
+      const refusal = this.options.policy?.check(request);
+      if (refusal) {
+        this.logRefusal(request, refusal.status, refusal.message);
+        sendJson(response, refusal.status, { error: { code: refusal.code, message: refusal.message } });
+        return;
+      }
+      const target = request.url ?? "/";
+      if (!URL.canParse(target, "http://localhost")) {
+        sendJson(response, 400, { error: { code: "E_BAD_REQUEST", message: "the request target is not a URL" } });
+        return;
+      }
+      const path = new URL(target, "http://localhost").pathname;
+      const route = request.method === "GET" || request.method === "HEAD" ? this.routes.get(path) : undefined;
+      if (!route) {
+        sendJson(response, 404, { error: { code: "E_NOT_FOUND", message: `no route ${request.method} ${path}` } });
+        return;
+      }
       await route(request, response);
     } catch (error) {
+      // The path only: a query may carry ?token=.
+      const path = (request.url ?? "").split("?")[0];
+      this.options.log.error({ err: error, path }, "unexpected error in an HTTP route; answered 500");
       if (!response.headersSent) response.writeHead(500, { "content-type": "application/json" });
-      response.end(JSON.stringify({ error: { code: "E_INTERNAL", message: (error as Error).message } }));
+      response.end(
+        JSON.stringify({
+          error: {
+            code: "E_INTERNAL",
+            message: "an unexpected internal error; the daemon logged it and keeps serving",
+          },
+        }),
+      );
     }
+  }
+
+  private logRefusal(request: IncomingMessage, status: number, reason: string): void {
+    this.options.log.warn({ remote: request.socket.remoteAddress, status, reason }, "HTTP request refused");
   }
 }
 

@@ -5,7 +5,7 @@
  * MQTT does not tell the node who published a message).
  */
 import type { RequestHandle } from "../../scheduler/Scheduler.js";
-import type { ReplyTarget } from "./RequestJournal.js";
+import type { ReplyTarget } from "./DeliveryLedger.js";
 
 export interface InFlightRequest {
   id: string;
@@ -13,6 +13,8 @@ export interface InFlightRequest {
   /** The request as received, to tell a redelivery (same bytes) from a reused id. */
   payload: string;
   handle: RequestHandle;
+  /** Taken back from the queue at shutdown: its final message (cancelled) is not an answer. */
+  withdrawn: boolean;
 }
 
 export class InFlightRequests {
@@ -32,6 +34,18 @@ export class InFlightRequests {
 
   delete(key: string): void {
     this.byKey.delete(key);
+  }
+
+  /** Takes back every request still waiting in the scheduler's queue (shutdown); returns how many. */
+  withdrawQueued(): number {
+    let count = 0;
+    for (const request of [...this.byKey.values()]) {
+      if (request.handle.started) continue;
+      request.withdrawn = true;
+      request.handle.cancel();
+      count += 1;
+    }
+    return count;
   }
 
   /** Cancels the request `id` that answers on `replyTopic`; false when there is none. */

@@ -7,8 +7,8 @@
  * usable route, so the client learns why. The route is also the client's identity for cancels.
  */
 import { ProtocolError } from "../../protocol/errorCodes.js";
+import type { ReplyTarget } from "./ledgerRecords.js";
 import { isTopicSafeId, type NodeTopics, replyTopicProblem } from "./mqttTopics.js";
-import type { ReplyTarget } from "./RequestJournal.js";
 
 export interface ReplyRouteSources {
   /** The packet's MQTT 5 Response Topic. */

@@ -1,35 +1,38 @@
 /**
  * The WebSocket transport: game NPCs and local apps connect to ws://host:port/ and speak the JSON
- * protocol of daemon/protocol. Each client's requests are tracked by id and cancelled when it
- * disconnects. The same HTTP server answers GET /healthz.
+ * protocol of daemon/protocol. The upgrade is refused while stopping (503), without the token (401)
+ * and beyond ws.maxConnections (503); each accepted client is a WebSocketConnection. The same HTTP
+ * server answers /healthz, /readyz and /metrics, and checks Host and Origin before any of this.
  */
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
-import { type RawData, WebSocket, WebSocketServer } from "ws";
+import { type WebSocket, WebSocketServer } from "ws";
 import type { Logger } from "../../logging/createLogger.js";
-import { ProtocolError } from "../../protocol/errorCodes.js";
 import type { AdminRequest, ServerMessage } from "../../protocol/messages.js";
-import { type ProtocolLimits, parseClientMessage } from "../../protocol/parseClientMessage.js";
-import type { RequestHandle, Scheduler } from "../../scheduler/Scheduler.js";
+import type { ProtocolLimits } from "../../protocol/parseClientMessage.js";
+import type { Scheduler } from "../../scheduler/Scheduler.js";
 import type { HttpServer } from "../http/HttpServer.js";
+import { refuseUpgrade } from "../http/refuseUpgrade.js";
 import { assertTokenWhenExposed, bearerTokenMatches } from "../transportSecurity.js";
+import { WebSocketConnection } from "./WebSocketConnection.js";
 
 export interface WebSocketTransportOptions {
   http: HttpServer;
   host: string;
   /** Bearer token; required (non-empty) when host is not a loopback address. */
   token: string;
-  /** Largest message answered with E_MESSAGE_TOO_LARGE; 4× this closes the connection (1009). */
+  /** Largest frame (and message) accepted; ws refuses a larger one before buffering it and closes with 1009. */
   maxMessageBytes: number;
+  /** Most connections open at once; further upgrades get 503 E_TOO_MANY_CONNECTIONS. */
+  maxConnections: number;
+  /** A connection silent for this long with nothing in flight is closed (1000); 0 never. */
+  idleTimeoutMs: number;
   limits: ProtocolLimits;
   scheduler: Scheduler;
   log: Logger;
   /** Answers operator requests (model swap, status); checks the admin token itself. */
   admin?: (request: AdminRequest) => Promise<ServerMessage>;
 }
-
-/** Outgoing bytes buffered for one slow client before it is disconnected. */
-const maxBufferedBytes = 8 << 20;
 
 export class WebSocketTransport {
   private sockets: WebSocketServer | undefined;
@@ -43,12 +46,17 @@ export class WebSocketTransport {
   }
 
   start(): void {
-    const sockets = new WebSocketServer({ noServer: true, maxPayload: this.options.maxMessageBytes * 4 });
-    sockets.on("connection", (socket) => this.onConnection(socket));
+    // maxPayload: ws checks the length in a frame's header and closes with 1009 before reading the
+    // payload, so an oversized frame never costs its size in memory. A message split into fragments
+    // counts as a whole against the same limit.
+    const sockets = new WebSocketServer({ noServer: true, maxPayload: this.options.maxMessageBytes });
     this.options.http.onUpgrade((request, socket, head) => this.onUpgrade(sockets, request, socket, head));
     this.sockets = sockets;
     this.accepting = true;
-    this.options.log.info({ address: this.address() }, "WebSocket transport listening");
+    this.options.log.info(
+      { address: this.address(), maxConnections: this.options.maxConnections },
+      "WebSocket transport listening",
+    );
   }
 
   /** Where clients connect, e.g. ws://127.0.0.1:8765/ (port resolved when 0 was configured). */
@@ -82,108 +90,46 @@ export class WebSocketTransport {
     this.sockets?.close();
   }
 
+  /** Runs inside HttpServer's guard: an exception here answers 500, never escapes. */
   private onUpgrade(sockets: WebSocketServer, request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const remote = request.socket.remoteAddress;
     if (!this.accepting) {
-      socket.end(
-        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n" +
-          JSON.stringify({ error: { code: "E_SHUTTING_DOWN", message: "the daemon is stopping" } }),
-      );
+      refuseUpgrade(socket, 503, "E_SHUTTING_DOWN", "the daemon is stopping");
       return;
     }
     if (this.options.token.length > 0 && !bearerTokenMatches(request, this.options.token)) {
-      this.options.log.warn({ remote: request.socket.remoteAddress }, "WebSocket client refused: bad or missing token");
-      socket.end(
-        "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n" +
-          JSON.stringify({ error: { code: "E_UNAUTHORIZED", message: "a valid bearer token is required" } }),
+      this.options.log.warn({ remote }, "WebSocket client refused: bad or missing token");
+      refuseUpgrade(socket, 401, "E_UNAUTHORIZED", "a valid bearer token is required", {
+        "WWW-Authenticate": "Bearer",
+      });
+      return;
+    }
+    if (this.clients.size >= this.options.maxConnections) {
+      this.options.log.warn({ remote, open: this.clients.size }, "WebSocket client refused: too many connections");
+      refuseUpgrade(
+        socket,
+        503,
+        "E_TOO_MANY_CONNECTIONS",
+        `${this.options.maxConnections} connections are open (ws.maxConnections); retry later`,
+        { "Retry-After": "5" },
       );
       return;
     }
-    sockets.handleUpgrade(request, socket, head, (client) => sockets.emit("connection", client, request));
+    // With noServer and no verifyClient, ws completes the handshake synchronously, so the count
+    // above already includes every connection accepted before this one.
+    sockets.handleUpgrade(request, socket, head, (client) => this.onConnection(client));
   }
 
   private onConnection(client: WebSocket): void {
     this.clients.add(client);
-    const inFlight = new Map<string, RequestHandle>();
-    const send = (message: ServerMessage) => {
-      if (client.readyState !== WebSocket.OPEN) return;
-      if (client.bufferedAmount > maxBufferedBytes) {
-        this.options.log.warn({ id: message.id }, "WebSocket client too slow to read its answers; disconnecting");
-        client.terminate();
-        return;
-      }
-      client.send(JSON.stringify(message));
-    };
-    const connection = `ws#${++this.connectionsOpened}`;
-    client.on("message", (data, isBinary) => this.onMessage(data, isBinary, inFlight, send, connection));
-    client.on("error", (error) => this.options.log.debug({ err: error }, "WebSocket client error"));
-    client.on("close", () => {
-      this.clients.delete(client);
-      for (const [id, handle] of inFlight) {
-        this.options.log.debug({ id }, "client disconnected; cancelling its request");
-        handle.cancel();
-      }
-      inFlight.clear();
-    });
-  }
-
-  private onMessage(
-    data: RawData,
-    isBinary: boolean,
-    inFlight: Map<string, RequestHandle>,
-    send: (message: ServerMessage) => void,
-    connection: string,
-  ): void {
-    const raw = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
-    const refuse = (id: string | null, error: ProtocolError) =>
-      send({ type: "error", id, error: { code: error.code, message: error.message } });
-    if (raw.length > this.options.maxMessageBytes) {
-      refuse(
-        null,
-        new ProtocolError(
-          "E_MESSAGE_TOO_LARGE",
-          `the message is ${raw.length} bytes; the limit is ${this.options.maxMessageBytes}`,
-        ),
-      );
-      return;
-    }
-    if (isBinary) {
-      refuse(null, new ProtocolError("E_BAD_JSON", "binary frames are not accepted; send JSON text"));
-      return;
-    }
-    const parsed = parseClientMessage(raw, this.options.limits);
-    if (!parsed.ok) {
-      refuse(parsed.id, parsed.error);
-      return;
-    }
-    const message = parsed.message;
-    if (message.type === "cancel") {
-      const handle = inFlight.get(message.id);
-      if (handle === undefined)
-        refuse(message.id, new ProtocolError("E_NOT_FOUND", `no request '${message.id}' in flight`));
-      else handle.cancel();
-      return;
-    }
-    if (message.type === "admin") {
-      const admin = this.options.admin;
-      if (!admin) refuse(message.id, new ProtocolError("E_UNAUTHORIZED", "admin requests are not served here"));
-      else void admin(message).then(send);
-      return;
-    }
-    if (inFlight.has(message.id)) {
-      refuse(message.id, new ProtocolError("E_DUPLICATE_ID", `request '${message.id}' is still in flight`));
-      return;
-    }
-    const handle = this.options.scheduler.submit(message, {
-      client: connection,
-      send: (answer) => {
-        if (answer.type === "done" || answer.type === "error") inFlight.delete(message.id);
-        send(answer);
-      },
-    });
-    // A request refused at once has already been answered; the check below removes it again.
-    inFlight.set(message.id, handle);
-    void handle.finished.then(() => {
-      if (inFlight.get(message.id) === handle) inFlight.delete(message.id);
+    client.on("close", () => this.clients.delete(client));
+    new WebSocketConnection(client, {
+      limits: this.options.limits,
+      scheduler: this.options.scheduler,
+      log: this.options.log,
+      idleTimeoutMs: this.options.idleTimeoutMs,
+      schedulerClient: `ws#${++this.connectionsOpened}`,
+      admin: this.options.admin,
     });
   }
 }

@@ -34,8 +34,21 @@ import {
   pauseIdlePersistentThreadpools,
   persistentThreadpoolState,
 } from "./persistentThreadpool/persistentThreadpool.js";
+import { prefillInChunks } from "./prefillInChunks.js";
 import { SequencePool } from "./SequencePool.js";
 import { TokenTextStream } from "./TokenTextStream.js";
+
+/**
+ * The load error with the reason llama.cpp logged ("tensor 'output.weight' data is not within the
+ * file bounds, model is corrupted or incomplete"), without the C function-name prefixes.
+ */
+function withLlamaCppReasons(error: unknown, lines: string[] | undefined): unknown {
+  const reasons = (lines ?? [])
+    .map((line) => line.replace(/^\w+: (error loading model: )?/, ""))
+    .filter((line) => line !== "failed to load model");
+  if (!(error instanceof Error) || reasons.length === 0) return error;
+  return new Error(`${error.message}: ${reasons.join("; ")}`, { cause: error });
+}
 
 /** Tokens looked back on for repeat_penalty, as llama.cpp's default. */
 const repeatPenaltyWindow = 64;
@@ -66,6 +79,17 @@ export interface LlamaCppBackendOptions {
   flashAttention?: "auto" | "on" | "off";
   /** Called for each batched decode step with the number of sequences that sampled a token in it. */
   onDecodeBatch?: (sequences: number) => void;
+  /**
+   * Map the model file (true) or read it into the process's own memory (false, the default): a
+   * mapped file that is truncated or overwritten in place under the running daemon kills it with
+   * SIGBUS on the next token; read weights cannot be taken away (docs/models.md, "Model file faults").
+   */
+  useMmap?: boolean;
+  /**
+   * Prompt tokens evaluated per prefill chunk, between which progress is reported and an abort
+   * looked at (prefillInChunks.ts); 0 or absent: the context's batch size (512 by default).
+   */
+  prefillChunkTokens?: number;
 }
 
 export class LlamaCppBackend implements Backend {
@@ -74,6 +98,8 @@ export class LlamaCppBackend implements Backend {
   private readonly grammars = new Map<string, Promise<LlamaJsonSchemaGrammar<never>>>();
   private hasGenerated = false;
   private activeGenerations = 0;
+  /** llama.cpp's error lines while a load runs: node-llama-cpp's own error says only "Failed to load model". */
+  private loadErrors: string[] | undefined;
 
   constructor(private readonly options: LlamaCppBackendOptions) {
     this.kind = options.kind;
@@ -97,10 +123,13 @@ export class LlamaCppBackend implements Backend {
       logger: (level, message) => {
         const text = message.trim();
         if (text.length === 0) return;
-        if (level === LlamaLogLevel.error || level === LlamaLogLevel.fatal) this.options.onLog?.("error", text);
-        else if (level === LlamaLogLevel.warn) this.options.onLog?.("warn", text);
+        if (level === LlamaLogLevel.error || level === LlamaLogLevel.fatal) {
+          this.loadErrors?.push(text);
+          this.options.onLog?.("error", text);
+        } else if (level === LlamaLogLevel.warn) this.options.onLog?.("warn", text);
       },
     });
+    this.loadErrors = [];
     try {
       const devices = this.kind === "vulkan" ? await llama.getGpuDeviceNames() : [];
       if (this.kind === "vulkan" && devices.length === 0)
@@ -108,6 +137,7 @@ export class LlamaCppBackend implements Backend {
       const model = await llama.loadModel({
         modelPath: options.modelPath,
         gpuLayers: this.kind === "vulkan" ? "max" : 0,
+        useMmap: this.options.useMmap ?? false,
         loadSignal: options.signal,
         onLoadProgress: options.onProgress,
       });
@@ -138,7 +168,9 @@ export class LlamaCppBackend implements Backend {
       };
     } catch (error) {
       await llama.dispose();
-      throw error;
+      throw withLlamaCppReasons(error, this.loadErrors);
+    } finally {
+      this.loadErrors = undefined;
     }
   }
 
@@ -210,59 +242,85 @@ export class LlamaCppBackend implements Backend {
     let finishReason: GenerationResult["finishReason"] = "stop";
     // Keep at least one prompt token to evaluate: its logits sample the first new token.
     const reused = Math.min(lease.reusableTokens, promptTokens.length - 1);
+    const toEvaluate = promptTokens.slice(reused);
+    let evaluatedPromptTokens = 0;
+    const prefillOver = () => {
+      if (evaluatedPromptTokens === toEvaluate.length) return;
+      evaluatedPromptTokens = toEvaluate.length;
+      callbacks.onPrefill?.({
+        promptTokens: toEvaluate.length,
+        evaluatedTokens: toEvaluate.length,
+        nextChunkTokens: 0,
+      });
+    };
     try {
       if (sequence.nextTokenIndex > reused) {
         // Takes the context's lock: let in at the next step, not after the running generations.
         const erase = () => sequence.eraseContextTokenRanges([{ start: reused, end: sequence.nextTokenIndex }]);
         await (loaded.batching ? loaded.batching.letIn(erase) : erase());
       }
-      const history: Token[] = promptTokens.slice(-repeatPenaltyWindow);
-      const textStream = new TokenTextStream(loaded.model, promptTokens);
-      const stops = new StopStringMatcher(job.stop);
-      const { temperature, topK, topP, minP, seed, repeatPenalty } = job.sampling;
-      const tokens = sequence.evaluate(promptTokens.slice(reused), {
-        temperature,
-        topK,
-        topP,
-        minP,
-        seed,
-        grammarEvaluationState: grammarState,
-        repeatPenalty:
-          repeatPenalty !== undefined && repeatPenalty !== 1
-            ? { penalty: repeatPenalty, punishTokens: () => history.slice(-repeatPenaltyWindow) }
-            : undefined,
-      });
       if (maxTokens <= 0) finishReason = "length";
-      else
-        for await (const token of tokens) {
-          if (completionTokens === 0) {
-            this.hasGenerated = true;
-            callbacks.onFirstToken?.();
+      else {
+        const prefill = await prefillInChunks(
+          sequence,
+          toEvaluate,
+          this.prefillChunkTokens(loaded),
+          signal,
+          callbacks.onPrefill,
+        );
+        evaluatedPromptTokens = prefill.evaluatedTokens;
+        if (prefill.aborted) finishReason = "cancelled";
+        else {
+          const history: Token[] = promptTokens.slice(-repeatPenaltyWindow);
+          const textStream = new TokenTextStream(loaded.model, promptTokens);
+          const stops = new StopStringMatcher(job.stop);
+          const { temperature, topK, topP, minP, seed, repeatPenalty } = job.sampling;
+          const tokens = sequence.evaluate(toEvaluate.slice(prefill.evaluatedTokens), {
+            temperature,
+            topK,
+            topP,
+            minP,
+            seed,
+            grammarEvaluationState: grammarState,
+            repeatPenalty:
+              repeatPenalty !== undefined && repeatPenalty !== 1
+                ? { penalty: repeatPenalty, punishTokens: () => history.slice(-repeatPenaltyWindow) }
+                : undefined,
+          });
+          for await (const token of tokens) {
+            if (completionTokens === 0) {
+              prefillOver();
+              this.hasGenerated = true;
+              callbacks.onFirstToken?.();
+            }
+            completionTokens += 1;
+            history.push(token);
+            const step = stops.push(textStream.push(token));
+            if (step.text.length > 0) {
+              text += step.text;
+              callbacks.onText(step.text);
+            }
+            if (step.stopped) break;
+            if (signal.aborted) {
+              finishReason = "cancelled";
+              break;
+            }
+            if (completionTokens >= maxTokens) {
+              finishReason = "length";
+              break;
+            }
           }
-          completionTokens += 1;
-          history.push(token);
-          const step = stops.push(textStream.push(token));
-          if (step.text.length > 0) {
-            text += step.text;
-            callbacks.onText(step.text);
+          // The end of the sequence came first: the last chunk was evaluated all the same.
+          prefillOver();
+          if (signal.aborted) finishReason = "cancelled";
+          if (finishReason !== "cancelled") {
+            const rest = stops.push(textStream.flush());
+            const tail = rest.stopped ? rest.text : rest.text + stops.flush();
+            if (tail.length > 0) {
+              text += tail;
+              callbacks.onText(tail);
+            }
           }
-          if (step.stopped) break;
-          if (signal.aborted) {
-            finishReason = "cancelled";
-            break;
-          }
-          if (completionTokens >= maxTokens) {
-            finishReason = "length";
-            break;
-          }
-        }
-      if (signal.aborted) finishReason = "cancelled";
-      if (finishReason !== "cancelled") {
-        const rest = stops.push(textStream.flush());
-        const tail = rest.stopped ? rest.text : rest.text + stops.flush();
-        if (tail.length > 0) {
-          text += tail;
-          callbacks.onText(tail);
         }
       }
     } finally {
@@ -277,7 +335,14 @@ export class LlamaCppBackend implements Backend {
       promptTokens: promptTokens.length,
       completionTokens,
       reusedPromptTokens: reused,
+      evaluatedPromptTokens,
     };
+  }
+
+  /** Tokens per prefill chunk: the option, else the context's batch size (one decode each). */
+  private prefillChunkTokens(loaded: Loaded): number {
+    const chunk = this.options.prefillChunkTokens ?? 0;
+    return chunk > 0 ? chunk : loaded.context.batchSize;
   }
 
   private tokenizeInput(loaded: Loaded, input: GenerationInput): Token[] {
@@ -328,7 +393,14 @@ export class LlamaCppBackend implements Backend {
 }
 
 function cancelledBeforeStart(promptTokens: number): GenerationResult {
-  return { text: "", finishReason: "cancelled", promptTokens, completionTokens: 0, reusedPromptTokens: 0 };
+  return {
+    text: "",
+    finishReason: "cancelled",
+    promptTokens,
+    completionTokens: 0,
+    reusedPromptTokens: 0,
+    evaluatedPromptTokens: 0,
+  };
 }
 
 function flashAttentionOption(mode: "auto" | "on" | "off"): "auto" | boolean {

@@ -75,6 +75,10 @@ interface Generation {
   runtimeError: boolean;
   abortsSent: number;
   failure: unknown;
+  /** The prompt's tokens (an estimate: RKLLM 1.2.0 reports none). */
+  promptTokens: number;
+  /** rkllm_run was called: the runtime evaluates the whole prompt once started (see runOne). */
+  prefillStarted: boolean;
 }
 
 interface Loaded {
@@ -234,6 +238,8 @@ export class RkllmBackend implements Backend {
       runtimeError: false,
       abortsSent: 0,
       failure: undefined,
+      promptTokens,
+      prefillStarted: false,
     };
     if (generation.maxTokens <= 0) return { ...resultOf(generation, promptTokens), finishReason: "length" };
     const onAbort = () => this.stop(loaded, generation, "cancelled");
@@ -241,6 +247,11 @@ export class RkllmBackend implements Backend {
     signal.addEventListener("abort", onAbort, { once: true });
     let status: number;
     try {
+      // RKLLM 1.2.0 evaluates the whole prompt in one step that reports nothing and that rkllm_abort
+      // does not cut short (it takes effect at the first token: airockchip/rknn-llm#400). So the whole
+      // prompt is announced as one chunk: the liveness check allows for it at the expected rate.
+      generation.prefillStarted = true;
+      callbacks.onPrefill?.({ promptTokens, evaluatedTokens: 0, nextChunkTokens: promptTokens });
       status = await loaded.model.run(prompt, { keepHistory: false });
     } finally {
       signal.removeEventListener("abort", onAbort);
@@ -281,7 +292,11 @@ export class RkllmBackend implements Backend {
         return;
       }
       generation.completionTokens += 1;
-      if (generation.completionTokens === 1) generation.callbacks.onFirstToken?.();
+      if (generation.completionTokens === 1) {
+        const { promptTokens } = generation;
+        generation.callbacks.onPrefill?.({ promptTokens, evaluatedTokens: promptTokens, nextChunkTokens: 0 });
+        generation.callbacks.onFirstToken?.();
+      }
       const piece = event.text === null ? "" : generation.decoder.decode(event.text, { stream: true });
       const step = generation.stops.push(piece);
       this.emit(generation, step.text);
@@ -338,5 +353,7 @@ function resultOf(generation: Generation | undefined, promptTokens: number): Gen
     promptTokens,
     completionTokens: generation?.completionTokens ?? 0,
     reusedPromptTokens: 0,
+    // Once started, the runtime's prefill runs to its end (an abort waits for the first token).
+    evaluatedPromptTokens: generation?.prefillStarted ? promptTokens : 0,
   };
 }
