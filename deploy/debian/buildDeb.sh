@@ -49,7 +49,7 @@ Version: $version
 Architecture: $arch
 Maintainer: $maintainer
 Installed-Size: $installed_kib
-Depends: libc6 (>= 2.28), libstdc++6, systemd
+Depends: libc6 (>= 2.28), libstdc++6, procps, systemd
 Section: net
 Priority: optional
 Homepage: https://github.com/tinyllamad/tinyllamad
