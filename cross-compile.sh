@@ -4,7 +4,7 @@
 #   ./cross-compile.sh TARGET…      TARGET: linux-arm64 linux-x64 linux-armv7l linux-arm64-vulkan
 #
 # Each target gives dist/release/tinyllamad-<version>-<target>.tar.gz and its .sha256 (sha256sum format).
-# A bundle holds: compiled JavaScript (dist/daemon, dist/hal, dist/models), production node_modules
+# A bundle holds: compiled JavaScript (dist/daemon, dist/hal, dist/models, dist/protocol), production node_modules
 # resolved for the target CPU (node-llama-cpp's prebuilt for it, koffi's prebuild for it; other
 # platforms' prebuilt packages pruned), a Node runtime for the target (npm's node-linux-<arch>),
 # bin/tinyllamad (POSIX sh launcher), the systemd unit, drop-ins and sysusers file, a default
@@ -25,6 +25,10 @@ readonly release_dir="${TINYLLAMAD_RELEASE_DIR:-$repo_root/dist/release}"
 readonly work_dir="${TINYLLAMAD_RELEASE_WORK_DIR:-$repo_root/.cache/release-work}"
 readonly node_runtime_version="${TINYLLAMAD_NODE_RUNTIME:-20.20.2}"
 readonly all_targets="linux-arm64 linux-x64 linux-armv7l linux-arm64-vulkan"
+# The compiled source folders a bundle ships. Development tools (devtools/: the test-model generator and
+# GGUF writer), tests, benchmarks and the harness stay out; test/architecture checks that nothing shipped
+# imports them (models make-test loads devtools/ only when run, and says so where it is absent).
+readonly bundled_parts="daemon hal models protocol"
 
 log() { printf 'cross-compile: %s\n' "$*" >&2; }
 die() {
@@ -120,7 +124,7 @@ compile_javascript() {
   (cd "$repo_root" && npx tsc -p tsconfig.json --outDir "$compiled_js") ||
     die "TypeScript compilation failed (npx tsc -p tsconfig.json); fix the errors above"
   local part
-  for part in daemon hal models; do
+  for part in $bundled_parts; do
     [ -d "$compiled_js/$part" ] || die "compiled JavaScript lacks $part/"
   done
   [ -f "$compiled_js/daemon/cli.js" ] || die "compiled JavaScript lacks daemon/cli.js"
@@ -274,7 +278,7 @@ build_target() {
   rm -rf "$stage"
   mkdir -p "$stage/dist" "$stage/runtime/bin" "$stage/bin" "$stage/etc" "$stage/systemd/dropins"
   local part
-  for part in daemon hal models; do cp -R "$compiled_js/$part" "$stage/dist/$part"; done
+  for part in $bundled_parts; do cp -R "$compiled_js/$part" "$stage/dist/$part"; done
   build_threadpool_library "$target" "$stage"
   cp -R "$staged_modules" "$stage/node_modules"
   rm -f "$stage/node_modules/.package-lock.json"

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { MosquittoBroker } from "../harness/MosquittoBroker.js";
 import { projectCacheDirectory, projectRoot } from "../models/projectCacheDirectory.js";
-import { makeTestModel } from "../models/testModel/makeTestModel.js";
+import { makeTestModel } from "../devtools/testModel/makeTestModel.js";
 import { type DecodeRow, renderSvgChart, writeReport } from "./benchReport.js";
 import { DaemonLeg } from "./legs/daemonLeg.js";
 import { InProcessLeg } from "./legs/inProcessLeg.js";

@@ -22,7 +22,7 @@ import { ModelStoreError } from "../store/ModelStoreError.js";
 import { pullModel } from "../store/pullModel.js";
 import { createProgressRenderer, type ProgressOutput } from "../store/pullProgressRenderer.js";
 import { assertStoreFileName } from "../store/storeFileName.js";
-import { runMakeTestModelCommand } from "./makeTestModelCommand.js";
+import { runMakeTestModelCommand } from "./runMakeTestModelCommand.js";
 
 export interface ModelsCommandIo {
   stdout: ProgressOutput;
@@ -50,7 +50,7 @@ Options: --json (machine-readable output), --store DIR (default: the model store
 
 export async function runModelsCommand(args: string[], io: ModelsCommandIo): Promise<number> {
   const [command, ...rest] = args;
-  if (command === "make-test") return runMakeTestModelCommand(rest);
+  if (command === "make-test") return runMakeTestModelCommand(rest, io.stderr);
   let parsed: ReturnType<typeof parseOptions>;
   try {
     parsed = parseOptions(rest);

@@ -12,7 +12,7 @@ import { after, describe, it } from "node:test";
 import { DaemonProcess } from "../../harness/DaemonProcess.js";
 import { freePort } from "../../harness/freePort.js";
 import { ProtocolClient } from "../../harness/ProtocolClient.js";
-import { makeTestModel } from "../../models/testModel/makeTestModel.js";
+import { makeTestModel } from "../../devtools/testModel/makeTestModel.js";
 import { writeTestModelCatalog } from "../support/testModelCatalog.js";
 import { testModelPath } from "../support/testModels.js";
 

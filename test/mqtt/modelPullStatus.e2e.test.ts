@@ -14,7 +14,7 @@ import { freePort } from "../../harness/freePort.js";
 import { MosquittoBroker } from "../../harness/MosquittoBroker.js";
 import { MqttProbeClient } from "../../harness/MqttProbeClient.js";
 import { ProtocolClient } from "../../harness/ProtocolClient.js";
-import { makeTestModel } from "../../models/testModel/makeTestModel.js";
+import { makeTestModel } from "../../devtools/testModel/makeTestModel.js";
 import { type ModelFileServer, startModelFileServer } from "../store/modelFileServer.js";
 import { writeTestModelCatalog } from "../support/testModelCatalog.js";
 import { testModelPath } from "../support/testModels.js";

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { inspectModel } from "../../models/store/inspectModel.js";
 import type { ModelStoreError } from "../../models/store/ModelStoreError.js";
-import { modelShapes, parameterCount } from "../../models/testModel/modelShapes.js";
+import { modelShapes, parameterCount } from "../../devtools/testModel/modelShapes.js";
 import { testModelPath } from "../support/testModels.js";
 
 describe("inspectModel", () => {
