@@ -6,7 +6,7 @@
 # Each target gives dist/release/tinyllamad-<version>-<target>.tar.gz and its .sha256 (sha256sum format),
 # and for linux-arm64 and linux-x64 also the Debian package tinyllamad_<version>_arm64.deb / _amd64.deb
 # (deploy/debian/buildDeb.sh, dpkg-deb only) and its .sha256.
-# A bundle holds: compiled JavaScript (dist/daemon, dist/hal, dist/models), production node_modules
+# A bundle holds: compiled JavaScript (dist/daemon, dist/hal, dist/models, dist/protocol), production node_modules
 # resolved for the target CPU (node-llama-cpp's prebuilt for it, koffi's prebuild for it; other
 # platforms' prebuilt packages pruned), a Node 22 LTS runtime for the target (npm's node-linux-<arch>,
 # version and sha512 pinned below),
@@ -41,6 +41,10 @@ pinned_node_integrity() {
   esac
 }
 readonly all_targets="linux-arm64 linux-x64 linux-armv7l linux-arm64-vulkan"
+# The compiled source folders a bundle ships. Development tools (devtools/: the test-model generator and
+# GGUF writer), tests, benchmarks and the harness stay out; test/architecture checks that nothing shipped
+# imports them (models make-test loads devtools/ only when run, and says so where it is absent).
+readonly bundled_parts="daemon hal models protocol"
 
 log() { printf 'cross-compile: %s\n' "$*" >&2; }
 die() {
@@ -149,7 +153,7 @@ compile_javascript() {
   (cd "$repo_root" && npx tsc -p tsconfig.json --outDir "$compiled_js") ||
     die "TypeScript compilation failed (npx tsc -p tsconfig.json); fix the errors above"
   local part
-  for part in daemon hal models; do
+  for part in $bundled_parts; do
     [ -d "$compiled_js/$part" ] || die "compiled JavaScript lacks $part/"
   done
   [ -f "$compiled_js/daemon/cli.js" ] || die "compiled JavaScript lacks daemon/cli.js"
@@ -303,7 +307,7 @@ build_target() {
   rm -rf "$stage"
   mkdir -p "$stage/dist" "$stage/runtime/bin" "$stage/bin" "$stage/etc" "$stage/systemd/dropins"
   local part
-  for part in daemon hal models; do cp -R "$compiled_js/$part" "$stage/dist/$part"; done
+  for part in $bundled_parts; do cp -R "$compiled_js/$part" "$stage/dist/$part"; done
   build_threadpool_library "$target" "$stage"
   cp -R "$staged_modules" "$stage/node_modules"
   rm -f "$stage/node_modules/.package-lock.json"

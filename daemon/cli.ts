@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { closestFlag, unknownOptionMessage } from "../models/cli/closestFlag.js";
 /**
  * The `tinyllamad` command: `serve` (the daemon), `config --print`, `doctor`, `models …`, `ask`.
  * Every command answers `--help`/`-h`; a mistyped flag is named with the closest real one. Each command's
@@ -7,7 +8,6 @@
 import { asksForHelp, commandSpecs, firstUnknownFlag, knownFlags } from "./commands/commandSpecs.js";
 import { EXIT_CONFIG } from "./commands/exitCodes.js";
 import { ConfigError } from "./config/ConfigError.js";
-import { closestFlag, unknownOptionMessage } from "./config/closestFlag.js";
 import { packageVersion } from "./packageVersion.js";
 
 const usage = `Usage: tinyllamad <command> [options]

@@ -1,5 +1,5 @@
+import { unknownOptionMessage } from "../../models/cli/closestFlag.js";
 import { ConfigError } from "./ConfigError.js";
-import { unknownOptionMessage } from "./closestFlag.js";
 import { type ConfigSetting, configSettings } from "./configSchema.js";
 
 /** The config-related part of a command line. */

@@ -5,7 +5,6 @@
  */
 import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { closestFlag, unknownOptionMessage } from "../../daemon/config/closestFlag.js";
 import {
   type CatalogEntry,
   CatalogError,
@@ -24,8 +23,9 @@ import { ModelStoreError } from "../store/ModelStoreError.js";
 import { pullModel } from "../store/pullModel.js";
 import { createProgressRenderer, type ProgressOutput } from "../store/pullProgressRenderer.js";
 import { assertStoreFileName } from "../store/storeFileName.js";
-import { makeTestModelUsage, runMakeTestModelCommand } from "./makeTestModelCommand.js";
+import { closestFlag, unknownOptionMessage } from "./closestFlag.js";
 import { listCatalog } from "./modelsCatalogCommand.js";
+import { runMakeTestModelCommand } from "./runMakeTestModelCommand.js";
 
 export interface ModelsCommandIo {
   stdout: ProgressOutput;
@@ -55,6 +55,15 @@ Options: --json (machine-readable output), --store DIR (default: the model store
 
 const commonOptions = "[--json] [--store DIR] [--catalog FILE]";
 const fitOptions = "[--context N] [--sequences N]";
+
+/**
+ * make-test's usage, here because its generator (devtools/) is not in release bundles and is loaded only
+ * when the command runs; keep in step with devtools/makeTestModelCommand.ts.
+ */
+const makeTestModelUsage = `Usage: tinyllamad models make-test [--shape tiny|tinyllama-1.1b] [--quant f16|q8_0|q4_0] [--seed N] --out FILE
+
+Writes a random-weight TinyLlama-shaped GGUF (same options, same bytes) for tests and benchmarks. A
+development tool: it runs from a source checkout, not from a release bundle or the Debian package.`;
 
 /** Usage of each subcommand, for `tinyllamad models <command> --help`. */
 const subcommandUsages: Readonly<Record<string, string>> = {
@@ -136,7 +145,7 @@ export async function runModelsCommand(args: string[], io: ModelsCommandIo): Pro
   }
   if (command === "make-test") {
     try {
-      return runMakeTestModelCommand(rest);
+      return await runMakeTestModelCommand(rest, io.stderr);
     } catch (error) {
       if (!(error as NodeJS.ErrnoException).code?.startsWith("ERR_PARSE_ARGS")) throw error;
       io.stderr.write(`${explainParseError(error, makeTestFlags)}\n\n${makeTestModelUsage}\n`);

@@ -133,8 +133,10 @@ describe("the linux-arm64 release bundle under qemu-aarch64", { skip: skipReason
     );
     assert.equal(elfIdentity(join(threadpoolFolder, "linux-arm64/libtinyllamad-threadpool.so")), "2 183");
     assert.ok(!existsSync(join(root, "node_modules/typescript")), "no TypeScript in the production bundle");
-    for (const part of ["daemon", "hal", "models"]) assert.ok(existsSync(join(root, "dist", part)), `dist/${part}`);
+    for (const part of ["daemon", "hal", "models", "protocol"])
+      assert.ok(existsSync(join(root, "dist", part)), `dist/${part}`);
     assert.ok(!existsSync(join(root, "dist", "test")), "no tests in the bundle");
+    assert.ok(!existsSync(join(root, "dist", "devtools")), "no development tools (test-model generator, GGUF writer)");
     for (const file of ["systemd/tinyllamad.service", "systemd/tinyllamad.sysusers.conf", "etc/config.json"])
       assert.ok(existsSync(join(root, file)), file);
     const manifest = JSON.parse(readFileSync(join(root, "MANIFEST.json"), "utf8")) as {
