@@ -25,6 +25,12 @@ export interface BrokerConnectionOptions {
   log: Logger;
   onMessage(packet: IPublishPacket): Verdict;
   onConnect(sessionPresent: boolean): void;
+  /**
+   * Given the client before this connection's own handlers are added, so that the watcher's
+   * `connect` handler runs first (the node-identity guard subscribes to the node's status before the
+   * node publishes its own over a retained status it must still see).
+   */
+  watch?: (client: MqttClient) => void;
 }
 
 const reconnectMinMs = 500;
@@ -46,6 +52,7 @@ export class BrokerConnection {
     this.client = mqtt.connect(options.url, { reconnectPeriod: reconnectMinMs, ...options.clientOptions });
     if (typeof (this.client as unknown as Partial<PacketWriter>)._sendPacket !== "function")
       throw new Error("this MQTT.js version cannot acknowledge messages later (no _sendPacket)");
+    options.watch?.(this.client);
     this.client.handleMessage = (packet, done) => {
       if (this.take(packet) === "ack" || packet.qos === 0) done();
       else {

@@ -145,9 +145,9 @@ export class MqttTransport {
       },
       onMessage: (packet) => this.handler.onMessage(packet),
       onConnect: (sessionPresent) => this.onNodeConnect(sessionPresent, pending),
+      ...(o.watchClient ? { watch: o.watchClient } : {}),
     });
     this.node = node;
-    o.watchClient?.(node.client);
     node.client.on("offline", () =>
       o.log.warn({ url: redactUrlCredentials(o.url) }, "MQTT broker unreachable; reconnecting"),
     );
