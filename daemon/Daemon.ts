@@ -474,6 +474,8 @@ export class Daemon {
         threads: config.backend.threads,
         contextSize: config.model.contextSize,
         parallelSequences: config.scheduler.parallelSequences,
+        kvCacheType: config.backend.kvCacheType,
+        batchSize: config.backend.batchSize,
       },
     );
     this.plan = plan;
@@ -486,6 +488,9 @@ export class Daemon {
         threads: plan.threads,
         cpus: plan.cpuList,
         contextSize: plan.contextSize,
+        parallelSequences: plan.parallelSequences,
+        kvCacheType: plan.kvCacheType,
+        batchSize: plan.batchSize,
         candidates: plan.candidates,
         reasons: plan.reasons,
       },
@@ -585,7 +590,9 @@ export class Daemon {
     await backend.load({
       modelPath,
       contextSize: plan.contextSize,
-      parallelSequences: config.scheduler.parallelSequences,
+      parallelSequences: plan.parallelSequences,
+      kvCacheType: plan.kvCacheType,
+      batchSize: plan.batchSize,
       threads: plan.threads,
       onProgress: (fraction) => {
         this.modelProgress.loading(basename(modelPath), fraction);
@@ -932,7 +939,7 @@ export class Daemon {
 
   private createBackend(kind: BackendKind): Backend {
     const onLog = (level: "warn" | "error", message: string) => this.log[level]({ component: "llama.cpp" }, message);
-    const { persistentThreadpool, flashAttention, useMmap } = this.config.backend;
+    const { persistentThreadpool, flashAttention, useMmap, prefixReuse } = this.config.backend;
     switch (kind) {
       case "cpu":
       case "vulkan":
@@ -942,6 +949,7 @@ export class Daemon {
           persistentThreadpool,
           flashAttention,
           useMmap,
+          prefixReuse,
           onDecodeBatch: (sequences) => this.metrics.decodeBatch(sequences),
           prefillChunkTokens: this.config.backend.prefillChunkTokens,
         });

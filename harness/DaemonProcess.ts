@@ -27,11 +27,13 @@ export class DaemonProcess {
   constructor(
     private readonly args: string[],
     private readonly env: NodeJS.ProcessEnv = {},
+    /** Options for node itself (e.g. --cpu-prof, which NODE_OPTIONS does not take). */
+    private readonly nodeArguments: string[] = [],
   ) {}
 
   /** Starts the daemon and resolves with its WebSocket URL once it serves. */
   async start(timeoutMs = 60_000): Promise<string> {
-    const child = spawn(process.execPath, [cliPath, "serve", ...this.args], {
+    const child = spawn(process.execPath, [...this.nodeArguments, cliPath, "serve", ...this.args], {
       env: { ...process.env, ...this.env },
       stdio: ["ignore", "pipe", "pipe"],
     });

@@ -28,6 +28,8 @@ export type LogLevel = (typeof logLevels)[number];
 
 export const flashAttentionModes = ["auto", "on", "off"] as const;
 export type FlashAttentionMode = (typeof flashAttentionModes)[number];
+export const kvCacheTypes = ["auto", "f16", "q8_0"] as const;
+export type KvCacheTypeSetting = (typeof kvCacheTypes)[number];
 export const mqttProtocolVersions = [4, 5] as const;
 export type MqttProtocolVersion = (typeof mqttProtocolVersions)[number];
 
@@ -52,6 +54,9 @@ export interface TinyllamadConfig {
     persistentThreadpool: boolean;
     useMmap: boolean;
     prefillChunkTokens: number;
+    kvCacheType: KvCacheTypeSetting;
+    batchSize: number;
+    prefixReuse: boolean;
   };
   npu: { libraryPath: string; modelPath: string };
   scheduler: {
@@ -182,6 +187,21 @@ const settingsWithoutNames: convict.Schema<TinyllamadConfig> = {
       doc: "cpu and vulkan backends: prompt tokens evaluated per prefill chunk. Between chunks a cancel or deadline_ms ends the request and the liveness check sees progress, so a long prompt is neither uninterruptible nor mistaken for a hang; smaller chunks react sooner and cost a little prefill speed. 0 means the context's batch size (512). Read at start.",
       default: 0,
       format: nonNegativeInteger,
+    }),
+    kvCacheType: setting<KvCacheTypeSetting>({
+      doc: 'cpu and vulkan backends: the KV cache\'s element type. "auto" lets the memory plan choose: f16 where the configured context and sequences fit the board with room for the OS, else q8_0 (half the KV memory; needs flash attention, which the plan then asks for). "f16" or "q8_0" force one. q8_0 changes the arithmetic slightly, so greedy text can differ from f16 (bench/README.md measures how much). Read at load.',
+      default: "auto",
+      format: oneOf(kvCacheTypes),
+    }),
+    batchSize: setting({
+      doc: "cpu and vulkan backends: tokens per llama.cpp batch (n_batch = n_ubatch). Its compute buffer holds a logit row per token (32,000 floats for TinyLlama): 512 costs ≈66 MiB, 128 ≈17 MiB. 0 lets the memory plan choose: 512, or 128 on a board where memory is tight. Read at load.",
+      default: 0,
+      format: nonNegativeInteger,
+    }),
+    prefixReuse: setting({
+      doc: "Reuse the tokens a sequence already holds when a new prompt starts with them (the session's sequence first, then the best cached prefix). Off evaluates every prompt from its first token: for benchmarks against servers run without a prompt cache. Read at load.",
+      default: true,
+      format: boolean,
     }),
   },
   npu: {

@@ -15,6 +15,7 @@ import { boardDefaultModel } from "../boardDefaultModel.js";
 import { loadConfig } from "../config/loadConfig.js";
 import { Daemon } from "../Daemon.js";
 import { createLogger } from "../logging/createLogger.js";
+import { memoryBudgetLine } from "./memoryBudgetLine.js";
 
 /** CPU features that decide which llama.cpp kernels run. */
 const interestingFeatures = new Set([
@@ -94,6 +95,8 @@ export async function runDoctor(args: string[]): Promise<number> {
       threads: config.backend.threads,
       contextSize: config.model.contextSize,
       parallelSequences: config.scheduler.parallelSequences,
+      kvCacheType: config.backend.kvCacheType,
+      batchSize: config.backend.batchSize,
     },
   );
   const catalog = defaultModel?.catalog ?? loadModelCatalog(config.model.catalog || undefined);
@@ -144,7 +147,8 @@ export async function runDoctor(args: string[]): Promise<number> {
         ]
       : []),
     "",
-    `plan:     ${plan.backend}, ${plan.threads} threads${plan.cpuList.length > 0 ? ` on cores ${plan.cpuList.join(",")}` : ""}, context ${plan.contextSize}; candidates ${plan.candidates.join(", ")}`,
+    `plan:     ${plan.backend}, ${plan.threads} threads${plan.cpuList.length > 0 ? ` on cores ${plan.cpuList.join(",")}` : ""}, ${plan.parallelSequences} sequence${plan.parallelSequences === 1 ? "" : "s"} × context ${plan.contextSize}, ${plan.kvCacheType} KV cache, batch ${plan.batchSize}; candidates ${plan.candidates.join(", ")}`,
+    `budget:   ${memoryBudgetLine(plan.memory, hardware.memory.totalBytes, hardware.memory.availableBytes)}`,
     ...plan.reasons.map((reason) => `  - ${reason}`),
     `expected: ${expected.tokensPerSecond === null ? "unknown" : `≤ ${expected.tokensPerSecond.toFixed(1)} tok/s decode`} (${expected.basis})`,
     "",

@@ -15,6 +15,10 @@ export interface BackendLoadOptions {
   parallelSequences: number;
   /** CPU threads for inference. */
   threads: number;
+  /** KV cache element type (cpu/vulkan; the memory plan's choice): absent = f16. */
+  kvCacheType?: "f16" | "q8_0" | undefined;
+  /** Tokens per llama.cpp batch (cpu/vulkan): absent = 512 (or the context, when smaller). */
+  batchSize?: number | undefined;
   /** Chat template (Jinja) to use when the model file carries none or it must be overridden. */
   chatTemplate?: string | undefined;
   signal?: AbortSignal | undefined;

@@ -90,6 +90,8 @@ export interface LlamaCppBackendOptions {
    * looked at (prefillInChunks.ts); 0 or absent: the context's batch size (512 by default).
    */
   prefillChunkTokens?: number;
+  /** Reuse a sequence's cached prefix for a new prompt (default true); false for cold benchmarks. */
+  prefixReuse?: boolean;
 }
 
 export class LlamaCppBackend implements Backend {
@@ -145,7 +147,15 @@ export class LlamaCppBackend implements Backend {
         contextSize: options.contextSize,
         sequences: options.parallelSequences,
         threads: { ideal: options.threads, min: options.threads },
-        flashAttention: flashAttentionOption(this.options.flashAttention ?? "auto"),
+        // A quantized V cache needs flash attention in llama.cpp: q8_0 asks for it unless forced off.
+        flashAttention:
+          options.kvCacheType === "q8_0" && (this.options.flashAttention ?? "auto") === "auto"
+            ? true
+            : flashAttentionOption(this.options.flashAttention ?? "auto"),
+        ...(options.kvCacheType === "q8_0"
+          ? { experimentalKvCacheKeyType: "Q8_0" as const, experimentalKvCacheValueType: "Q8_0" as const }
+          : {}),
+        ...(options.batchSize ? { batchSize: options.batchSize } : {}),
         createSignal: options.signal,
       });
       const batching =
@@ -160,7 +170,7 @@ export class LlamaCppBackend implements Backend {
         llama,
         model,
         context,
-        pool: new SequencePool(sequences),
+        pool: new SequencePool(sequences, this.options.prefixReuse ?? true),
         batching,
         chatTemplate: resolveChatTemplate(model, options.chatTemplate),
         options,

@@ -1,7 +1,9 @@
 /**
  * Hands out the context's sequences (one per concurrent generation) so that a request lands on the
  * sequence that already holds the longest prefix of its prompt: the same session's sequence first,
- * then whichever cached prefix matches best. That prefix is not evaluated again.
+ * then whichever cached prefix matches best. That prefix is not evaluated again. With reuse off (for
+ * benchmarks against a server without a prompt cache) every lease starts from the first token, on the
+ * least recently used sequence.
  */
 import type { LlamaContextSequence, Token } from "node-llama-cpp";
 
@@ -23,7 +25,10 @@ export class SequencePool {
   private readonly slots: Slot[];
   private clock = 0;
 
-  constructor(sequences: readonly LlamaContextSequence[]) {
+  constructor(
+    sequences: readonly LlamaContextSequence[],
+    private readonly reusePrefixes = true,
+  ) {
     this.slots = sequences.map((sequence) => ({ sequence, busy: false, session: undefined, lastUsed: 0 }));
   }
 
@@ -37,10 +42,11 @@ export class SequencePool {
       throw new Error("no free sequence: the scheduler ran more jobs than the backend has sequences");
     const scored = free.map((slot) => ({
       slot,
-      prefix: commonPrefixLength(slot.sequence.contextTokens, promptTokens),
+      prefix: this.reusePrefixes ? commonPrefixLength(slot.sequence.contextTokens, promptTokens) : 0,
     }));
     scored.sort(
       (a, b) =>
+        (this.reusePrefixes ? 0 : a.slot.lastUsed - b.slot.lastUsed) ||
         Number(b.slot.session !== undefined && b.slot.session === session) -
           Number(a.slot.session !== undefined && a.slot.session === session) ||
         b.prefix - a.prefix ||
