@@ -16,6 +16,7 @@ interface ProfileNode {
   callFrame: { functionName: string; url: string };
 }
 interface CpuProfile {
+  endTime: number;
   nodes: ProfileNode[];
   samples: number[];
   timeDeltas: number[];
@@ -45,14 +46,21 @@ export async function decodeProfile(ctx: BenchContext) {
     nodeArguments: ["--cpu-prof", `--cpu-prof-dir=${directory}`],
   });
   await daemon.start();
+  await daemon.viaWebSocket(uniquePrompt(ctx.nextPromptIndex(), 12), 8); // warm-up, outside the window
   let tokens = 0;
   let decodeMs = 0;
+  const windowStart = performance.now();
   for (let i = 0; i < ctx.reps; i++) {
     const run = await daemon.viaWebSocket(uniquePrompt(ctx.nextPromptIndex(), 12), ctx.tokens);
     tokens += run.tokens;
     decodeMs += ((run.tokens - 1) * 1000) / run.decodeTokensPerSecond + run.ttftMs;
   }
+  const stopping = performance.now();
   await daemon.stop();
+  // Only the samples of the generations count (the profile ends at the daemon's exit): not the start,
+  // the model load or the shutdown.
+  const windowMs = stopping - windowStart;
+  const stopMs = performance.now() - stopping;
   const file = readdirSync(directory).find((name) => name.endsWith(".cpuprofile"));
   if (!file) return { error: "no .cpuprofile written (the daemon did not exit normally)" };
   const profile = JSON.parse(readFileSync(join(directory, file), "utf8")) as CpuProfile;
@@ -61,9 +69,18 @@ export async function decodeProfile(ctx: BenchContext) {
   const selfMs = new Map<string, number>();
   const functions = new Map<string, number>();
   let totalMs = 0;
+  const times: number[] = [];
+  let at = profile.endTime;
+  for (let i = profile.samples.length - 1; i >= 0; i--) {
+    times[i] = at;
+    at -= profile.timeDeltas[i] ?? 0;
+  }
+  const from = profile.endTime - (windowMs + stopMs) * 1000;
+  const to = profile.endTime - stopMs * 1000;
   profile.samples.forEach((id, i) => {
     const node = byId.get(id);
-    if (!node) return;
+    const time = times[i] ?? 0;
+    if (!node || time < from || time > to) return;
     const ms = (profile.timeDeltas[i] ?? 0) / 1000;
     totalMs += ms;
     const c = category(node.callFrame);

@@ -30,11 +30,12 @@ export const kvBytesPerElement: Record<KvCacheType, number> = { f16: 2, q8_0: 34
 
 /**
  * What the daemon's process holds beyond the model, the KV cache and llama.cpp's compute buffers:
- * Node.js (V8 heap, code, libnode), the daemon's modules and the llama.cpp libraries, as resident
- * anonymous + file-backed pages of an idle daemon. Measured (bench/README.md, "Memory"): the
- * daemon's RSS less model, KV and compute buffers, on x86-64 and under qemu-aarch64.
+ * Node.js (V8 heap, code, libnode), the daemon's modules and the llama.cpp libraries (≈63 MiB of it
+ * file-backed), resident anonymous + file-backed pages at the peak of a full batch on every sequence.
+ * Measured (bench/README.md, "Memory"): the daemon's peak RSS less model, KV and compute buffers was
+ * 141–154 MiB for three plans on x86-64 (Node 22); 96 MiB, the idle figure, underestimated by 6 %.
  */
-export const daemonRuntimeBytes = 96 * 1024 * 1024;
+export const daemonRuntimeBytes = 144 * 1024 * 1024;
 
 export interface MemoryEstimateInput {
   modelFileBytes: number;

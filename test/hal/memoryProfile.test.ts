@@ -59,6 +59,6 @@ describe("the memory profile of each board fixture", () => {
       result.stdout,
       /^budget: +model \d+ MiB \+ KV \d+ MiB \+ runtime \d+ MiB \(compute buffers \d+ MiB, daemon \d+ MiB\) \+ OS reserve 200 MiB = \d+ MiB vs 926 MiB total, 764 MiB available → fits$/m,
     );
-    assert.match(result.stdout, /^plan: .*2 sequences × context 2048, q8_0 KV cache, batch 128/m);
+    assert.match(result.stdout, /^plan: .*2 sequences × context 1024, q8_0 KV cache, batch 128/m);
   });
 });

@@ -141,17 +141,17 @@ describe("planBackend on the fixture boards", () => {
     has(sixteen.reasons, /^warning: 16 threads set in config, more than the 8 cores/);
   });
 
-  it("Raspberry Pi 4 1 GB, 2048 × 4 sequences: q8_0 KV first, then a smaller batch and fewer sequences, with the reason", async () => {
+  it("Raspberry Pi 4 1 GB, 2048 × 4 sequences: q8_0 KV first, then a smaller batch, fewer sequences and a shorter context, with the reason", async () => {
     const hardware = await probeBoardFixture("rpi4-1gb");
     const q3km: PlanModelInput = { format: "gguf", fileBytes: 550_819_200 };
     const plan = planBackend(hardware, q3km, { ...auto, parallelSequences: 4 });
     assert.deepEqual(
       [plan.kvCacheType, plan.batchSize, plan.parallelSequences, plan.contextSize],
-      ["q8_0", 128, 2, 2048],
+      ["q8_0", 128, 2, 1024],
     );
     has(
       plan.reasons,
-      /4 sequences × 2048 tokens, f16 KV, batch 512 needs .*, more than a 726 MiB budget .* → 2 sequences × 2048 tokens, q8_0 KV, batch 128/,
+      /4 sequences × 2048 tokens, f16 KV, batch 512 needs .*, more than a 726 MiB budget .* → 2 sequences × 1024 tokens, q8_0 KV, batch 128/,
     );
     assert.equal(plan.memory.fits, true);
     assert.ok(plan.memory.estimate.totalBytes <= (hardware.memory.availableBytes as number));
