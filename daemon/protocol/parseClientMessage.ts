@@ -20,7 +20,15 @@ export interface ProtocolLimits {
   maxMaxTokens: number;
 }
 
-export type ParseResult = { ok: true; message: ClientMessage } | { ok: false; id: string | null; error: ProtocolError };
+export type ParseResult =
+  | { ok: true; message: ClientMessage }
+  | {
+      ok: false;
+      id: string | null;
+      error: ProtocolError;
+      /** The payload's `reply_to` when it was a string: where its refusal can go, without parsing it again. */
+      replyTo?: string;
+    };
 
 type JsonObject = { readonly [field: string]: unknown };
 
@@ -37,10 +45,23 @@ export function parseClientMessage(
   limits: ProtocolLimits,
   options: ParseOptions = {},
 ): ParseResult {
+  const seen: { replyTo?: string } = {};
+  const result = parseChecked(raw, limits, options, seen);
+  return result.ok || seen.replyTo === undefined ? result : { ...result, replyTo: seen.replyTo };
+}
+
+function parseChecked(
+  raw: string | Buffer,
+  limits: ProtocolLimits,
+  options: ParseOptions,
+  seen: { replyTo?: string },
+): ParseResult {
   let id: string | null = null;
   try {
     const body = parseJsonObject(typeof raw === "string" ? raw : raw.toString("utf8"));
     if (body instanceof ProtocolError) return { ok: false, id: null, error: body };
+    const claimedReplyTo = ownField(body, "reply_to");
+    if (typeof claimedReplyTo === "string") seen.replyTo = claimedReplyTo;
     const claimedId = ownField(body, "id");
     if (typeof claimedId === "string" && claimedId.length > 0 && claimedId.length <= maxIdLength) id = claimedId;
     else

@@ -119,8 +119,8 @@ export class MqttRequestHandler {
     }
     const parsed = parseClientMessage(payload, limits);
     if (!parsed.ok) {
-      // Only a refused payload is read a second time, for the reply_to its refusal should go to.
-      answers.refuse(this.routeSources(packet, salvageRoutingFields(payload).replyTo, parsed.id), parsed.error);
+      // The parse kept reply_to, so the refusal reaches the client without reading the payload again.
+      answers.refuse(this.routeSources(packet, parsed.replyTo, parsed.id), parsed.error);
       return "ack";
     }
     const message = parsed.message;
@@ -240,7 +240,7 @@ export class MqttRequestHandler {
     }
     const parsed = parseClientMessage(payload, limits, { impliedType: "cancel" });
     if (!parsed.ok) {
-      answers.refuse(this.routeSources(packet, salvageRoutingFields(payload).replyTo, parsed.id), parsed.error);
+      answers.refuse(this.routeSources(packet, parsed.replyTo, parsed.id), parsed.error);
       return;
     }
     const cancel = parsed.message as CancelRequest;
