@@ -141,6 +141,8 @@ export class BackendManager {
       onProgress: (progress) => this.options.status.progress.pulling(model, progress),
       ...(this.options.signal ? { signal: this.options.signal } : {}),
     });
+    // The load comes next: say so before the state changes, so no status pairs "loading" with a download.
+    this.options.status.progress.loading(model, 0);
   }
 
   /**

@@ -142,7 +142,10 @@ export class MqttPlugin implements DaemonPlugin {
     });
     this.transport = transport;
     // State, model progress and swaps are published at once; queue changes the transport throttles itself.
-    context.status.on("change", () => transport.publishStatus());
+    context.status.on("change", () => {
+      // Stopping: the clean stop publishes "offline" itself; nothing in between.
+      if (context.status.state !== "stopping" && context.status.state !== "stopped") transport.publishStatus();
+    });
     await transport.start();
   }
 
