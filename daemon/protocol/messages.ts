@@ -2,25 +2,13 @@
  * The one protocol every transport speaks (WebSocket, MQTT, HTTP). Transports only move these
  * messages; they never invent their own shapes.
  */
+import type { ChatMessage, FinishReason } from "../../protocol/generation.js";
 import type { ErrorCode } from "./errorCodes.js";
 
-export type ChatRole = "system" | "user" | "assistant";
-export interface ChatMessage {
-  role: ChatRole;
-  content: string;
-}
+/** Chat messages, sampling and finish reasons are shared with the engine (protocol/generation.ts). */
+export type { ChatMessage, ChatRole, FinishReason, SamplingOptions } from "../../protocol/generation.js";
 
 export type Priority = "interactive" | "batch";
-
-/** Sampling settings. Temperature 0 means greedy. */
-export interface SamplingOptions {
-  temperature: number;
-  topP?: number | undefined;
-  topK?: number | undefined;
-  minP?: number | undefined;
-  repeatPenalty?: number | undefined;
-  seed?: number | undefined;
-}
 
 export interface GenerateRequest {
   type: "generate";
@@ -62,8 +50,6 @@ export interface AdminRequest {
 }
 
 export type ClientMessage = GenerateRequest | CancelRequest | AdminRequest;
-
-export type FinishReason = "stop" | "length" | "cancelled";
 
 export interface TokenMessage {
   type: "token";

@@ -2,7 +2,7 @@
  * The contract every inference backend implements (CPU and Vulkan through node-llama-cpp, the
  * Rockchip NPU through RKLLM). The scheduler talks only to this interface.
  */
-import type { ChatMessage, FinishReason, SamplingOptions } from "../../daemon/protocol/messages.js";
+import type { ChatMessage, FinishReason, SamplingOptions } from "../../protocol/generation.js";
 
 export type BackendKind = "cpu" | "vulkan" | "npu";
 

@@ -1,6 +1,7 @@
 /**
- * `tinyllamad models pull|list|verify|rm|info` (and `make-test`): manage the model store from the
- * command line, human-readable or `--json`. Returns the exit code: 0 ok, 1 failed, 2 usage.
+ * `tinyllamad models catalog|pull|list|verify|rm|info` (and `make-test`): what can be pulled, and the
+ * model store, from the command line, human-readable or `--json`. Returns the exit code: 0 ok, 1 failed,
+ * 2 usage. Every subcommand answers `--help`/`-h`; a mistyped option is named with the closest real one.
  */
 import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -22,7 +23,9 @@ import { ModelStoreError } from "../store/ModelStoreError.js";
 import { pullModel } from "../store/pullModel.js";
 import { createProgressRenderer, type ProgressOutput } from "../store/pullProgressRenderer.js";
 import { assertStoreFileName } from "../store/storeFileName.js";
-import { runMakeTestModelCommand } from "./makeTestModelCommand.js";
+import { closestFlag, unknownOptionMessage } from "./closestFlag.js";
+import { listCatalog } from "./modelsCatalogCommand.js";
+import { runMakeTestModelCommand } from "./runMakeTestModelCommand.js";
 
 export interface ModelsCommandIo {
   stdout: ProgressOutput;
@@ -35,6 +38,7 @@ export interface ModelsCommandIo {
 
 export const modelsUsage = `Usage: tinyllamad models <command> [options]
 
+  catalog              the models that can be pulled: size, verification, whether each fits this board
   pull NAME [--mirror URL] [--from FILE|URL] [--store DIR] [--allow-unverified]
                        download a catalog model into the store (resumes, retries, verifies sha256);
                        --from FILE takes a copy already on the board (checked: size, sha256, GGUF shape)
@@ -46,33 +50,129 @@ export const modelsUsage = `Usage: tinyllamad models <command> [options]
 
 Options: --json (machine-readable output), --store DIR (default: the model store),
   --context N and --sequences N (for the memory estimate of info and pull; default 2048 and 1), --catalog FILE,
-  --ignore-fit (pull a model even though it does not fit this board's memory).`;
+  --ignore-fit (pull a model even though it does not fit this board's memory).
+\`tinyllamad models <command> --help\` shows one command's usage.`;
+
+const commonOptions = "[--json] [--store DIR] [--catalog FILE]";
+const fitOptions = "[--context N] [--sequences N]";
+
+/**
+ * make-test's usage, here because its generator (devtools/) is not in release bundles and is loaded only
+ * when the command runs; keep in step with devtools/makeTestModelCommand.ts.
+ */
+const makeTestModelUsage = `Usage: tinyllamad models make-test [--shape tiny|tinyllama-1.1b] [--quant f16|q8_0|q4_0] [--seed N] --out FILE
+
+Writes a random-weight TinyLlama-shaped GGUF (same options, same bytes) for tests and benchmarks. A
+development tool: it runs from a source checkout, not from a release bundle or the Debian package.`;
+
+/** Usage of each subcommand, for `tinyllamad models <command> --help`. */
+const subcommandUsages: Readonly<Record<string, string>> = {
+  catalog: `Usage: tinyllamad models catalog ${fitOptions} ${commonOptions}
+
+Lists every model the catalog can pull: file size, whether its sha256 is known (verified pull), whether it
+fits this board's available memory at the given context size (default 2048) and sequences (default 1), and
+whether it is already in the store. (Also: tinyllamad models list --available.)`,
+  pull: `Usage: tinyllamad models pull NAME [--mirror URL] [--from FILE|URL] [--allow-unverified] [--ignore-fit] ${fitOptions} ${commonOptions}
+
+Downloads a catalog model into the store: resumes a partial download, retries, checks the sha256.
+  --mirror URL          a site mirror that serves the catalog's file names (else the upstream URLs)
+  --from FILE|URL       take this file (or URL) instead, checked against the catalog entry
+  --allow-unverified    accept a model whose catalog entry has no sha256 (recorded as unverified)
+  --ignore-fit          pull even though it does not fit this board's memory
+NAME is a catalog name (tinyllamad models catalog).`,
+  list: `Usage: tinyllamad models list [--available] ${commonOptions}
+
+The models in the store and downloads in progress; --available lists what can be pulled instead
+(= tinyllamad models catalog).`,
+  verify: `Usage: tinyllamad models verify [NAME] ${commonOptions}
+
+Re-hashes stored models (all when no NAME) against the catalog; a mismatching file is moved aside.`,
+  rm: `Usage: tinyllamad models rm NAME ${commonOptions}
+
+Deletes a model (and its partial download) from the store.`,
+  info: `Usage: tinyllamad models info NAME|PATH ${fitOptions} ${commonOptions}
+
+Catalog data, the GGUF header (when the file is present) and whether it fits this board's memory.`,
+  "make-test": makeTestModelUsage,
+};
+
+const modelsOptions = {
+  store: { type: "string" },
+  mirror: { type: "string" },
+  from: { type: "string" },
+  catalog: { type: "string" },
+  context: { type: "string" },
+  sequences: { type: "string" },
+  "allow-unverified": { type: "boolean" },
+  "ignore-fit": { type: "boolean" },
+  available: { type: "boolean" },
+  json: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+const makeTestFlags = ["--shape", "--quant", "--seed", "--out", "--help"];
+
+/** node:util parseArgs' "Unknown option '--x'" made into ours, with the closest real flag. */
+function explainParseError(error: unknown, knownFlags: readonly string[]): string {
+  const message = (error as Error).message;
+  const unknown = /Unknown option '([^']+)'/.exec(message)?.[1];
+  return unknown === undefined ? message : unknownOptionMessage(unknown, knownFlags);
+}
+
+function helpRequested(args: readonly string[]): boolean {
+  const end = args.indexOf("--");
+  return (end === -1 ? args : args.slice(0, end)).some((arg) => arg === "--help" || arg === "-h");
+}
 
 export async function runModelsCommand(args: string[], io: ModelsCommandIo): Promise<number> {
   const [command, ...rest] = args;
-  if (command === "make-test") return runMakeTestModelCommand(rest);
+  if (command === undefined || command === "help" || command === "--help" || command === "-h") {
+    const usage = (command === "help" && rest[0] !== undefined && subcommandUsages[rest[0]]) || modelsUsage;
+    io.stdout.write(`${usage}\n`);
+    return command === undefined ? 2 : 0;
+  }
+  const subcommandUsage = subcommandUsages[command];
+  if (subcommandUsage === undefined) {
+    const suggestion = closestFlag(command, Object.keys(subcommandUsages));
+    io.stderr.write(
+      `unknown models command: ${command}${suggestion === undefined ? "" : ` (did you mean ${suggestion}?)`}\n\n${modelsUsage}\n`,
+    );
+    return 2;
+  }
+  if (helpRequested(rest)) {
+    io.stdout.write(`${subcommandUsage}\n`);
+    return 0;
+  }
+  if (command === "make-test") {
+    try {
+      return await runMakeTestModelCommand(rest, io.stderr);
+    } catch (error) {
+      if (!(error as NodeJS.ErrnoException).code?.startsWith("ERR_PARSE_ARGS")) throw error;
+      io.stderr.write(`${explainParseError(error, makeTestFlags)}\n\n${makeTestModelUsage}\n`);
+      return 2;
+    }
+  }
   let parsed: ReturnType<typeof parseOptions>;
   try {
     parsed = parseOptions(rest);
   } catch (error) {
-    io.stderr.write(`${(error as Error).message}\n\n${modelsUsage}\n`);
+    const known = Object.keys(modelsOptions).map((name) => `--${name}`);
+    io.stderr.write(`${explainParseError(error, known)}\n\n${subcommandUsage}\n`);
     return 2;
   }
   const { values, positionals } = parsed;
-  if (values.help || command === undefined || command === "help" || command === "--help") {
-    io.stdout.write(`${modelsUsage}\n`);
-    return command === undefined ? 2 : 0;
-  }
   const json = values.json ?? false;
   try {
     const catalog = loadModelCatalog(values.catalog ?? io.catalogPath);
     const store = new ModelStore(values.store);
     const context: CommandContext = { io, json, catalog, store, values, positionals };
     switch (command) {
+      case "catalog":
+        return await listCatalog(context, fitRequest(context));
       case "pull":
         return await pull(context);
       case "list":
-        return await list(context);
+        return values.available ? await listCatalog(context, fitRequest(context)) : await list(context);
       case "verify":
         return await verify(context);
       case "rm":
@@ -98,26 +198,10 @@ export async function runModelsCommand(args: string[], io: ModelsCommandIo): Pro
 }
 
 function parseOptions(args: string[]) {
-  return parseArgs({
-    args,
-    allowPositionals: true,
-    strict: true,
-    options: {
-      store: { type: "string" },
-      mirror: { type: "string" },
-      from: { type: "string" },
-      catalog: { type: "string" },
-      context: { type: "string" },
-      sequences: { type: "string" },
-      "allow-unverified": { type: "boolean" },
-      "ignore-fit": { type: "boolean" },
-      json: { type: "boolean" },
-      help: { type: "boolean", short: "h" },
-    },
-  });
+  return parseArgs({ args, allowPositionals: true, strict: true, options: modelsOptions });
 }
 
-interface CommandContext {
+export interface CommandContext {
   io: ModelsCommandIo;
   json: boolean;
   catalog: ModelCatalog;
@@ -305,6 +389,13 @@ async function info(context: CommandContext): Promise<number> {
     fit,
   });
   return 0;
+}
+
+function fitRequest(context: CommandContext): { contextSize: number; sequences: number } {
+  return {
+    contextSize: positiveInteger(context.values.context, 2048),
+    sequences: positiveInteger(context.values.sequences, 1),
+  };
 }
 
 function positiveInteger(text: string | undefined, fallback: number): number {

@@ -41,7 +41,7 @@ export class ModelMissingError extends Error {
         (why ? `  ${why}\n` : "") +
         "  - point model.path (--model.path, TINYLLAMAD_MODEL_PATH) at a TinyLlama GGUF file, e.g. one downloaded from\n" +
         "    https://huggingface.co/TheBloke/TinyLlama-1.1B-Chat-v1.0-GGUF (`tinyllamad doctor` names this board's file), or\n" +
-        "  - to try the daemon without downloading anything, make a random-weight test model:\n" +
+        "  - to try the daemon without downloading anything, make a random-weight test model (from a source checkout:\n    the generator is a development tool, not in release bundles):\n" +
         "    tinyllamad models make-test --shape tiny --out /tmp/tiny.gguf && tinyllamad serve --model.path /tmp/tiny.gguf",
     );
   }

@@ -9,10 +9,10 @@ import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
+import { makeTestModel } from "../../devtools/testModel/makeTestModel.js";
 import { DaemonProcess } from "../../harness/DaemonProcess.js";
 import { freePort } from "../../harness/freePort.js";
 import { ProtocolClient } from "../../harness/ProtocolClient.js";
-import { makeTestModel } from "../../models/testModel/makeTestModel.js";
 import { writeTestModelCatalog } from "../support/testModelCatalog.js";
 import { testModelPath } from "../support/testModels.js";
 

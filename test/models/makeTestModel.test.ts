@@ -9,11 +9,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { getLlama, readGgufFileInfo, type Token } from "node-llama-cpp";
+import { makeTestModel } from "../../devtools/testModel/makeTestModel.js";
+import { parameterCount, tinyllama11bShape, tinyShape } from "../../devtools/testModel/modelShapes.js";
+import { toFloat16Bits } from "../../devtools/testModel/randomTensorData.js";
 import { tinyLlamaChatTemplate } from "../../models/chatTemplates.js";
 import { readGgufHeaderFile } from "../../models/gguf/readGgufHeader.js";
-import { makeTestModel } from "../../models/testModel/makeTestModel.js";
-import { parameterCount, tinyllama11bShape, tinyShape } from "../../models/testModel/modelShapes.js";
-import { toFloat16Bits } from "../../models/testModel/randomTensorData.js";
 
 const scratch = mkdtempSync(join(tmpdir(), "tinyllamad-models-"));
 after(() => rmSync(scratch, { recursive: true, force: true }));

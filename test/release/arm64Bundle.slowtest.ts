@@ -4,7 +4,7 @@
  * node-llama-cpp prebuilt, the tiny generated model — and its greedy output equals the x86-64 daemon's.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -133,16 +133,30 @@ describe("the linux-arm64 release bundle under qemu-aarch64", { skip: skipReason
     );
     assert.equal(elfIdentity(join(threadpoolFolder, "linux-arm64/libtinyllamad-threadpool.so")), "2 183");
     assert.ok(!existsSync(join(root, "node_modules/typescript")), "no TypeScript in the production bundle");
-    for (const part of ["daemon", "hal", "models"]) assert.ok(existsSync(join(root, "dist", part)), `dist/${part}`);
+    for (const part of ["daemon", "hal", "models", "protocol"])
+      assert.ok(existsSync(join(root, "dist", part)), `dist/${part}`);
     assert.ok(!existsSync(join(root, "dist", "test")), "no tests in the bundle");
+    assert.ok(!existsSync(join(root, "dist", "devtools")), "no development tools (test-model generator, GGUF writer)");
     for (const file of ["systemd/tinyllamad.service", "systemd/tinyllamad.sysusers.conf", "etc/config.json"])
       assert.ok(existsSync(join(root, file)), file);
     const manifest = JSON.parse(readFileSync(join(root, "MANIFEST.json"), "utf8")) as {
       target: string;
       version: string;
+      node: string;
     };
     assert.equal(manifest.target, "linux-arm64");
+    assert.match(manifest.node, /^22\./, "the bundle carries Node 22 LTS (Node 20 reached end of life in April 2026)");
     assert.equal(readFileSync(join(root, "VERSION"), "utf8").trim(), manifest.version);
+  });
+
+  it("its Node 22 runtime and its launcher run under emulation", () => {
+    const env = { PATH: process.env.PATH, QEMU_CPU: "cortex-a72" };
+    const node = spawnSync(join(root, "runtime", "bin", "node"), ["--version"], { encoding: "utf8", env });
+    assert.equal(node.status, 0, node.stderr);
+    assert.match(node.stdout, /^v22\./);
+    const help = spawnSync(join(root, "bin", "tinyllamad"), ["serve", "--help"], { encoding: "utf8", env, cwd: "/" });
+    assert.equal(help.status, 0, help.stderr);
+    assert.match(help.stdout, /Usage: tinyllamad serve/);
   });
 
   it("serves a greedy generation under emulation equal to the x86-64 daemon's", async () => {

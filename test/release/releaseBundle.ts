@@ -48,3 +48,9 @@ export function unpackBundle(bundle: Bundle): string {
   execFileSync("tar", ["-xzf", bundle.archive, "-C", directory]);
   return join(directory, bundle.name);
 }
+
+/** The Debian package cross-compile.sh made beside a linux-arm64 or linux-x64 bundle. */
+export function debianPackageOf(bundle: Bundle, debianArchitecture: "arm64" | "amd64"): string {
+  const version = bundle.name.split("-")[1] ?? "";
+  return join(releaseDirectory(), `tinyllamad_${version}_${debianArchitecture}.deb`);
+}

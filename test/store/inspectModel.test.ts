@@ -3,9 +3,9 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { modelShapes, parameterCount } from "../../devtools/testModel/modelShapes.js";
 import { inspectModel } from "../../models/store/inspectModel.js";
 import type { ModelStoreError } from "../../models/store/ModelStoreError.js";
-import { modelShapes, parameterCount } from "../../models/testModel/modelShapes.js";
 import { testModelPath } from "../support/testModels.js";
 
 describe("inspectModel", () => {

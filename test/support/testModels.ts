@@ -3,8 +3,8 @@
  */
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { makeTestModel, type TestModelQuant } from "../../devtools/testModel/makeTestModel.js";
 import { projectCacheDirectory } from "../../models/projectCacheDirectory.js";
-import { makeTestModel, type TestModelQuant } from "../../models/testModel/makeTestModel.js";
 
 export function testModelPath(shape = "tiny", quant: TestModelQuant = "q8_0", seed = 1): string {
   const directory = join(projectCacheDirectory(), "test-models");

@@ -13,7 +13,7 @@ import {
   type LlamaModel,
   type Token,
 } from "node-llama-cpp";
-import { ProtocolError } from "../../../daemon/protocol/errorCodes.js";
+import { ProtocolError } from "../../../protocol/errorCodes.js";
 import type {
   Backend,
   BackendInfo,

@@ -22,8 +22,38 @@
  * (2) keeps the decode queue sorted by sequence id. It hooks node-llama-cpp internals (the
  * `afterBatchAction` it awaits for each decoded sequence, its `_queuedDecodes` array), so it checks
  * that they are there and reports when they are not (the daemon then decodes as node-llama-cpp does).
+ *
+ * node-llama-cpp's public batching options cannot do this (measured; docs/dependencies.md):
+ * `batching.dispatchSchedule` only times the first dispatch of an idle context, while the batch loop
+ * (dispatchPendingBatch) runs its next step at once under the context's lock; and
+ * `batching.itemPrioritizationStrategy` is synchronous and sees neither sequence ids nor the tokens
+ * still to come. This is the one file that touches node-llama-cpp's private members, and it refuses to
+ * load under any node-llama-cpp but the one it was written for (assertHookedNodeLlamaCppVersion).
  */
 import type { LlamaContext } from "node-llama-cpp";
+import { installedNodeLlamaCppVersion } from "./nodeLlamaCppPackage.js";
+
+/**
+ * The node-llama-cpp release whose private decode queue this file hooks (and whose addon the persistent
+ * threadpool library interposes on). package.json pins exactly this version; docs/dependencies.md says
+ * what to re-check before changing both.
+ */
+export const hookedNodeLlamaCppVersion = "3.22.1";
+
+/** Throws, naming both versions, unless `installed` is the node-llama-cpp this file was written for. */
+export function assertHookedNodeLlamaCppVersion(installed: string): void {
+  if (installed === hookedNodeLlamaCppVersion) return;
+  throw new Error(
+    `node-llama-cpp ${installed} is installed, but tinyllamad was written for node-llama-cpp ${hookedNodeLlamaCppVersion} ` +
+      "exactly: hal/backends/llamaCpp/gatherSequencesIntoBatches.ts hooks its private decode queue " +
+      "(_decodeTokens, _queuedDecodes, _scheduleDecode) and the persistent threadpool library replaces its llama_decode. " +
+      `Install node-llama-cpp@${hookedNodeLlamaCppVersion} (npm ci), or re-check both against the new version ` +
+      "(docs/dependencies.md) and then change hookedNodeLlamaCppVersion and package.json together.",
+  );
+}
+
+// At load, so a mismatch stops the daemon at start rather than mis-batching (or crashing) mid-generation.
+assertHookedNodeLlamaCppVersion(installedNodeLlamaCppVersion());
 
 type AfterBatchAction = (sequenceStateLength: number) => Promise<void> | void;
 type LogitDataMapper = (batchLogitIndex: number, tokenIndex: number) => unknown;
@@ -32,7 +62,7 @@ interface QueuedDecodeRequest {
   afterBatchAction?: AfterBatchAction | undefined;
 }
 
-/** The part of node-llama-cpp 3.22.1's LlamaContext internals the hook relies on. */
+/** The part of node-llama-cpp's LlamaContext internals (as of hookedNodeLlamaCppVersion) the hook relies on. */
 interface ContextWithDecodeQueue {
   _decodeTokens(request: QueuedDecodeRequest, logitDataMapper: LogitDataMapper): Promise<unknown>;
   _queuedDecodes: { sequenceId: number }[];

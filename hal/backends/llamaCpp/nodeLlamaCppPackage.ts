@@ -30,3 +30,19 @@ export function llamaCppRelease(): string {
   };
   return typeof info.tag === "string" ? info.tag : "unknown";
 }
+
+/**
+ * The installed node-llama-cpp's version, from its package.json (found by walking up from its entry
+ * point: the package does not export package.json, and release bundles drop gitRelease.bundle).
+ */
+export function installedNodeLlamaCppVersion(): string {
+  const entry = createRequire(import.meta.url).resolve("node-llama-cpp");
+  for (let directory = dirname(entry); ; directory = dirname(directory)) {
+    const manifest = join(directory, "package.json");
+    if (existsSync(manifest)) {
+      const { name, version } = JSON.parse(readFileSync(manifest, "utf8")) as { name?: unknown; version?: unknown };
+      if (name === "node-llama-cpp" && typeof version === "string") return version;
+    }
+    if (dirname(directory) === directory) throw new Error(`cannot find node-llama-cpp's package.json above ${entry}`);
+  }
+}

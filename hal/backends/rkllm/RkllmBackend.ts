@@ -15,8 +15,8 @@
  *    reports none.
  */
 import { TextDecoder } from "node:util";
-import { ProtocolError } from "../../../daemon/protocol/errorCodes.js";
 import { tinyLlamaChatTemplate } from "../../../models/chatTemplates.js";
+import { ProtocolError } from "../../../protocol/errorCodes.js";
 import type {
   Backend,
   BackendInfo,

@@ -3,7 +3,7 @@
  * llama.cpp's server and Hugging Face's tokenizers do.
  */
 import { Template } from "@huggingface/jinja";
-import type { ChatMessage } from "../../../daemon/protocol/messages.js";
+import type { ChatMessage } from "../../../protocol/generation.js";
 
 export interface ChatTemplateTokens {
   bos: string;

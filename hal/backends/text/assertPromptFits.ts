@@ -1,5 +1,5 @@
 /** The prompt-length check every backend makes before it queues or runs a job. */
-import { ProtocolError } from "../../../daemon/protocol/errorCodes.js";
+import { ProtocolError } from "../../../protocol/errorCodes.js";
 
 /**
  * Throws E_PROMPT_TOO_LONG when the prompt leaves no room in the context for an answer.

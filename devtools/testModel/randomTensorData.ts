@@ -4,7 +4,7 @@
  * Quantized tensors are drawn directly in their block format (random quants, random scales), which
  * is exactly as random as quantizing random floats and fast enough for the 1.1B shape.
  */
-import { GgmlType, ggmlBlockLayout } from "../gguf/ggufFormat.js";
+import { GgmlType, ggmlBlockLayout } from "../../models/gguf/ggufFormat.js";
 
 /** xoshiro128** — small, fast, good statistical quality; not for cryptography. */
 export class SeededRandom {

@@ -12,7 +12,7 @@ import {
   type GgufValue,
   GgufValueType,
   tensorByteSize,
-} from "./ggufFormat.js";
+} from "../../models/gguf/ggufFormat.js";
 
 export interface TensorToWrite {
   name: string;

@@ -7,9 +7,9 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { llamaCppSourceBundle } from "../../hal/backends/llamaCpp/nodeLlamaCppPackage.js";
-import type { GgufValue } from "../gguf/ggufFormat.js";
-import { readGgufHeaderFile } from "../gguf/readGgufHeader.js";
-import { projectCacheDirectory } from "../projectCacheDirectory.js";
+import type { GgufValue } from "../../models/gguf/ggufFormat.js";
+import { readGgufHeaderFile } from "../../models/gguf/readGgufHeader.js";
+import { projectCacheDirectory } from "../../models/projectCacheDirectory.js";
 
 const VOCAB_FILE_IN_BUNDLE = "models/ggml-vocab-llama-spm.gguf";
 

@@ -2,8 +2,8 @@
 
 import { statSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { makeTestModel, type TestModelQuant, testModelQuants } from "../testModel/makeTestModel.js";
-import { modelShapes, parameterCount } from "../testModel/modelShapes.js";
+import { makeTestModel, type TestModelQuant, testModelQuants } from "./testModel/makeTestModel.js";
+import { modelShapes, parameterCount } from "./testModel/modelShapes.js";
 
 export const makeTestModelUsage = `Usage: tinyllamad models make-test [--shape tiny|tinyllama-1.1b] [--quant f16|q8_0|q4_0] [--seed N] --out FILE
 

@@ -3,9 +3,9 @@
  * random weights. Same options → same bytes.
  */
 
-import { tinyLlamaChatTemplate } from "../chatTemplates.js";
+import { tinyLlamaChatTemplate } from "../../models/chatTemplates.js";
+import { GgmlType, type GgufValue, llamaFileTypeOf } from "../../models/gguf/ggufFormat.js";
 import { gguf, type TensorToWrite, writeGgufFile } from "../gguf/GgufWriter.js";
-import { GgmlType, type GgufValue, llamaFileTypeOf } from "../gguf/ggufFormat.js";
 import { llamaTokenizerMetadata } from "./llamaVocabulary.js";
 import { headDimension, type LlamaShape, modelShapes } from "./modelShapes.js";
 import { produceRandomTensor, SeededRandom } from "./randomTensorData.js";

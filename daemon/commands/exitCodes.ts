@@ -1,0 +1,2 @@
+/** sysexits' EX_CONFIG: the unit's RestartPreventExitStatus keeps systemd from retrying a bad config. */
+export const EXIT_CONFIG = 78;
