@@ -314,7 +314,12 @@ export class MqttTransport {
         ? { instance: this.options.instance.id, started_at: this.options.instance.startedAt }
         : {}),
     };
-    client.publish(this.topics.status, JSON.stringify(status), { qos: 1, retain: true });
+    // QoS 0: a QoS 1 status still unacknowledged when the broker hands this session to another
+    // instance would be resent from MQTT.js's outgoing store on reconnect, before any 'connect'
+    // handler runs, overwriting the other instance's retained status before NodeIdentityGuard's
+    // subscription can read it. The status is republished every statusIntervalMs and on every
+    // (re)connect, so a lost one is replaced; the will and the stop's "offline" stay QoS 1.
+    client.publish(this.topics.status, JSON.stringify(status), { qos: 0, retain: true });
   }
 
   private offlineMessage(): NodeOfflineMessage {
