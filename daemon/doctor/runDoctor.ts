@@ -11,10 +11,11 @@ import { planBackend } from "../../hal/plan/planBackend.js";
 import { probeHardware } from "../../hal/probes/probeHardware.js";
 import { loadModelCatalog } from "../../models/catalog/modelCatalog.js";
 import { checkCatalogModelFit } from "../../models/store/estimateFit.js";
+import { BackendManager } from "../backends/BackendManager.js";
 import { boardDefaultModel } from "../boardDefaultModel.js";
 import { loadConfig } from "../config/loadConfig.js";
-import { Daemon } from "../Daemon.js";
 import { createLogger } from "../logging/createLogger.js";
+import { NodeStatus } from "../NodeStatus.js";
 
 /** CPU features that decide which llama.cpp kernels run. */
 const interestingFeatures = new Set([
@@ -57,8 +58,14 @@ export async function runDoctor(args: string[]): Promise<number> {
   }
   const { config } = loadConfig({ argv: configArgs });
   if (values.recalibrate) {
-    const daemon = new Daemon(config, createLogger({ level: "warn" }));
-    const { plan, calibration } = await daemon.recalibrate();
+    // Only the backend manager: plan and measure, nothing listens or serves.
+    const log = createLogger({ level: "warn" });
+    const backends = new BackendManager({
+      config: () => config,
+      logFor: (component) => log.child({ component }),
+      status: new NodeStatus(),
+    });
+    const { plan, calibration } = await backends.recalibrate();
     if (values.json) console.log(JSON.stringify({ plan, calibration }, null, 2));
     else if (calibration === null)
       console.log(`only one viable backend (${plan.candidates.join(", ")}): nothing to calibrate`);

@@ -95,7 +95,7 @@ export function chooseDefaultModel(
       modelFileBytes: bytes,
       availableBytes: available,
     });
-    const fits = !fit.reasons.some((reason) => reason.startsWith("warning:"));
+    const fits = fit.memory.kind !== "too-large";
     return { entry, bytes, contextSize: fit.contextSize, fits, good: fits && fit.contextSize >= floor };
   });
   const shape = `${request.parallelSequences} sequence${request.parallelSequences === 1 ? "" : "s"}`;

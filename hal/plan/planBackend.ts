@@ -14,7 +14,7 @@ import type { HardwareReport } from "../probes/probeHardware.js";
 import type { VulkanDevice, VulkanDeviceType } from "../probes/vulkanReport.js";
 import { chooseCpuCores } from "./chooseCpuCores.js";
 import { formatBytes } from "./estimateMemoryBytes.js";
-import { fitContextSize } from "./fitContextSize.js";
+import { fitContextSize, type MemoryFit } from "./fitContextSize.js";
 
 export type PlannedBackend = "cpu" | "vulkan" | "npu";
 
@@ -45,6 +45,8 @@ export interface BackendPlan {
   contextSize: number;
   /** Viable backends in preference order, for calibration and fallback. */
   candidates: PlannedBackend[];
+  /** Whether the model fits the memory available at this context (typed: decide on this, not on reasons). */
+  memory: MemoryFit;
   /** Human-readable; warnings start with "warning:". */
   reasons: string[];
 }
@@ -123,7 +125,15 @@ export function planBackend(hardware: HardwareReport, model: PlanModelInput, con
   else if (throttling?.now.throttled || throttling?.now.frequencyCapped)
     reasons.push("warning: the Raspberry Pi is throttled now → expect lower speed (cooling)");
 
-  return { backend, threads: cores.threads, cpuList: cores.cpuList, contextSize: fit.contextSize, candidates, reasons };
+  return {
+    backend,
+    threads: cores.threads,
+    cpuList: cores.cpuList,
+    contextSize: fit.contextSize,
+    memory: fit.memory,
+    candidates,
+    reasons,
+  };
 }
 
 function assessNpu(hardware: HardwareReport, model: PlanModelInput): Assessment {

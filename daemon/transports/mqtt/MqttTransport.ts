@@ -15,6 +15,7 @@
 import { type IClientOptions, type MqttClient, UniqueMessageIdProvider } from "mqtt";
 import { redactUrlCredentials } from "../../config/redactUrlCredentials.js";
 import type { Logger } from "../../logging/createLogger.js";
+import type { NodeStatusFigures } from "../../NodeStatus.js";
 import type { AdminRequest, NodeOfflineMessage, NodeStatusMessage, ServerMessage } from "../../protocol/messages.js";
 import type { ProtocolLimits } from "../../protocol/parseClientMessage.js";
 import type { Scheduler } from "../../scheduler/Scheduler.js";
@@ -50,7 +51,7 @@ export interface MqttTransportOptions {
   log: Logger;
   /** Answers operator requests (model swap, status); checks the admin token itself. */
   admin?: (request: AdminRequest) => Promise<ServerMessage>;
-  /** What the daemon knows for the retained status message (state, model, progress, backend, …). */
+  /** The node's figures for the retained status message (NodeStatus.mqttFigures). */
   status(): NodeStatusFigures;
   /** This run's identity in the status (random per start; see NodeIdentityGuard). */
   instance?: { id: string; startedAt: string };
@@ -59,12 +60,6 @@ export interface MqttTransportOptions {
   /** Told when the ledger turns degraded (true) or writable again (false), for metrics. */
   onDegradedChange?: (degraded: boolean) => void;
 }
-
-/** The status message's fields the daemon gives; the transport adds the node, queue and connection's. */
-export type NodeStatusFigures = Omit<
-  NodeStatusMessage,
-  "type" | "node" | "queue" | "requests" | "fleet" | "uptime_s" | "updated_at" | "ledger" | "instance" | "started_at"
->;
 
 /** The node connection's Receive Maximum: requests held only while the ledger cannot record them. */
 const nodeReceiveMaximum = 64;
@@ -81,7 +76,6 @@ export class MqttTransport {
   private replayed = false;
   private statusTimer: NodeJS.Timeout | undefined;
   private statusThrottle: NodeJS.Timeout | undefined;
-  private readonly startedAt = Date.now();
   private readonly retryHeld = () => {
     this.node?.retryHeld();
     this.fleet?.retryHeld();
@@ -305,8 +299,7 @@ export class MqttTransport {
   publishStatus(): void {
     const client = this.node?.client;
     if (!client?.connected) return;
-    const { ledger, scheduler } = this.options;
-    const stats = scheduler.stats();
+    const { ledger } = this.options;
     const figures = this.options.status();
     const status: NodeStatusMessage = {
       type: "status",
@@ -315,16 +308,18 @@ export class MqttTransport {
       // A node that cannot record MQTT requests serves only those it has: say so, and why.
       state: ledger.degraded && figures.state === "online" ? "degraded" : figures.state,
       ledger: ledger.degraded ? { state: "degraded", reason: ledger.reason ?? "unknown" } : { state: "ok" },
-      queue: { queued: stats.queued, running: stats.running },
-      requests: { completed: stats.completed, failed: stats.failed, cancelled: stats.cancelled },
       fleet: this.fleet?.connected === true && this.accepting,
-      uptime_s: Math.round((Date.now() - this.startedAt) / 1000),
       updated_at: new Date().toISOString(),
       ...(this.options.instance
         ? { instance: this.options.instance.id, started_at: this.options.instance.startedAt }
         : {}),
     };
-    client.publish(this.topics.status, JSON.stringify(status), { qos: 1, retain: true });
+    // QoS 0: a QoS 1 status still unacknowledged when the broker hands this session to another
+    // instance would be resent from MQTT.js's outgoing store on reconnect, before any 'connect'
+    // handler runs, overwriting the other instance's retained status before NodeIdentityGuard's
+    // subscription can read it. The status is republished every statusIntervalMs and on every
+    // (re)connect, so a lost one is replaced; the will and the stop's "offline" stay QoS 1.
+    client.publish(this.topics.status, JSON.stringify(status), { qos: 0, retain: true });
   }
 
   private offlineMessage(): NodeOfflineMessage {
