@@ -19,6 +19,7 @@ Commands:
   models catalog|pull|list|verify|rm|info   the models that can be pulled, and the model store (docs/models.md)
   models make-test --out FILE [...]         write a random-weight TinyLlama-shaped test model
   ask PROMPT…                               ask a running daemon one question, print the answer
+  homeassistant remove                      remove this node's device from Home Assistant (MQTT discovery)
   --version                                 print the version
 
 \`tinyllamad <command> --help\` shows a command's options.
@@ -39,7 +40,7 @@ async function printConfig(args: string[]): Promise<number> {
   return 0;
 }
 
-const commands = ["serve", "config", "doctor", "models", "ask", "help", "version"];
+const commands = ["serve", "config", "doctor", "models", "ask", "homeassistant", "help", "version"];
 
 function unknownCommandMessage(command: string): string {
   const suggestion = command.startsWith("-") ? undefined : closestFlag(command, commands);
@@ -75,6 +76,10 @@ async function main(argv: string[]): Promise<number> {
       case "ask": {
         const { runAskCommand } = await import("./commands/askCommand.js");
         return await runAskCommand(args, { stdout: process.stdout, stderr: process.stderr });
+      }
+      case "homeassistant": {
+        const { runHomeAssistantCommand } = await import("./commands/homeAssistantCommand.js");
+        return await runHomeAssistantCommand(args, { stdout: process.stdout, stderr: process.stderr });
       }
       case "--version":
       case "-v":

@@ -65,6 +65,18 @@ The address and token come from the configuration (ws.host, ws.port, ws.token) u
     flags: ["--url", "--max-tokens", "--system", "--json"],
     readsConfig: true,
   },
+  homeassistant: {
+    usage: `Usage: tinyllamad homeassistant remove [--config FILE] [--<key> VALUE…]
+
+Removes this node's device and entities from Home Assistant: publishes an empty retained message on
+each of its MQTT discovery topics (homeassistant.discoveryPrefix) on the configured broker (mqtt.url).
+Stop the node, or set homeassistant.enabled=false, first: a running node with it on announces itself
+again. See docs/home-assistant.md.
+
+${configNote}`,
+    flags: [],
+    readsConfig: true,
+  },
 };
 
 export const helpFlags: readonly string[] = ["--help", "-h"];

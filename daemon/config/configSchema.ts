@@ -91,6 +91,12 @@ export interface TinyllamadConfig {
     fleet: boolean;
     fleetGroup: string;
   };
+  homeassistant: {
+    enabled: boolean;
+    discoveryPrefix: string;
+    configurationUrl: string;
+    ask: boolean;
+  };
   log: { level: LogLevel; componentLevels: string; prompts: boolean };
 }
 
@@ -430,6 +436,28 @@ const settingsWithoutNames: convict.Schema<TinyllamadConfig> = {
       doc: "Shared-subscription group ($share/<fleetGroup>/...) through which nodes split fleet-wide requests.",
       default: "tinyllamad",
       format: mqttTopicLevel,
+    }),
+  },
+  homeassistant: {
+    enabled: setting({
+      doc: "Announce this node to Home Assistant by MQTT discovery (docs/home-assistant.md): one device with sensors read from the retained status topic and a reload button. Needs mqtt.enabled. Off removes this node's discovery messages from the broker.",
+      default: true,
+      format: boolean,
+    }),
+    discoveryPrefix: setting({
+      doc: "Home Assistant's MQTT discovery prefix (its MQTT integration setting of the same name).",
+      default: "homeassistant",
+      format: mqttTopicPrefix,
+    }),
+    configurationUrl: setting({
+      doc: "The link Home Assistant shows on the device page. Empty: http://<host>:<port>/ of this node's HTTP listener (the machine's hostname when it listens on every address).",
+      default: "",
+      format: text,
+    }),
+    ask: setting({
+      doc: "Also announce a text entity whose value is sent to the model as a prompt, with the answer on a sensor. Off by default: anyone who may publish to <baseTopic>/<nodeId>/homeassistant/ask on the broker can then spend this board's CPU (docs/home-assistant.md).",
+      default: false,
+      format: boolean,
     }),
   },
   log: {
