@@ -107,6 +107,15 @@ const everySetting: ReadonlyArray<[key: string, env: string, text: string, loade
   ["mqtt.journalMaxBytes", "TINYLLAMAD_MQTT_JOURNAL_MAX_BYTES", "1048576", 1048576],
   ["mqtt.fleet", "TINYLLAMAD_MQTT_FLEET", "false", false],
   ["mqtt.fleetGroup", "TINYLLAMAD_MQTT_FLEET_GROUP", "pis", "pis"],
+  ["homeassistant.enabled", "TINYLLAMAD_HOMEASSISTANT_ENABLED", "false", false],
+  ["homeassistant.discoveryPrefix", "TINYLLAMAD_HOMEASSISTANT_DISCOVERY_PREFIX", "ha", "ha"],
+  [
+    "homeassistant.configurationUrl",
+    "TINYLLAMAD_HOMEASSISTANT_CONFIGURATION_URL",
+    "http://pi.local:8765/",
+    "http://pi.local:8765/",
+  ],
+  ["homeassistant.ask", "TINYLLAMAD_HOMEASSISTANT_ASK", "true", true],
   ["log.level", "TINYLLAMAD_LOG_LEVEL", "debug", "debug"],
   ["log.componentLevels", "TINYLLAMAD_LOG_COMPONENT_LEVELS", "mqtt=debug", "mqtt=debug"],
   ["log.prompts", "TINYLLAMAD_LOG_PROMPTS", "true", true],
@@ -168,6 +177,7 @@ describe("defaults", () => {
         fleet: true,
         fleetGroup: "tinyllamad",
       },
+      homeassistant: { enabled: true, discoveryPrefix: "homeassistant", configurationUrl: "", ask: false },
       log: { level: "info", componentLevels: "", prompts: false },
     });
     assert.equal(loaded.configFile, undefined);
