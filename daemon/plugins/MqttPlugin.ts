@@ -141,6 +141,7 @@ export class MqttPlugin implements DaemonPlugin {
       status: () => context.status.mqttFigures(),
     });
     this.transport = transport;
+    context.status.readFrom({ mqtt: () => ({ connected: transport.connected, fleet: transport.fleetMember }) });
     // State, model progress and swaps are published at once; queue changes the transport throttles itself.
     context.status.on("change", () => {
       // Stopping: the clean stop publishes "offline" itself; nothing in between.
