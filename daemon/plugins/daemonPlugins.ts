@@ -15,5 +15,12 @@ import { WebPagePlugin } from "./WebPagePlugin.js";
 import { WebSocketPlugin } from "./WebSocketPlugin.js";
 
 export function daemonPlugins(): DaemonPlugin[] {
-  return [new SystemdPlugin(), new HttpPlugin(), new MqttPlugin(), new WebSocketPlugin(), new WebPagePlugin(), new ThermalPlugin()];
+  return [
+    new SystemdPlugin(),
+    new HttpPlugin(),
+    new MqttPlugin(),
+    new WebSocketPlugin(),
+    new WebPagePlugin(),
+    new ThermalPlugin(),
+  ];
 }

@@ -33,6 +33,7 @@ figure { margin: 0; }
 figcaption { font-size: .85rem; color: var(--muted); }
 svg { width: 100%; height: 6rem; background: var(--bg); border: 1px solid var(--line); border-radius: .3rem; }
 svg polyline { fill: none; stroke: var(--accent); stroke-width: 2; vector-effect: non-scaling-stroke; }
+svg circle { fill: var(--accent); }
 .chart-range { font-size: .75rem; color: var(--muted); margin: .2rem 0 0; }
 .transcript { max-height: 24rem; overflow-y: auto; display: flex; flex-direction: column; gap: .5rem; margin-bottom: .8rem; }
 .transcript:empty { display: none; }

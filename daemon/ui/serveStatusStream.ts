@@ -14,8 +14,8 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { NodeStatus } from "../NodeStatus.js";
 import { sendJson } from "../transports/http/HttpServer.js";
 import { bearerTokenMatches, isLoopbackHost } from "../transports/transportSecurity.js";
-import { pageSecurityHeaders } from "./securityHeaders.js";
 import type { StatusHistory } from "./StatusHistory.js";
+import { pageSecurityHeaders } from "./securityHeaders.js";
 
 export interface StatusStreamOptions {
   /** ws.host: the address the server is bound to. */

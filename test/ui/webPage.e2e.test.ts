@@ -136,7 +136,6 @@ describe("the web page in headless Chromium", { skip: !existsSync(chromiumPath) 
     assert.equal(await page.evaluate(() => sessionStorage.getItem("tinyllamad.token")), token);
     assert.equal(await page.evaluate(() => localStorage.length), 0);
     assert.ok(!page.url().includes(token));
-    await page.screenshot({ path: join(screenshotDirectory, "web-page-status.png"), fullPage: false });
   });
 
   it("streams a chat answer to its end and shows its TTFT and tokens/s", async () => {
@@ -187,20 +186,53 @@ describe("the web page in headless Chromium", { skip: !existsSync(chromiumPath) 
     });
     await page.click("#cancel");
     await page.waitForSelector(".turn.assistant[data-finish]", { timeout: 60_000 });
-    assert.equal(await page.$eval(".turn.assistant", (element) => (element as BrowserGlobal).dataset.finish), "cancelled");
+    assert.equal(
+      await page.$eval(".turn.assistant", (element) => (element as BrowserGlobal).dataset.finish),
+      "cancelled",
+    );
     assert.equal(await page.$eval("#cancel", (element) => (element as BrowserGlobal).disabled), true);
+  });
+
+  it("pushes the figures of the answers into the status and the charts", async () => {
+    // The last answer (the cancelled one) is over, so /healthz's rate is final; the page gets it pushed
+    // by the status stream (within its one-second throttle), without a reload.
+    const health = (await (
+      await fetch(`${base}healthz`, { headers: { authorization: `Bearer ${token}` } })
+    ).json()) as { tokens_per_s: number };
+    assert.equal(typeof health.tokens_per_s, "number");
+    await page.waitForFunction(
+      (expected: string) => document.querySelector('[data-field="tokens_per_s"]')?.textContent === expected,
+      { timeout: 30_000 },
+      health.tokens_per_s.toFixed(1),
+    );
+    // The next chart sample (every 5 s) carries a rate: the tokens/s chart draws it.
+    await page.waitForFunction(
+      () => /^now [\d.]+ tok\/s/.test(document.getElementById("chart-tokens-range")?.textContent ?? ""),
+      { timeout: 30_000 },
+    );
+    assert.ok((await page.$$("#chart-tokens polyline, #chart-tokens circle")).length === 2);
+    await page.$eval("#plan", (element) => {
+      (element as BrowserGlobal).open = true;
+    });
+    await page.$eval("header", (element) => element.scrollIntoView());
+    await page.screenshot({ path: join(screenshotDirectory, "web-page-status.png"), fullPage: false });
   });
 
   it("fits a phone: one column, no horizontal scroll", async () => {
     await page.setViewport({ width: 390, height: 844, isMobile: true, hasTouch: true });
     await page.reload();
     // Same tab: the token is still in sessionStorage, so no dialog this time.
-    await page.waitForFunction(() => document.querySelector('[data-field="state"]')?.textContent?.startsWith("serving"));
+    await page.waitForFunction(() =>
+      document.querySelector('[data-field="state"]')?.textContent?.startsWith("serving"),
+    );
     assert.equal(await page.$("#token-dialog[open]"), null);
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     assert.ok(overflow <= 0, `the page is ${overflow}px wider than the phone`);
     await page.screenshot({ path: join(screenshotDirectory, "web-page-status-phone.png") });
     await page.focus("#message");
+    await page.$eval("#max-tokens", (element) => {
+      (element as BrowserGlobal).value = "16";
+    });
     await page.keyboard.type("Hello!");
     await page.click("#send");
     await page.waitForSelector(".turn.assistant[data-finish]", { timeout: 60_000 });

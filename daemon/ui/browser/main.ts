@@ -1,8 +1,8 @@
 /** The web page's entry: the status stream feeds the status list and the charts; the playground chats. */
 import { type ChartPoint, drawLineChart } from "./lineChart.js";
 import { Playground } from "./playground.js";
-import { followStatusStream } from "./statusStream.js";
 import { type NodeHealth, showStatus } from "./statusPanel.js";
+import { followStatusStream } from "./statusStream.js";
 
 interface StatusSample {
   t: number;

@@ -26,7 +26,7 @@ export class Playground {
   private socket: WebSocket | undefined;
   private connecting: Promise<WebSocket> | undefined;
   private history: ChatTurn[] = [];
-  private running: { id: string; answer: HTMLElement; text: string; user: ChatTurn } | undefined;
+  private running: { id: string; answer: HTMLElement; body: HTMLElement; text: string; user: ChatTurn } | undefined;
   private requests = 0;
 
   start(): void {
@@ -69,9 +69,9 @@ export class Playground {
     input.value = "";
     const user: ChatTurn = { role: "user", content };
     this.turn("user", content);
-    const answer = this.turn("assistant", "");
+    const { turn: answer, body } = this.turn("assistant", "");
     answer.setAttribute("aria-busy", "true");
-    this.running = { id: request.id as string, answer, text: "", user };
+    this.running = { id: request.id as string, answer, body, text: "", user };
     this.busy(true);
     this.stats("waiting for the first token…");
     try {
@@ -140,7 +140,12 @@ export class Playground {
       socket.addEventListener("close", () => {
         if (this.socket === socket) this.socket = undefined;
         if (opened) {
-          if (this.running) this.finish({ type: "error", id: this.running.id, error: { code: "E_CLOSED", message: "the connection closed" } });
+          if (this.running)
+            this.finish({
+              type: "error",
+              id: this.running.id,
+              error: { code: "E_CLOSED", message: "the connection closed" },
+            });
           return;
         }
         if (!mayAskToken) {
@@ -158,7 +163,7 @@ export class Playground {
     if (!running || message.id !== running.id) return;
     if (message.type === "token") {
       running.text += message.text ?? "";
-      running.answer.firstChild!.textContent = running.text;
+      running.body.textContent = running.text;
       if (running.text.length === (message.text ?? "").length) this.stats("streaming…");
       const transcript = element("transcript");
       transcript.scrollTop = transcript.scrollHeight;
@@ -174,7 +179,7 @@ export class Playground {
     const meta = document.createElement("span");
     meta.className = "meta";
     if (message.type === "done") {
-      running.answer.firstChild!.textContent = message.text ?? running.text;
+      running.body.textContent = message.text ?? running.text;
       const timings = message.timings;
       const ttft = timings?.ttft_ms == null ? "–" : `${Math.round(timings.ttft_ms)} ms`;
       const rate = timings?.tokens_per_s == null ? "–" : `${timings.tokens_per_s.toFixed(1)} tok/s`;
@@ -193,13 +198,14 @@ export class Playground {
     element<HTMLTextAreaElement>("message").focus();
   }
 
-  private turn(role: ChatTurn["role"], text: string): HTMLElement {
+  private turn(role: ChatTurn["role"], text: string): { turn: HTMLElement; body: HTMLElement } {
     const turn = document.createElement("div");
     turn.className = `turn ${role}`;
-    turn.append(document.createElement("span"));
-    turn.firstChild!.textContent = text;
+    const body = document.createElement("span");
+    body.textContent = text;
+    turn.append(body);
     element("transcript").append(turn);
-    return turn;
+    return { turn, body };
   }
 
   private busy(running: boolean): void {

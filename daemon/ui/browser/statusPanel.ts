@@ -39,14 +39,21 @@ export function showStatus(health: NodeHealth): void {
     const share = progress.total_bytes ? ` ${Math.floor(((progress.bytes ?? 0) / progress.total_bytes) * 100)}%` : "";
     stateText += ` (${progress.phase} ${progress.model}${share})`;
   } else if (progress?.phase === "failed") stateText += ` (${progress.model} failed)`;
-  field("state", stateText, state === "serving" && health.alive !== false ? "good" : state === "stopping" ? "bad" : "warn");
+  field(
+    "state",
+    stateText,
+    state === "serving" && health.alive !== false ? "good" : state === "stopping" ? "bad" : "warn",
+  );
   field("node_id", health.node_id ?? "–");
   field("version", health.version ?? "–");
   field("model", health.model ?? "–");
   field("quantization", health.quantization ?? "–");
   field("backend", health.backend ?? "–");
   const cores = health.plan?.cores ?? [];
-  field("threads", health.threads == null ? "–" : `${health.threads}${cores.length > 0 ? ` on cores ${cores.join(",")}` : ""}`);
+  field(
+    "threads",
+    health.threads == null ? "–" : `${health.threads}${cores.length > 0 ? ` on cores ${cores.join(",")}` : ""}`,
+  );
   field("tokens_per_s", health.tokens_per_s == null ? "–" : health.tokens_per_s.toFixed(1));
   field("queue", health.queue ? `${health.queue.queued} queued, ${health.queue.running} running` : "–");
   const celsius = health.temperature_celsius;
@@ -56,13 +63,17 @@ export function showStatus(health: NodeHealth): void {
   field("temperature", heat.join(", "), health.thermal_pause ? "bad" : health.throttled ? "warn" : "");
   field("uptime", health.uptime_s == null ? "–" : formatDuration(health.uptime_s));
   const mqtt = health.mqtt;
-  field("mqtt", !mqtt?.enabled ? "off" : mqtt.connected ? "connected" : "disconnected", mqtt?.enabled && !mqtt.connected ? "warn" : "");
+  field(
+    "mqtt",
+    !mqtt?.enabled ? "off" : mqtt.connected ? "connected" : "disconnected",
+    mqtt?.enabled && !mqtt.connected ? "warn" : "",
+  );
   field("fleet", !mqtt?.enabled ? "–" : mqtt.fleet ? "member" : "not a member");
 
   const bar = document.getElementById("model-progress") as HTMLProgressElement;
-  const downloading = progress && progress.total_bytes && progress.phase !== "ready" && progress.phase !== "failed";
-  bar.hidden = !downloading;
-  if (downloading) bar.value = (progress.bytes ?? 0) / (progress.total_bytes ?? 1);
+  const total = progress?.phase === "ready" || progress?.phase === "failed" ? null : progress?.total_bytes;
+  bar.hidden = !total;
+  if (total) bar.value = (progress?.bytes ?? 0) / total;
 
   const reasons = document.getElementById("plan-reasons") as HTMLUListElement;
   const lines = health.plan?.reasons ?? [];
