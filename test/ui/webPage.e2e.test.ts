@@ -15,6 +15,7 @@ import puppeteer, { type Browser, type Page } from "puppeteer-core";
 import WebSocket from "ws";
 import { DaemonProcess } from "../../harness/DaemonProcess.js";
 import { projectRoot } from "../../models/projectCacheDirectory.js";
+import { daemonForSuite } from "../support/daemonForSuite.js";
 import { testModelPath } from "../support/testModels.js";
 
 /* The callbacks given to page.evaluate run in Chromium; this Node compilation has no DOM types. */
@@ -274,17 +275,11 @@ describe("the web page in headless Chromium", { skip: !existsSync(chromiumPath) 
 
 describe("http.ui=false", () => {
   const state = mkdtempSync(join(tmpdir(), "tinyllamad-page-off-"));
-  const daemon = new DaemonProcess(daemonFlags(state, ["--http.ui", "false", "--mqtt.enabled", "false"]));
-  let base = "";
-  before(async () => {
-    base = (await daemon.start()).replace("ws://", "http://");
-  });
-  after(async () => {
-    assert.equal((await daemon.stop()).code, 0);
-    rmSync(state, { recursive: true, force: true });
-  });
+  const suite = daemonForSuite(daemonFlags(state, ["--http.ui", "false", "--mqtt.enabled", "false"]));
+  after(() => rmSync(state, { recursive: true, force: true }));
 
   it("answers 404 for the page, its scripts and its status stream; health still answers", async () => {
+    const base = suite.url().replace("ws://", "http://");
     for (const path of ["", "ui/main.js", "api/status/stream"]) {
       const response = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${token}` } });
       assert.equal(response.status, 404, path);
