@@ -152,11 +152,15 @@ compile_javascript() {
   log "compiling TypeScript → $compiled_js"
   (cd "$repo_root" && npx tsc -p tsconfig.json --outDir "$compiled_js") ||
     die "TypeScript compilation failed (npx tsc -p tsconfig.json); fix the errors above"
+  # The web page's browser modules (DOM, not Node): their own tsconfig, into daemon/ui/browser.
+  (cd "$repo_root" && npx tsc -p tsconfig.ui.json --outDir "$compiled_js/daemon/ui/browser") ||
+    die "TypeScript compilation of the web page failed (npx tsc -p tsconfig.ui.json); fix the errors above"
   local part
   for part in $bundled_parts; do
     [ -d "$compiled_js/$part" ] || die "compiled JavaScript lacks $part/"
   done
   [ -f "$compiled_js/daemon/cli.js" ] || die "compiled JavaScript lacks daemon/cli.js"
+  [ -f "$compiled_js/daemon/ui/browser/main.js" ] || die "compiled JavaScript lacks the web page (daemon/ui/browser/main.js)"
   chmod 0755 "$compiled_js/daemon/cli.js"
 }
 

@@ -79,6 +79,12 @@ export class Daemon {
       fallbacks: () => this.backends.fallbacks,
       calibration: () => this.backends.calibration,
       queue: () => this.scheduler?.stats(),
+      nodeId: () => this.config.mqtt.nodeId,
+      quantization: () => this.backends.quantization,
+      plan: () => {
+        const plan = this.backends.servingPlan;
+        return plan && { reasons: plan.reasons, cores: plan.cpuList, candidates: plan.candidates };
+      },
       liveness: () =>
         checkLiveness({
           scheduler: this.scheduler,

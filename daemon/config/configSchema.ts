@@ -64,7 +64,7 @@ export interface TinyllamadConfig {
   };
   limits: { defaultMaxTokens: number; maxMaxTokens: number; maxMessageBytes: number; maxPromptChars: number };
   ws: { enabled: boolean; host: string; port: number; token: string; maxConnections: number; idleTimeoutMs: number };
-  http: { allowedOrigins: string[]; allowedHosts: string[] };
+  http: { allowedOrigins: string[]; allowedHosts: string[]; ui: boolean };
   state: { directory: string };
   admin: { token: string; modelDirectories: string[]; swapTimeoutMs: number };
   thermal: { limitCelsius: number; pollMs: number };
@@ -295,6 +295,11 @@ const settingsWithoutNames: convict.Schema<TinyllamadConfig> = {
       doc: 'Host names and addresses requests may name in their Host header, besides the daemon\'s own (localhost, 127.0.0.1, ::1, the bound address, the hostname and <hostname>.local, and every interface address when bound to 0.0.0.0 or ::); "*" accepts any. Another Host is refused with HTTP 421 (E_FORBIDDEN), which stops DNS-rebinding pages.',
       default: [],
       format: stringList,
+    }),
+    ui: setting({
+      doc: "Serve the built-in web page at / of the HTTP port: the node's live status, charts and a chat playground (docs/web-page.md). It stays behind the Host/Origin checks, and its data (the status stream, the WebSocket API) behind ws.token. false: / answers 404.",
+      default: true,
+      format: boolean,
     }),
   },
   thermal: {

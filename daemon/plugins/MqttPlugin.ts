@@ -146,6 +146,7 @@ export class MqttPlugin implements DaemonPlugin {
     });
     this.transport = transport;
     context.shared.mqtt = transport.link();
+    context.status.readFrom({ mqtt: () => ({ connected: transport.connected, fleet: transport.fleetMember }) });
     // State, model progress and swaps are published at once; queue changes the transport throttles itself.
     context.status.on("change", () => {
       // Stopping: the clean stop publishes "offline" itself; nothing in between.

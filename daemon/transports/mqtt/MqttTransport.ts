@@ -137,6 +137,11 @@ export class MqttTransport {
     return this.node?.connected ?? false;
   }
 
+  /** Taking fleet-wide requests now: the fleet connection is up and the node accepts work (as the status says). */
+  get fleetMember(): boolean {
+    return this.fleet?.connected === true && this.accepting;
+  }
+
   async start(): Promise<void> {
     const o = this.options;
     this.accepting = true;
@@ -372,7 +377,7 @@ export class MqttTransport {
       // A node that cannot record MQTT requests serves only those it has: say so, and why.
       state: ledger.degraded && figures.state === "online" ? "degraded" : figures.state,
       ledger: ledger.degraded ? { state: "degraded", reason: ledger.reason ?? "unknown" } : { state: "ok" },
-      fleet: this.fleet?.connected === true && this.accepting,
+      fleet: this.fleetMember,
       updated_at: new Date().toISOString(),
       ...(this.options.instance
         ? { instance: this.options.instance.id, started_at: this.options.instance.startedAt }
