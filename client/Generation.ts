@@ -22,6 +22,7 @@ export class Generation implements AsyncIterable<string> {
     readonly id: string,
     /** Called once when the caller stops iterating before the end: the transport cancels the request. */
     private readonly onAbandon: () => void,
+    private readonly onMessage?: ((message: ServerMessage) => void) | undefined,
   ) {
     this.result = new Promise<DoneMessage>((resolve, reject) => {
       this.settleResult = { resolve, reject };
@@ -37,6 +38,7 @@ export class Generation implements AsyncIterable<string> {
   /** Takes one message of this request; true when it was the final one. */
   accept(message: ServerMessage): boolean {
     if (this.ending !== undefined) return true;
+    this.onMessage?.(message);
     if (message.type === "token") {
       this.streamed += message.text;
       this.push(message.text);

@@ -60,7 +60,7 @@ export class TinyllamadMqttClient {
   /** Publishes a generate request; its answer streams as in TinyllamadClient.generate. */
   generate(options: GenerateOptions, call: CallOptions = {}): Generation {
     const id = nextRequestId();
-    const generation = new Generation(id, () => this.cancel(id));
+    const generation = new Generation(id, () => this.cancel(id), call.onMessage);
     const { signal } = call;
     if (this.closed) generation.fail(new TinyllamadError("E_CONNECTION_LOST", "the MQTT helper was closed", id));
     if (signal?.aborted) generation.fail(signal.reason, true);

@@ -67,7 +67,7 @@ export class WebSocketClient {
    */
   generate(options: GenerateOptions, call: CallOptions = {}): Generation {
     const id = nextRequestId();
-    const generation = new Generation(id, () => this.cancel(id));
+    const generation = new Generation(id, () => this.cancel(id), call.onMessage);
     const { signal } = call;
     if (signal?.aborted) {
       generation.fail(signal.reason, true);

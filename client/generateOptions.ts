@@ -3,7 +3,7 @@
  * fields the client fills in itself (type, id, the MQTT-only reply_to); the daemon's defaults apply to
  * what is left out.
  */
-import type { GenerateRequest } from "../daemon/protocol/messages.js";
+import type { GenerateRequest, ServerMessage } from "../daemon/protocol/messages.js";
 
 export type GenerateOptions = Omit<GenerateRequest, "type" | "id" | "reply_to" | "max_tokens" | "priority" | "stream"> &
   Partial<Pick<GenerateRequest, "max_tokens" | "priority" | "stream">>;
@@ -11,6 +11,8 @@ export type GenerateOptions = Omit<GenerateRequest, "type" | "id" | "reply_to" |
 export interface CallOptions {
   /** Aborting it cancels the request at the daemon; the iteration and `result` reject with its reason. */
   signal?: AbortSignal | undefined;
+  /** Sees each protocol message of this request as it arrives (tokens, then the final done or error). */
+  onMessage?: ((message: ServerMessage) => void) | undefined;
 }
 
 let counter = 0;
