@@ -1,8 +1,10 @@
 /**
  * A SocketFactory over the platform's global WebSocket (browsers, Deno, Node 22+). A browser cannot set
- * an Authorization header on a WebSocket, so the token goes in the URL's `?token=` (which the daemon
- * accepts too); nor does it reveal why an upgrade was refused, so a refusal reads as "unreachable".
+ * an Authorization header on a WebSocket, so the token goes as a subprotocol entry (protocol/webSocketAuth.ts),
+ * never in the URL, where proxies and logs would keep it; nor does a browser reveal why an upgrade was
+ * refused, so a refusal reads as "unreachable".
  */
+import { webSocketProtocols } from "../protocol/webSocketAuth.js";
 import type { ClientSocket, SocketEvents } from "./ClientSocket.js";
 
 /** The part of the WHATWG WebSocket used here (declared, so the client needs no DOM type library). */
@@ -13,15 +15,13 @@ interface PlatformWebSocket {
   send(text: string): void;
   close(): void;
 }
-type PlatformWebSocketConstructor = new (url: string) => PlatformWebSocket;
+type PlatformWebSocketConstructor = new (url: string, protocols: string[]) => PlatformWebSocket;
 
 export function browserSocket(url: string, token: string | undefined, events: SocketEvents): ClientSocket {
   const Socket = (globalThis as { WebSocket?: PlatformWebSocketConstructor }).WebSocket;
   if (Socket === undefined)
     throw new Error("this platform has no global WebSocket: in Node, import TinyllamadClient from 'tinyllamad/client'");
-  const target = new URL(url);
-  if (token) target.searchParams.set("token", token);
-  const socket = new Socket(target.href);
+  const socket = new Socket(url, webSocketProtocols(token));
   let opened = false;
   let reported = false;
   socket.addEventListener("open", () => {

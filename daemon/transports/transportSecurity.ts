@@ -20,10 +20,9 @@ export function isLoopbackHost(host: string): boolean {
   return isIP(host) === 4 && host.startsWith("127.");
 }
 
-/** The WebSocket subprotocol browsers name (they cannot set headers on a WebSocket); the server picks it. */
-export const webSocketSubprotocol = "tinyllamad";
-/** The prefix of the subprotocol entry that carries the token, base64url without padding (as Kubernetes does). */
-export const bearerSubprotocolPrefix = "tinyllamad.bearer.";
+import { bearerSubprotocolPrefix } from "../../protocol/webSocketAuth.js";
+
+export { bearerSubprotocolPrefix, webSocketSubprotocol } from "../../protocol/webSocketAuth.js";
 
 /**
  * Accepts `Authorization: Bearer TOKEN`, a WebSocket subprotocol `tinyllamad.bearer.<base64url TOKEN>`
