@@ -64,7 +64,7 @@ export interface TinyllamadConfig {
   };
   limits: { defaultMaxTokens: number; maxMaxTokens: number; maxMessageBytes: number; maxPromptChars: number };
   ws: { enabled: boolean; host: string; port: number; token: string; maxConnections: number; idleTimeoutMs: number };
-  http: { allowedOrigins: string[]; allowedHosts: string[] };
+  http: { allowedOrigins: string[]; allowedHosts: string[]; compatibleApis: boolean };
   state: { directory: string };
   admin: { token: string; modelDirectories: string[]; swapTimeoutMs: number };
   thermal: { limitCelsius: number; pollMs: number };
@@ -289,6 +289,11 @@ const settingsWithoutNames: convict.Schema<TinyllamadConfig> = {
       doc: 'Host names and addresses requests may name in their Host header, besides the daemon\'s own (localhost, 127.0.0.1, ::1, the bound address, the hostname and <hostname>.local, and every interface address when bound to 0.0.0.0 or ::); "*" accepts any. Another Host is refused with HTTP 421 (E_FORBIDDEN), which stops DNS-rebinding pages.',
       default: [],
       format: stringList,
+    }),
+    compatibleApis: setting({
+      doc: "Serve the OpenAI-compatible API (/v1/models, /v1/chat/completions, /v1/completions) and the Ollama-compatible API (/api/tags, /api/chat, /api/generate, …) on the HTTP server (docs/http.md). They take ws.token as their bearer token and, like the WebSocket API, refuse to start beyond loopback without one. Browser pages of http.allowedOrigins get CORS headers; no other origin does.",
+      default: true,
+      format: boolean,
     }),
   },
   thermal: {
