@@ -30,8 +30,8 @@ export interface OpenAiAnswer {
   kind: "chat" | "completion";
   id: string;
   model: string;
-  /** Which build and backend answered: OpenAI's fingerprint of the serving configuration. */
-  systemFingerprint: string;
+  /** Which build and backend answered (OpenAI's fingerprint of the serving configuration), read when answering. */
+  systemFingerprint: () => string;
   includeUsage: boolean;
 }
 
@@ -42,14 +42,21 @@ export function systemFingerprint(backend: unknown): string {
 export function openAiWire(answer: OpenAiAnswer): AnswerWire {
   const created = Math.floor(Date.now() / 1000);
   const object = answer.kind === "chat" ? "chat.completion" : "text_completion";
-  const head = { id: answer.id, object, created, model: answer.model, system_fingerprint: answer.systemFingerprint };
-  const chunkHead = { ...head, object: answer.kind === "chat" ? "chat.completion.chunk" : "text_completion" };
+  // A request made while the model loads is answered by the backend that loaded it.
+  const head = () => ({
+    id: answer.id,
+    object,
+    created,
+    model: answer.model,
+    system_fingerprint: answer.systemFingerprint(),
+  });
+  const chunkHead = () => ({ ...head(), object: answer.kind === "chat" ? "chat.completion.chunk" : "text_completion" });
   // With include_usage every chunk carries `usage: null` and one last chunk carries the figures.
   const usageField = answer.includeUsage ? { usage: null } : {};
   const event = (data: unknown) => `data: ${JSON.stringify(data)}\n\n`;
   const choiceChunk = (delta: Record<string, unknown> | string, finish: string | null) =>
     event({
-      ...chunkHead,
+      ...chunkHead(),
       choices: [
         answer.kind === "chat"
           ? { index: 0, delta, logprobs: null, finish_reason: finish }
@@ -70,11 +77,11 @@ export function openAiWire(answer: OpenAiAnswer): AnswerWire {
     streamEnd: (done) =>
       opening() +
       choiceChunk(answer.kind === "chat" ? {} : "", finishReason(done.finish_reason)) +
-      (answer.includeUsage ? event({ ...chunkHead, choices: [], usage: usage(done) }) : "") +
+      (answer.includeUsage ? event({ ...chunkHead(), choices: [], usage: usage(done) }) : "") +
       "data: [DONE]\n\n",
     streamError: (error) => event(openAiError(error, httpStatusForCode(error.code))),
     body: (done) => ({
-      ...head,
+      ...head(),
       choices: [
         answer.kind === "chat"
           ? {

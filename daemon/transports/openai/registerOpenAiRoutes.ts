@@ -41,7 +41,7 @@ export function registerOpenAiRoutes(api: CompatibleApiContext): void {
           kind,
           id: request.id,
           model: model?.id ?? asked.model,
-          systemFingerprint: systemFingerprint(api.status.health().backend),
+          systemFingerprint: () => systemFingerprint(api.status.health().backend),
           includeUsage: asked.includeUsage,
         }),
         dialect: openAiDialect,
