@@ -3,10 +3,10 @@
  * limit (429 with Retry-After, the E_ code in the body) and cancel when the client goes away.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { before, describe, it } from "node:test";
 import { Ollama } from "ollama";
 import OpenAI from "openai";
-import { DaemonProcess } from "../../harness/DaemonProcess.js";
+import { daemonForSuite } from "../support/daemonForSuite.js";
 import { testModelPath } from "../support/testModels.js";
 
 const token = "http-api-test-token";
@@ -14,7 +14,7 @@ const model = "tiny-q8_0-seed1";
 const messages = [{ role: "user" as const, content: "Talk about the weather for a long time." }];
 
 describe("HTTP APIs: token, queue limit, disconnect", () => {
-  const daemon = new DaemonProcess([
+  const { daemon, url } = daemonForSuite([
     "--model.path",
     testModelPath(),
     "--model.contextSize",
@@ -35,12 +35,7 @@ describe("HTTP APIs: token, queue limit, disconnect", () => {
   let base = "";
 
   before(async () => {
-    base = (await daemon.start()).replace("ws://", "http://");
-  });
-
-  after(async () => {
-    const { code } = await daemon.stop();
-    assert.equal(code, 0, `daemon exit code; stderr: ${daemon.stderr}`);
+    base = url().replace("ws://", "http://");
   });
 
   it("refuses a bad or missing token with 401 in each API's shape", async () => {

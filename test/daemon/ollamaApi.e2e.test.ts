@@ -4,10 +4,10 @@
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { after, before, describe, it } from "node:test";
+import { before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { Ollama } from "ollama";
-import { DaemonProcess } from "../../harness/DaemonProcess.js";
+import { daemonForSuite } from "../support/daemonForSuite.js";
 import { testModelPath } from "../support/testModels.js";
 
 const run = promisify(execFile);
@@ -15,7 +15,7 @@ const model = "tiny-q8_0-seed1:latest";
 const messages: Array<{ role: string; content: string }> = [{ role: "user", content: "Tell me about the forge." }];
 
 describe("Ollama-compatible API", () => {
-  const daemon = new DaemonProcess([
+  const { url } = daemonForSuite([
     "--model.path",
     testModelPath(),
     "--model.contextSize",
@@ -31,13 +31,8 @@ describe("Ollama-compatible API", () => {
   let ollama: Ollama;
 
   before(async () => {
-    base = (await daemon.start()).replace("ws://", "http://");
+    base = url().replace("ws://", "http://");
     ollama = new Ollama({ host: base.replace(/\/$/, "") });
-  });
-
-  after(async () => {
-    const { code } = await daemon.stop();
-    assert.equal(code, 0, `daemon exit code; stderr: ${daemon.stderr}`);
   });
 
   it("lists, shows and reports the loaded model", async () => {

@@ -4,11 +4,11 @@
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { after, before, describe, it } from "node:test";
+import { before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import OpenAI from "openai";
-import { DaemonProcess } from "../../harness/DaemonProcess.js";
 import { ProtocolClient } from "../../harness/ProtocolClient.js";
+import { daemonForSuite } from "../support/daemonForSuite.js";
 import { testModelPath } from "../support/testModels.js";
 
 const run = promisify(execFile);
@@ -19,7 +19,7 @@ const messages = [
 ];
 
 describe("OpenAI-compatible API", () => {
-  const daemon = new DaemonProcess([
+  const { url } = daemonForSuite([
     "--model.path",
     testModelPath(),
     "--model.contextSize",
@@ -38,14 +38,9 @@ describe("OpenAI-compatible API", () => {
   let openai: OpenAI;
 
   before(async () => {
-    wsUrl = await daemon.start();
+    wsUrl = url();
     base = wsUrl.replace("ws://", "http://");
     openai = new OpenAI({ apiKey: "unused", baseURL: `${base}v1`, maxRetries: 0 });
-  });
-
-  after(async () => {
-    const { code } = await daemon.stop();
-    assert.equal(code, 0, `daemon exit code; stderr: ${daemon.stderr}`);
   });
 
   it("lists the served model", async () => {

@@ -6,24 +6,27 @@
  */
 import { randomUUID } from "node:crypto";
 import type { IncomingHttpHeaders } from "node:http";
-import type { ChatMessage, GenerateRequest } from "../../protocol/messages.js";
+import type { GenerateRequest } from "../../protocol/messages.js";
 import { type ProtocolLimits, parseClientMessage } from "../../protocol/parseClientMessage.js";
 import { ApiRefusal, badField } from "./ApiRefusal.js";
 
 /** The generation fields an API translator fills (protocol names; undefined = the protocol's default). */
-export interface GenerationFields {
-  prompt?: string | undefined;
-  messages?: ChatMessage[] | undefined;
-  max_tokens?: number | undefined;
-  temperature?: number | undefined;
-  top_p?: number | undefined;
-  top_k?: number | undefined;
-  min_p?: number | undefined;
-  repeat_penalty?: number | undefined;
-  seed?: number | undefined;
-  stop?: string[] | undefined;
-  json_schema?: Record<string, unknown> | undefined;
-}
+export type GenerationFields = Partial<
+  Pick<
+    GenerateRequest,
+    | "prompt"
+    | "messages"
+    | "max_tokens"
+    | "temperature"
+    | "top_p"
+    | "top_k"
+    | "min_p"
+    | "repeat_penalty"
+    | "seed"
+    | "stop"
+    | "json_schema"
+  >
+>;
 
 /** Headers of every HTTP API: the scheduling a JSON body of another API has no field for. */
 export const priorityHeader = "x-tinyllamad-priority";
