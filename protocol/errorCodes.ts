@@ -31,6 +31,8 @@ export const errorCatalogue = {
   E_UNREACHABLE: "Client library: the daemon could not be reached (nothing listening, or it kept refusing) in time.",
   E_CONNECTION_LOST:
     "Client library: the connection closed before the request's final answer; the daemon cancels what it was answering.",
+  E_MODEL_NOT_FOUND:
+    "The request names a model this node does not serve (the OpenAI- and Ollama-compatible HTTP APIs' `model`).",
 } as const;
 
 export type ErrorCode = keyof typeof errorCatalogue;

@@ -64,7 +64,7 @@ export interface TinyllamadConfig {
   };
   limits: { defaultMaxTokens: number; maxMaxTokens: number; maxMessageBytes: number; maxPromptChars: number };
   ws: { enabled: boolean; host: string; port: number; token: string; maxConnections: number; idleTimeoutMs: number };
-  http: { allowedOrigins: string[]; allowedHosts: string[]; ui: boolean };
+  http: { allowedOrigins: string[]; allowedHosts: string[]; ui: boolean; compatibleApis: boolean };
   state: { directory: string };
   admin: { token: string; modelDirectories: string[]; swapTimeoutMs: number };
   thermal: { limitCelsius: number; pollMs: number };
@@ -298,6 +298,11 @@ const settingsWithoutNames: convict.Schema<TinyllamadConfig> = {
     }),
     ui: setting({
       doc: "Serve the built-in web page at / of the HTTP port: the node's live status, charts and a chat playground (docs/web-page.md). It stays behind the Host/Origin checks, and its data (the status stream, the WebSocket API) behind ws.token. false: / answers 404.",
+      default: true,
+      format: boolean,
+    }),
+    compatibleApis: setting({
+      doc: "Serve the OpenAI-compatible API (/v1/models, /v1/chat/completions, /v1/completions) and the Ollama-compatible API (/api/tags, /api/chat, /api/generate, …) on the HTTP server (docs/http.md). They take ws.token as their bearer token and, like the WebSocket API, refuse to start beyond loopback without one. Browser pages of http.allowedOrigins get CORS headers; no other origin does.",
       default: true,
       format: boolean,
     }),
