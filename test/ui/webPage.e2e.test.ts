@@ -39,7 +39,8 @@ function daemonFlags(state: string, extra: string[] = []): string[] {
     "--model.path",
     testModelPath(),
     "--model.contextSize",
-    "512",
+    // Room for a long answer: the cancel test must click while the tiny model is still generating.
+    "2048",
     "--backend.threads",
     "1",
     "--ws.port",
@@ -173,7 +174,7 @@ describe("the web page in headless Chromium", { skip: !existsSync(chromiumPath) 
 
   it("cancels a long answer with the cancel button", async () => {
     await page.$eval("#max-tokens", (element) => {
-      (element as BrowserGlobal).value = "400";
+      (element as BrowserGlobal).value = "1800";
     });
     await page.$eval("#system-prompt", (element) => {
       (element as BrowserGlobal).value = "";
