@@ -11,10 +11,11 @@ import { planBackend } from "../../hal/plan/planBackend.js";
 import { probeHardware } from "../../hal/probes/probeHardware.js";
 import { loadModelCatalog } from "../../models/catalog/modelCatalog.js";
 import { checkCatalogModelFit } from "../../models/store/estimateFit.js";
+import { BackendManager } from "../backends/BackendManager.js";
 import { boardDefaultModel } from "../boardDefaultModel.js";
 import { loadConfig } from "../config/loadConfig.js";
-import { Daemon } from "../Daemon.js";
 import { createLogger } from "../logging/createLogger.js";
+import { NodeStatus } from "../NodeStatus.js";
 import { memoryBudgetLine } from "./memoryBudgetLine.js";
 
 /** CPU features that decide which llama.cpp kernels run. */
@@ -58,8 +59,14 @@ export async function runDoctor(args: string[]): Promise<number> {
   }
   const { config } = loadConfig({ argv: configArgs });
   if (values.recalibrate) {
-    const daemon = new Daemon(config, createLogger({ level: "warn" }));
-    const { plan, calibration } = await daemon.recalibrate();
+    // Only the backend manager: plan and measure, nothing listens or serves.
+    const log = createLogger({ level: "warn" });
+    const backends = new BackendManager({
+      config: () => config,
+      logFor: (component) => log.child({ component }),
+      status: new NodeStatus(),
+    });
+    const { plan, calibration } = await backends.recalibrate();
     if (values.json) console.log(JSON.stringify({ plan, calibration }, null, 2));
     else if (calibration === null)
       console.log(`only one viable backend (${plan.candidates.join(", ")}): nothing to calibrate`);
@@ -148,7 +155,7 @@ export async function runDoctor(args: string[]): Promise<number> {
       : []),
     "",
     `plan:     ${plan.backend}, ${plan.threads} threads${plan.cpuList.length > 0 ? ` on cores ${plan.cpuList.join(",")}` : ""}, ${plan.parallelSequences} sequence${plan.parallelSequences === 1 ? "" : "s"} × context ${plan.contextSize}, ${plan.kvCacheType} KV cache, batch ${plan.batchSize}; candidates ${plan.candidates.join(", ")}`,
-    `budget:   ${memoryBudgetLine(plan.memory, hardware.memory.totalBytes, hardware.memory.availableBytes)}`,
+    `budget:   ${memoryBudgetLine(plan.memoryProfile, hardware.memory.totalBytes, hardware.memory.availableBytes)}`,
     ...plan.reasons.map((reason) => `  - ${reason}`),
     `expected: ${expected.tokensPerSecond === null ? "unknown" : `≤ ${expected.tokensPerSecond.toFixed(1)} tok/s decode`} (${expected.basis})`,
     "",

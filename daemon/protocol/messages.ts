@@ -132,6 +132,21 @@ export interface ModelProgress {
 export type NodeState = "pulling" | "loading" | "online" | "offline";
 
 /** The retained message on an MQTT node's status topic while it is connected. */
+/**
+ * A model swap in progress. "side-by-side": the new model loads while the old one serves;
+ * "unload-first": the two do not fit the board's memory together (need_bytes > have_bytes), so the
+ * old one is drained and freed first, and requests wait in the queue until the new one is loaded.
+ */
+export interface SwapProgress {
+  mode: "side-by-side" | "unload-first";
+  from: string;
+  to: string;
+  /** Estimated memory for both models at once. */
+  need_bytes: number;
+  /** Memory the board had for models (available at start-up, before the first load); null: unknown. */
+  have_bytes: number | null;
+}
+
 export interface NodeStatusMessage {
   type: "status";
   /** "degraded": the MQTT delivery ledger cannot be written; new MQTT requests wait at the broker. */
@@ -148,6 +163,8 @@ export interface NodeStatusMessage {
   throttled: boolean;
   fallbacks: number;
   model_progress: ModelProgress | null;
+  /** Present while a model swap runs: how (see SwapProgress). */
+  swap?: SwapProgress;
   queue: { queued: number; running: number };
   requests: { completed: number; failed: number; cancelled: number };
   fleet: boolean;

@@ -20,7 +20,19 @@ export interface ProtocolLimits {
   maxMaxTokens: number;
 }
 
-export type ParseResult = { ok: true; message: ClientMessage } | { ok: false; id: string | null; error: ProtocolError };
+export type ParseResult =
+  | { ok: true; message: ClientMessage }
+  | {
+      ok: false;
+      id: string | null;
+      error: ProtocolError;
+      /**
+       * Present when the payload was read as a JSON object: its `reply_to` if that was a string, where
+       * the refusal can go without parsing the payload again. Absent when it was not read (not JSON,
+       * or nested past the bound that guards JSON.parse).
+       */
+      routing?: { replyTo: string | undefined };
+    };
 
 type JsonObject = { readonly [field: string]: unknown };
 
@@ -37,10 +49,23 @@ export function parseClientMessage(
   limits: ProtocolLimits,
   options: ParseOptions = {},
 ): ParseResult {
+  const seen: { routing?: { replyTo: string | undefined } } = {};
+  const result = parseChecked(raw, limits, options, seen);
+  return result.ok || seen.routing === undefined ? result : { ...result, routing: seen.routing };
+}
+
+function parseChecked(
+  raw: string | Buffer,
+  limits: ProtocolLimits,
+  options: ParseOptions,
+  seen: { routing?: { replyTo: string | undefined } },
+): ParseResult {
   let id: string | null = null;
   try {
     const body = parseJsonObject(typeof raw === "string" ? raw : raw.toString("utf8"));
     if (body instanceof ProtocolError) return { ok: false, id: null, error: body };
+    const claimedReplyTo = ownField(body, "reply_to");
+    seen.routing = { replyTo: typeof claimedReplyTo === "string" ? claimedReplyTo : undefined };
     const claimedId = ownField(body, "id");
     if (typeof claimedId === "string" && claimedId.length > 0 && claimedId.length <= maxIdLength) id = claimedId;
     else

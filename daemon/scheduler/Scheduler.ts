@@ -167,6 +167,21 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   }
 
   /**
+   * Takes the backend away and waits for the requests running on it to end; new and queued requests
+   * wait in the queue (as during a load) until `swapBackend` gives one again. For a swap whose two
+   * models do not fit memory together: the old one must be freed before the new one loads.
+   */
+  async detachBackend(): Promise<Backend | undefined> {
+    const previous = this.options.backend;
+    this.options.backend = undefined;
+    this.options.concurrency = 0;
+    this.emitLoad();
+    if (previous !== undefined && (this.runningOn.get(previous) ?? 0) > 0)
+      await new Promise<void>((resolve) => this.backendIdle.set(previous, resolve));
+    return previous;
+  }
+
+  /**
    * While a reason is set, new requests are refused at once with E_NOT_READY and that reason: the
    * model is being pulled, which takes minutes, so no one should be left waiting on it. Requests
    * that arrive while the model loads (seconds) are not refused: they wait in the queue.

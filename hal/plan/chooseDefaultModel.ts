@@ -99,7 +99,7 @@ export function chooseDefaultModel(
       kvCacheType: "auto",
       batchSize: 0,
     });
-    const fits = fit.fits;
+    const fits = fit.fit.kind !== "too-large";
     return { entry, bytes, contextSize: fit.contextSize, fits, good: fits && fit.contextSize >= floor };
   });
   const shape = `${request.parallelSequences} sequence${request.parallelSequences === 1 ? "" : "s"}`;

@@ -14,7 +14,7 @@ import type { HardwareReport } from "../probes/probeHardware.js";
 import type { VulkanDevice, VulkanDeviceType } from "../probes/vulkanReport.js";
 import { chooseCpuCores } from "./chooseCpuCores.js";
 import { formatBytes, type KvCacheType } from "./estimateMemoryBytes.js";
-import { type MemoryProfile, planMemoryProfile } from "./planMemoryProfile.js";
+import { type MemoryFit, type MemoryProfile, planMemoryProfile } from "./planMemoryProfile.js";
 
 export type PlannedBackend = "cpu" | "vulkan" | "npu";
 
@@ -52,9 +52,11 @@ export interface BackendPlan {
   kvCacheType: KvCacheType;
   batchSize: number;
   /** The memory budget behind those four (doctor prints it). */
-  memory: MemoryProfile;
+  memoryProfile: MemoryProfile;
   /** Viable backends in preference order, for calibration and fallback. */
   candidates: PlannedBackend[];
+  /** Whether the model fits the memory available at this context (typed: decide on this, not on reasons). */
+  memory: MemoryFit;
   /** Human-readable; warnings start with "warning:". */
   reasons: string[];
 }
@@ -144,7 +146,8 @@ export function planBackend(hardware: HardwareReport, model: PlanModelInput, con
     parallelSequences: memory.parallelSequences,
     kvCacheType: memory.kvCacheType,
     batchSize: memory.batchSize,
-    memory,
+    memory: memory.fit,
+    memoryProfile: memory,
     candidates,
     reasons,
   };

@@ -30,6 +30,16 @@ export interface MemoryProfileInput {
   batchSize: number;
 }
 
+/**
+ * The memory verdict, typed, so callers decide on it without reading the reasons' words:
+ * `needBytes` is the estimate of the plan, `haveBytes` the budget (MemAvailable, at most MemTotal less
+ * the OS reserve; null: unknown). "shrunk": the configured shape did not fit, a smaller one does.
+ */
+export type MemoryFit =
+  | { kind: "fits" | "shrunk"; needBytes: number; haveBytes: number }
+  | { kind: "unknown"; needBytes: number; haveBytes: null }
+  | { kind: "too-large"; needBytes: number; haveBytes: number };
+
 export interface MemoryProfile {
   contextSize: number;
   parallelSequences: number;
@@ -39,6 +49,7 @@ export interface MemoryProfile {
   /** The bytes the daemon may use: min(available, total − OS reserve); null when unknown. */
   budgetBytes: number | null;
   fits: boolean;
+  fit: MemoryFit;
   reasons: string[];
 }
 
@@ -62,13 +73,20 @@ export function planMemoryProfile(input: MemoryProfileInput): MemoryProfile {
   const budget = budgetBytes(input.totalBytes, input.availableBytes);
   const describeShape = (s: Shape) =>
     `${s.parallelSequences} sequence${s.parallelSequences === 1 ? "" : "s"} × ${s.contextSize} tokens, ${s.kvCacheType} KV, batch ${s.batchSize}`;
-  const result = (s: Shape, fits: boolean, reasons: string[]): MemoryProfile => ({
-    ...s,
-    estimate: estimate(s),
-    budgetBytes: budget,
-    fits,
-    reasons,
-  });
+  const configured = { ...shape };
+  const result = (s: Shape, fits: boolean, reasons: string[]): MemoryProfile => {
+    const needBytes = estimate(s).totalBytes;
+    const unchanged =
+      s.contextSize === configured.contextSize &&
+      s.parallelSequences === configured.parallelSequences &&
+      s.kvCacheType === configured.kvCacheType &&
+      s.batchSize === configured.batchSize;
+    const fit: MemoryFit =
+      budget === null
+        ? { kind: "unknown", needBytes, haveBytes: null }
+        : { kind: !fits ? "too-large" : unchanged ? "fits" : "shrunk", needBytes, haveBytes: budget };
+    return { ...s, estimate: estimate(s), budgetBytes: budget, fits, fit, reasons };
+  };
   if (budget === null)
     return result(shape, true, [
       `memory available unknown: ${describeShape(shape)} kept unchecked, needs ${describeBudget(estimate(shape))}`,

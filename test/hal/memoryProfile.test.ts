@@ -29,12 +29,12 @@ describe("the memory profile of each board fixture", () => {
         defaults,
       );
       if (plan.backend === "npu") return; // the NPU holds its own model; the KV plan is llama.cpp's
-      const needed = plan.memory.estimate.totalBytes;
-      assert.equal(plan.memory.fits, true, plan.reasons.join("\n"));
+      const needed = plan.memoryProfile.estimate.totalBytes;
+      assert.equal(plan.memoryProfile.fits, true, plan.reasons.join("\n"));
       assert.ok(needed <= (hardware.memory.availableBytes as number), "fits what is available now");
       assert.ok(needed + osReserveBytes <= (hardware.memory.totalBytes as number), "leaves the OS its reserve");
-      assert.equal(plan.contextSize, plan.memory.contextSize);
-      assert.equal(plan.parallelSequences, plan.memory.parallelSequences);
+      assert.equal(plan.contextSize, plan.memoryProfile.contextSize);
+      assert.equal(plan.parallelSequences, plan.memoryProfile.parallelSequences);
     });
 
   it("a 2 GB Raspberry Pi 4 keeps 2 sequences of 2048 tokens with the Q4_K_M file", async () => {
@@ -46,7 +46,7 @@ describe("the memory profile of each board fixture", () => {
     const plan = planBackend(hardware, { format: "gguf", fileBytes: 668_788_096 }, defaults);
     assert.ok(plan.parallelSequences >= 2, `${plan.parallelSequences} sequences`);
     assert.equal(plan.contextSize, 2048);
-    assert.equal(plan.memory.fits, true);
+    assert.equal(plan.memoryProfile.fits, true);
   });
 
   it("doctor prints the budget: model + KV + runtime + OS reserve = total vs the board's memory", () => {

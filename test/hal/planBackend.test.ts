@@ -153,9 +153,9 @@ describe("planBackend on the fixture boards", () => {
       plan.reasons,
       /4 sequences × 2048 tokens, f16 KV, batch 512 needs .*, more than a 726 MiB budget .* → 2 sequences × 1024 tokens, q8_0 KV, batch 128/,
     );
-    assert.equal(plan.memory.fits, true);
-    assert.ok(plan.memory.estimate.totalBytes <= (hardware.memory.availableBytes as number));
-    assert.ok(plan.memory.estimate.totalBytes + osReserveBytes <= (hardware.memory.totalBytes as number));
+    assert.equal(plan.memoryProfile.fits, true);
+    assert.ok(plan.memoryProfile.estimate.totalBytes <= (hardware.memory.availableBytes as number));
+    assert.ok(plan.memoryProfile.estimate.totalBytes + osReserveBytes <= (hardware.memory.totalBytes as number));
     has(plan.reasons, /^warning: the Raspberry Pi reports under-voltage now/);
   });
 
@@ -163,7 +163,7 @@ describe("planBackend on the fixture boards", () => {
     const q8: PlanModelInput = { format: "gguf", fileBytes: 1_170_000_000 };
     const plan = planBackend(await probeBoardFixture("rpi4-1gb"), q8, auto);
     assert.deepEqual([plan.parallelSequences, plan.contextSize], [1, 256]);
-    assert.equal(plan.memory.fits, false);
+    assert.equal(plan.memoryProfile.fits, false);
     has(
       plan.reasons,
       /^warning: memory: .* even 1 sequence × 256 tokens, q8_0 KV, batch 128 needs .* → expect swapping or the OOM killer/,

@@ -119,8 +119,7 @@ export class MqttRequestHandler {
     }
     const parsed = parseClientMessage(payload, limits);
     if (!parsed.ok) {
-      // Only a refused payload is read a second time, for the reply_to its refusal should go to.
-      answers.refuse(this.routeSources(packet, salvageRoutingFields(payload).replyTo, parsed.id), parsed.error);
+      answers.refuse(this.routeSources(packet, refusalReplyTo(parsed, payload), parsed.id), parsed.error);
       return "ack";
     }
     const message = parsed.message;
@@ -240,7 +239,7 @@ export class MqttRequestHandler {
     }
     const parsed = parseClientMessage(payload, limits, { impliedType: "cancel" });
     if (!parsed.ok) {
-      answers.refuse(this.routeSources(packet, salvageRoutingFields(payload).replyTo, parsed.id), parsed.error);
+      answers.refuse(this.routeSources(packet, refusalReplyTo(parsed, payload), parsed.id), parsed.error);
       return;
     }
     const cancel = parsed.message as CancelRequest;
@@ -311,4 +310,12 @@ function requestKey(reply: ReplyTarget, id: string): string {
     .update(`${reply.topic}\u0000${reply.correlationData ?? ""}\u0000${id}`)
     .digest("base64url")
     .slice(0, 24);
+}
+
+/**
+ * Where a refused payload's answer goes: the reply_to its one parse kept; only a payload the bounded
+ * parser would not read (nested too deep, not JSON) is read here, leniently, for the reply_to alone.
+ */
+function refusalReplyTo(parsed: { routing?: { replyTo: string | undefined } }, payload: Buffer): string | undefined {
+  return parsed.routing ? parsed.routing.replyTo : salvageRoutingFields(payload).replyTo;
 }

@@ -15,6 +15,7 @@
 import { type IClientOptions, type MqttClient, UniqueMessageIdProvider } from "mqtt";
 import { redactUrlCredentials } from "../../config/redactUrlCredentials.js";
 import type { Logger } from "../../logging/createLogger.js";
+import type { NodeStatusFigures } from "../../NodeStatus.js";
 import type { AdminRequest, NodeOfflineMessage, NodeStatusMessage, ServerMessage } from "../../protocol/messages.js";
 import type { ProtocolLimits } from "../../protocol/parseClientMessage.js";
 import type { Scheduler } from "../../scheduler/Scheduler.js";
@@ -24,6 +25,7 @@ import { BrokerConnection } from "./BrokerConnection.js";
 import type { DeliveryLedger } from "./DeliveryLedger.js";
 import { MqttRequestHandler } from "./MqttRequestHandler.js";
 import { type NodeTopics, nodeClientId, nodeTopics } from "./mqttTopics.js";
+import { type NodeMqttLink, topicMatches } from "./NodeMqttLink.js";
 
 export interface MqttTransportOptions {
   url: string;
@@ -50,7 +52,7 @@ export interface MqttTransportOptions {
   log: Logger;
   /** Answers operator requests (model swap, status); checks the admin token itself. */
   admin?: (request: AdminRequest) => Promise<ServerMessage>;
-  /** What the daemon knows for the retained status message (state, model, progress, backend, …). */
+  /** The node's figures for the retained status message (NodeStatus.mqttFigures). */
   status(): NodeStatusFigures;
   /** This run's identity in the status (random per start; see NodeIdentityGuard). */
   instance?: { id: string; startedAt: string };
@@ -59,12 +61,6 @@ export interface MqttTransportOptions {
   /** Told when the ledger turns degraded (true) or writable again (false), for metrics. */
   onDegradedChange?: (degraded: boolean) => void;
 }
-
-/** The status message's fields the daemon gives; the transport adds the node, queue and connection's. */
-export type NodeStatusFigures = Omit<
-  NodeStatusMessage,
-  "type" | "node" | "queue" | "requests" | "fleet" | "uptime_s" | "updated_at" | "ledger" | "instance" | "started_at"
->;
 
 /** The node connection's Receive Maximum: requests held only while the ledger cannot record them. */
 const nodeReceiveMaximum = 64;
@@ -78,10 +74,13 @@ export class MqttTransport {
   private readonly store: AnswerStore;
   private readonly handler: MqttRequestHandler;
   private accepting = false;
+  /** False once another instance holds this node id: nothing more is published on its status topic. */
+  private ownsStatusTopic = true;
   private replayed = false;
   private statusTimer: NodeJS.Timeout | undefined;
   private statusThrottle: NodeJS.Timeout | undefined;
-  private readonly startedAt = Date.now();
+  private readonly lent: { filter: string; handler: (topic: string, payload: Buffer) => void }[] = [];
+  private readonly connectListeners: (() => void)[] = [];
   private readonly retryHeld = () => {
     this.node?.retryHeld();
     this.fleet?.retryHeld();
@@ -124,8 +123,23 @@ export class MqttTransport {
     });
   }
 
+  /**
+   * Another instance with this node id keeps serving (NodeIdentityGuard): its retained status must
+   * stay, so this one publishes no further status, not even the "offline" of a clean stop.
+   */
+  relinquishStatusTopic(): void {
+    this.ownsStatusTopic = false;
+    clearInterval(this.statusTimer);
+    clearTimeout(this.statusThrottle);
+  }
+
   get connected(): boolean {
     return this.node?.connected ?? false;
+  }
+
+  /** Taking fleet-wide requests now: the fleet connection is up and the node accepts work (as the status says). */
+  get fleetMember(): boolean {
+    return this.fleet?.connected === true && this.accepting;
   }
 
   async start(): Promise<void> {
@@ -143,7 +157,7 @@ export class MqttTransport {
         outgoingStore: this.store,
         messageIdProvider: new UniqueMessageIdProvider(),
       },
-      onMessage: (packet) => this.handler.onMessage(packet),
+      onMessage: (packet) => (this.takeLent(packet.topic, packet.payload) ? "ack" : this.handler.onMessage(packet)),
       onConnect: (sessionPresent) => this.onNodeConnect(sessionPresent, pending),
       ...(o.watchClient ? { watch: o.watchClient } : {}),
     });
@@ -219,7 +233,7 @@ export class MqttTransport {
     this.node = undefined;
     this.fleet = undefined;
     await fleet?.end();
-    if (node?.connected) {
+    if (node?.connected && this.ownsStatusTopic) {
       await node.client
         .publishAsync(this.topics.status, JSON.stringify(this.offlineMessage()), { qos: 1, retain: true })
         .catch(() => undefined);
@@ -286,6 +300,55 @@ export class MqttTransport {
       this.replayed = true;
       this.handler.replay(pending);
     }
+    if (this.lent.length > 0)
+      client.subscribe(
+        this.lent.map((entry) => entry.filter),
+        { qos: 0 },
+        (error) => error && log.error({ err: error.message }, "MQTT subscribe failed"),
+      );
+    for (const listener of this.connectListeners) this.runLent(listener);
+  }
+
+  /** The node's connection, lent to other plugins (NodeMqttLink). */
+  link(): NodeMqttLink {
+    const transport = this;
+    return {
+      nodeId: this.options.nodeId,
+      topics: this.topics,
+      get connected() {
+        return transport.connected;
+      },
+      onConnect: (listener) => {
+        this.connectListeners.push(listener);
+        if (this.connected) this.runLent(listener);
+      },
+      subscribe: (filter, handler) => {
+        this.lent.push({ filter, handler });
+        if (this.connected) this.node?.client.subscribe(filter, { qos: 0 });
+      },
+      publish: (topic, payload, options) => {
+        const client = this.node?.client;
+        if (client?.connected) client.publish(topic, payload, options);
+      },
+    };
+  }
+
+  /** Messages on topics lent to other plugins go to them, never to the request handler. */
+  private takeLent(topic: string, payload: Buffer | string): boolean {
+    const own = this.topics;
+    if (topic === own.request || topic === own.cancel || topic === own.fleetRequest) return false;
+    const entry = this.lent.find((candidate) => topicMatches(candidate.filter, topic));
+    if (!entry) return false;
+    this.runLent(() => entry.handler(topic, typeof payload === "string" ? Buffer.from(payload) : payload));
+    return true;
+  }
+
+  private runLent(work: () => void): void {
+    try {
+      work();
+    } catch (error) {
+      this.options.log.error({ err: error }, "unexpected error in a plugin's MQTT handler");
+    }
   }
 
   private scheduleStatus(): void {
@@ -304,9 +367,8 @@ export class MqttTransport {
    */
   publishStatus(): void {
     const client = this.node?.client;
-    if (!client?.connected) return;
-    const { ledger, scheduler } = this.options;
-    const stats = scheduler.stats();
+    if (!client?.connected || !this.ownsStatusTopic) return;
+    const { ledger } = this.options;
     const figures = this.options.status();
     const status: NodeStatusMessage = {
       type: "status",
@@ -315,16 +377,18 @@ export class MqttTransport {
       // A node that cannot record MQTT requests serves only those it has: say so, and why.
       state: ledger.degraded && figures.state === "online" ? "degraded" : figures.state,
       ledger: ledger.degraded ? { state: "degraded", reason: ledger.reason ?? "unknown" } : { state: "ok" },
-      queue: { queued: stats.queued, running: stats.running },
-      requests: { completed: stats.completed, failed: stats.failed, cancelled: stats.cancelled },
-      fleet: this.fleet?.connected === true && this.accepting,
-      uptime_s: Math.round((Date.now() - this.startedAt) / 1000),
+      fleet: this.fleetMember,
       updated_at: new Date().toISOString(),
       ...(this.options.instance
         ? { instance: this.options.instance.id, started_at: this.options.instance.startedAt }
         : {}),
     };
-    client.publish(this.topics.status, JSON.stringify(status), { qos: 1, retain: true });
+    // QoS 0: a QoS 1 status still unacknowledged when the broker hands this session to another
+    // instance would be resent from MQTT.js's outgoing store on reconnect, before any 'connect'
+    // handler runs, overwriting the other instance's retained status before NodeIdentityGuard's
+    // subscription can read it. The status is republished every statusIntervalMs and on every
+    // (re)connect, so a lost one is replaced; the will and the stop's "offline" stay QoS 1.
+    client.publish(this.topics.status, JSON.stringify(status), { qos: 0, retain: true });
   }
 
   private offlineMessage(): NodeOfflineMessage {
