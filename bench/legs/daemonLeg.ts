@@ -28,7 +28,7 @@ export class DaemonLeg {
       String(options.parallelSequences),
       "--model.contextSize",
       "2048",
-      "--ws.port",
+      "--http.port",
       "0",
       "--log.level",
       "info",

@@ -6,7 +6,8 @@
 import { accessSync, constants } from "node:fs";
 import WebSocket from "ws";
 import { defaultConfigFilePath, loadConfig } from "../config/loadConfig.js";
-import { parseConfigArgs } from "../config/parseConfigArgs.js";
+import { parseCommandLine } from "../config/parseConfigArgs.js";
+import { commandSpecs } from "./commandSpecs.js";
 
 export interface AskIo {
   stdout: { write(text: string): unknown };
@@ -28,77 +29,40 @@ function daemonUrl(host: string, port: number): string {
   return `ws://${reachable.includes(":") ? `[${reachable}]` : reachable}:${port}/`;
 }
 
-const valueFlags = new Set(["--url", "--max-tokens", "--system"]);
-
-interface AskOptions {
-  url?: string;
-  maxTokens: string;
-  system?: string;
-  json: boolean;
-}
-
-/** Takes ask's own flags out; the rest (settings and the prompt's words) is for the config parser. */
-function splitArguments(args: readonly string[]): { own: AskOptions; rest: string[] } {
-  const own: AskOptions = { maxTokens: "256", json: false };
-  const rest: string[] = [];
-  for (let index = 0; index < args.length; index++) {
-    const arg = args[index] as string;
-    if (arg === "--") {
-      rest.push(...args.slice(index));
-      break;
-    }
-    const equalsAt = arg.indexOf("=");
-    const flag = equalsAt === -1 ? arg : arg.slice(0, equalsAt);
-    if (flag === "--json") own.json = true;
-    else if (valueFlags.has(flag)) {
-      const value = equalsAt === -1 ? args[++index] : arg.slice(equalsAt + 1);
-      if (value === undefined) throw new AskUsageError(`option ${flag} needs a value`);
-      if (flag === "--url") own.url = value;
-      else if (flag === "--max-tokens") own.maxTokens = value;
-      else own.system = value;
-    } else rest.push(arg);
-  }
-  return { own, rest };
-}
-
-class AskUsageError extends Error {}
-
 const askUsageLine = "usage: tinyllamad ask [--url URL] [--max-tokens N] [--system TEXT] [--json] PROMPT… (see --help)";
 
 export async function runAskCommand(args: string[], io: AskIo): Promise<number> {
-  let own: AskOptions;
-  let rest: string[];
-  try {
-    ({ own, rest } = splitArguments(args));
-  } catch (error) {
-    io.stderr.write(`tinyllamad ask: ${(error as Error).message}\n${askUsageLine}\n`);
+  const commandLine = parseCommandLine(args, commandSpecs.ask?.options);
+  const own = commandLine.options;
+  if (commandLine.problems.length > 0) {
+    io.stderr.write(`tinyllamad ask: ${commandLine.problems.join("; ")}\n${askUsageLine}\n`);
     return 2;
   }
   // The service's /etc/tinyllamad/config.json is readable by root and the service group only (it may hold
   // tokens): a user who cannot read it gets the defaults.
   const loaded = loadConfig({
-    argv: rest,
+    commandLine,
     defaultConfigFile: readable(defaultConfigFilePath) ? defaultConfigFilePath : "/nonexistent/tinyllamad.json",
   });
-  const prompt = parseConfigArgs(rest).positionals.join(" ").trim();
-  const maxTokens = Number(own.maxTokens);
+  const prompt = commandLine.positionals.join(" ").trim();
+  const maxTokens = Number(own["max-tokens"] ?? "256");
   if (prompt === "" || !Number.isInteger(maxTokens) || maxTokens <= 0) {
     io.stderr.write(`${askUsageLine}\n`);
     return 2;
   }
   const { config } = loaded;
-  const url = own.url ?? daemonUrl(config.ws.host, config.ws.port);
+  const url = typeof own.url === "string" ? own.url : daemonUrl(config.http.host, config.http.port);
   const messages = [
-    ...(own.system !== undefined ? [{ role: "system", content: own.system }] : []),
+    ...(typeof own.system === "string" ? [{ role: "system", content: own.system }] : []),
     { role: "user", content: prompt },
   ];
   return await converse(
     url,
-    config.ws.token,
+    config.http.token,
     { type: "generate", id: "ask", messages, max_tokens: maxTokens },
     {
       io,
-      json: own.json,
+      json: own.json === true,
     },
   );
 }
@@ -121,7 +85,7 @@ function converse(
     };
     socket.on("open", () => socket.send(JSON.stringify(request)));
     socket.on("unexpected-response", (_request, response) => {
-      io.stderr.write(`tinyllamad ask: ${url} answered HTTP ${response.statusCode} (a wrong or missing ws.token?)\n`);
+      io.stderr.write(`tinyllamad ask: ${url} answered HTTP ${response.statusCode} (a wrong or missing http.token?)\n`);
       finish(1);
     });
     socket.on("error", (error) => {

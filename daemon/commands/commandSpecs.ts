@@ -3,18 +3,16 @@
  * cli.ts answers help and names the closest real flag for a mistyped one before a command runs.
  * `models` parses its own options (models/cli/modelsCommand.ts).
  */
-import { configFlags } from "../config/parseConfigArgs.js";
+import { type CommandOptions, parseCommandLine } from "../config/parseConfigArgs.js";
 
 export interface CommandSpec {
   readonly usage: string;
-  /** The command's own flags, besides `--help`/`-h`. */
-  readonly flags: readonly string[];
-  /** Whether the command also takes `--config FILE` and every `--<setting> VALUE`. */
-  readonly readsConfig: boolean;
+  /** The command's own flags, besides `--help`/`-h`, as node:util parseArgs options. */
+  readonly options: CommandOptions;
 }
 
 const configNote = `Settings: --config FILE and --<key> VALUE for every key of \`tinyllamad config --print\`
-(docs/configuration.md), e.g. --ws.port 9000 --model.path FILE.`;
+(docs/configuration.md), e.g. --http.port 9000 --model.path FILE.`;
 
 export const commandSpecs: Readonly<Record<string, CommandSpec>> = {
   serve: {
@@ -25,8 +23,7 @@ pulled on first start unless model.pullOnStart is false), then serves WebSocket 
 SIGTERM/SIGINT stop it gracefully, SIGHUP reloads the configuration.
 
 ${configNote}`,
-    flags: [],
-    readsConfig: true,
+    options: {},
   },
   config: {
     usage: `Usage: tinyllamad config --print [--json] [--config FILE] [--<key> VALUE…]
@@ -37,8 +34,7 @@ secrets are redacted.
   --json    machine-readable output
 
 ${configNote}`,
-    flags: ["--print", "--json"],
-    readsConfig: true,
+    options: { print: { type: "boolean" }, json: { type: "boolean" } },
   },
   doctor: {
     usage: `Usage: tinyllamad doctor [--json] [--root DIR] [--arch ARCH] [--recalibrate] [--config FILE] [--<key> VALUE…]
@@ -50,20 +46,28 @@ What the board has, which backend would run and why, which catalog models fit (d
   --recalibrate   measure every viable backend again and keep the fastest
 
 ${configNote}`,
-    flags: ["--json", "--root", "--arch", "--recalibrate"],
-    readsConfig: true,
+    options: {
+      json: { type: "boolean" },
+      root: { type: "string" },
+      arch: { type: "string" },
+      recalibrate: { type: "boolean" },
+    },
   },
   ask: {
     usage: `Usage: tinyllamad ask [--url URL] [--max-tokens N] [--system TEXT] [--json] [--config FILE] PROMPT…
 
 Sends one chat message to a running daemon over WebSocket and prints the answer as it streams.
-The address and token come from the configuration (ws.host, ws.port, ws.token) unless --url is given.
-  --url URL          the daemon's WebSocket URL (default ws://127.0.0.1:<ws.port>/)
+The address and token come from the configuration (http.host, http.port, http.token) unless --url is given.
+  --url URL          the daemon's WebSocket URL (default ws://127.0.0.1:<http.port>/)
   --max-tokens N     longest answer in tokens (default 256)
   --system TEXT      a system message before the prompt
   --json             print the protocol messages as JSON lines instead of the text`,
-    flags: ["--url", "--max-tokens", "--system", "--json"],
-    readsConfig: true,
+    options: {
+      url: { type: "string" },
+      "max-tokens": { type: "string" },
+      system: { type: "string" },
+      json: { type: "boolean" },
+    },
   },
 };
 
@@ -78,19 +82,12 @@ export function asksForHelp(args: readonly string[]): boolean {
   return false;
 }
 
-/** Every flag the command accepts. */
-export function knownFlags(spec: CommandSpec): string[] {
-  return [...spec.flags, "--help", ...(spec.readsConfig ? configFlags : [])];
+/** The command's own flags and `--help` (the settings' flags come with every config-reading command). */
+export function commandFlags(spec: CommandSpec): string[] {
+  return [...Object.keys(spec.options).map((name) => `--${name}`), "--help"];
 }
 
-/** The first `--flag` the command does not accept, if any (values after `--` and `-x` words are left alone). */
+/** The first `--flag` the command does not accept, if any, as the command's own parse sees it. */
 export function firstUnknownFlag(args: readonly string[], spec: CommandSpec): string | undefined {
-  const known = new Set(knownFlags(spec));
-  for (const arg of args) {
-    if (arg === "--") return undefined;
-    if (!arg.startsWith("--")) continue;
-    const flag = arg.includes("=") ? arg.slice(0, arg.indexOf("=")) : arg;
-    if (!known.has(flag)) return flag;
-  }
-  return undefined;
+  return parseCommandLine(args, spec.options).unknownFlags.find((flag) => flag.startsWith("--"));
 }

@@ -98,7 +98,7 @@ describe("the tinyllamad Ansible role", { skip: missingTool(), timeout: 15 * 60_
     "256",
     "--backend.threads",
     "2",
-    "--ws.port",
+    "--http.port",
     "0",
     "--mqtt.enabled",
     "false",
@@ -165,7 +165,7 @@ describe("the tinyllamad Ansible role", { skip: missingTool(), timeout: 15 * 60_
     assert.equal(config.mqtt.nodeId, "board-a");
     assert.equal(config.mqtt.url, "mqtt://broker.example:1883");
     assert.equal(config.mqtt.passwordFile, join(prefix, "etc/tinyllamad/mqtt-password"));
-    assert.equal(config.ws.port, livePort);
+    assert.equal(config.http.port, livePort);
     assert.equal(readFileSync(join(prefix, "etc/tinyllamad/mqtt-password"), "utf8"), "s3cret\n");
     assert.ok(!JSON.stringify(config).includes("s3cret"), "the password is not in config.json");
     assert.equal(sha256Of(config.model.path), sha256Of(modelPath), "the model was placed");
@@ -217,7 +217,7 @@ describe("the tinyllamad Ansible role", { skip: missingTool(), timeout: 15 * 60_
       "the new release stays unpacked beside",
     );
     const restored = JSON.parse(readFileSync(join(scratch, "bad/etc/tinyllamad/config.json"), "utf8"));
-    assert.equal(restored.ws.port, livePort, "the previous configuration is restored");
+    assert.equal(restored.http.port, livePort, "the previous configuration is restored");
     assert.ok(!v2.recap.has("board-good"), `the rollout stopped before the next batch:\n${v2.output}`);
     assert.equal(
       readlinkSync(join(scratch, "good/opt/tinyllamad/current")),
