@@ -90,7 +90,10 @@ function setAt(config: Record<string, unknown>, key: string, value: unknown): vo
   const names = key.split(".");
   const last = names.pop() as string;
   let node = config;
-  for (const name of names) node = (node[name] ??= {}) as Record<string, unknown>;
+  for (const name of names) {
+    node[name] ??= {};
+    node = node[name] as Record<string, unknown>;
+  }
   node[last] = value;
 }
 
