@@ -13,7 +13,7 @@ export function createBackend(
   onDecodeBatch?: (sequences: number) => void,
 ): Backend {
   const onLog = (level: "warn" | "error", message: string) => log[level]({}, message);
-  const { persistentThreadpool, flashAttention, useMmap, prefillChunkTokens } = config.backend;
+  const { persistentThreadpool, flashAttention, useMmap, prefillChunkTokens, gpuLayers } = config.backend;
   switch (kind) {
     case "cpu":
     case "vulkan":
@@ -25,6 +25,7 @@ export function createBackend(
         useMmap,
         ...(onDecodeBatch ? { onDecodeBatch } : {}),
         prefillChunkTokens,
+        gpuLayers,
       });
     case "npu":
       return new RkllmBackend({ libraryPath: config.npu.libraryPath || undefined });

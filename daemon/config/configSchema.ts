@@ -180,7 +180,7 @@ const configSchema: SchemaOf<TinyllamadConfig> = {
       format: nonNegativeInteger,
     }),
     gpuLayers: setting({
-      doc: "Model layers to offload to the GPU/NPU; -1 offloads all of them, 0 none.",
+      doc: "vulkan backend: model layers offloaded to the GPU; -1 offloads all of them, 0 none (the rest run on the CPU, e.g. where the GPU's memory is short). The cpu and npu backends ignore it. Read at load.",
       default: -1,
       format: integerFromMinusOne,
     }),
