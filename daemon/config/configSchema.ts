@@ -50,6 +50,7 @@ export interface TinyllamadConfig {
     persistentThreadpool: boolean;
     useMmap: boolean;
     prefillChunkTokens: number;
+    pinThreads: boolean;
   };
   npu: { libraryPath: string; modelPath: string };
   scheduler: {
@@ -203,6 +204,11 @@ const configSchema: SchemaOf<TinyllamadConfig> = {
       doc: "cpu and vulkan backends: prompt tokens evaluated per prefill chunk. Between chunks a cancel or deadline_ms ends the request and the liveness check sees progress, so a long prompt is neither uninterruptible nor mistaken for a hang; smaller chunks react sooner and cost a little prefill speed. 0 means the context's batch size (512). Read at start.",
       default: 0,
       format: nonNegativeInteger,
+    }),
+    pinThreads: setting({
+      doc: "Pin the daemon's threads to the cores the plan chooses (`tinyllamad doctor` names them: the big cluster on big.LITTLE boards, else every core) before a model loads, so llama.cpp's inference threads never run on a little core. Planned cores this process may not use are left out; none left means no pinning. Read at load.",
+      default: true,
+      format: boolean,
     }),
   },
   npu: {

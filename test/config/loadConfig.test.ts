@@ -54,6 +54,7 @@ const everySetting: ReadonlyArray<[key: string, env: string, text: string, loade
   ["backend.persistentThreadpool", "TINYLLAMAD_BACKEND_PERSISTENT_THREADPOOL", "false", false],
   ["backend.useMmap", "TINYLLAMAD_BACKEND_USE_MMAP", "true", true],
   ["backend.prefillChunkTokens", "TINYLLAMAD_BACKEND_PREFILL_CHUNK_TOKENS", "128", 128],
+  ["backend.pinThreads", "TINYLLAMAD_BACKEND_PIN_THREADS", "false", false],
   ["npu.libraryPath", "TINYLLAMAD_NPU_LIBRARY_PATH", "/usr/lib/librkllmrt.so", "/usr/lib/librkllmrt.so"],
   ["npu.modelPath", "TINYLLAMAD_NPU_MODEL_PATH", "/models/tinyllama.rkllm", "/models/tinyllama.rkllm"],
   ["scheduler.parallelSequences", "TINYLLAMAD_SCHEDULER_PARALLEL_SEQUENCES", "2", 2],
@@ -129,6 +130,7 @@ describe("defaults", () => {
         persistentThreadpool: true,
         useMmap: false,
         prefillChunkTokens: 0,
+        pinThreads: true,
       },
       npu: { libraryPath: "", modelPath: "" },
       scheduler: {
