@@ -2,6 +2,7 @@
  * docs/metrics.md, generated from the metrics the daemon registers, so that the list can never drift
  * from the code.
  */
+import { NodeStatus } from "../NodeStatus.js";
 import { DaemonMetrics } from "./DaemonMetrics.js";
 
 interface DescribedMetric {
@@ -67,7 +68,7 @@ function describeRow(metric: DescribedMetric): string {
 }
 
 export function renderMetricsMarkdown(): string {
-  const metrics = new DaemonMetrics().registry
+  const metrics = new DaemonMetrics(new NodeStatus()).registry
     .getMetricsAsArray()
     .map((metric) => metric as unknown as DescribedMetric)
     .filter((metric) => metric.name.startsWith("tinyllamad_"));
