@@ -422,7 +422,12 @@ export class BackendManager {
     const log = this.options.logFor("backend");
     if (pinned.kind === "pinned")
       log.info({ cpus: pinned.cpus, threads: pinned.threads }, "threads pinned to the planned cores");
-    else log.warn({ planned: plan.cpuList, reason: pinned.reason }, "threads not pinned");
+    // A plan for cores this process may not use (another board's tree, a cpuset) is not a fault.
+    else
+      log[pinned.kind === "failed" ? "warn" : "info"](
+        { planned: plan.cpuList, reason: pinned.reason },
+        "threads not pinned",
+      );
   }
 
   private recordFallback(from: BackendKind, error: unknown, message: string, extra: object = {}): void {

@@ -8,7 +8,12 @@
 import { readdirSync, readFileSync } from "node:fs";
 import koffi from "koffi";
 
-export type PinResult = { kind: "pinned"; cpus: number[]; threads: number } | { kind: "skipped"; reason: string };
+export type PinResult =
+  | { kind: "pinned"; cpus: number[]; threads: number }
+  /** Nothing to pin to here: no planned cores, or none this process may use. */
+  | { kind: "skipped"; reason: string }
+  /** The kernel or libc refused. */
+  | { kind: "failed"; reason: string };
 
 /** glibc's cpu_set_t: 1024 CPUs, one bit each. */
 const cpuSetBytes = 128;
@@ -70,14 +75,14 @@ export function pinThreadsToCpus(planned: readonly number[]): PinResult {
   try {
     call = loadSetAffinity();
   } catch (error) {
-    return { kind: "skipped", reason: `sched_setaffinity is not reachable: ${(error as Error).message}` };
+    return { kind: "failed", reason: `sched_setaffinity is not reachable: ${(error as Error).message}` };
   }
   const mask = maskOf(cpus);
   let threads = 0;
   for (const task of readdirSync("/proc/self/task")) {
     if (call(Number(task), cpuSetBytes, mask) === 0) threads += 1;
     else if (koffi.errno() !== noSuchTask)
-      return { kind: "skipped", reason: `sched_setaffinity failed for thread ${task} (errno ${koffi.errno()})` };
+      return { kind: "failed", reason: `sched_setaffinity failed for thread ${task} (errno ${koffi.errno()})` };
   }
   return { kind: "pinned", cpus, threads };
 }
