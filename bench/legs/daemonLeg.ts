@@ -50,7 +50,7 @@ export class DaemonLeg {
         "2048",
         "--backend.prefixReuse",
         String(options.prefixReuse ?? true),
-        "--ws.port",
+        "--http.port",
         "0",
         "--log.level",
         "info",

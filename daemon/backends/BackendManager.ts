@@ -17,6 +17,7 @@ import type { Calibration } from "../../hal/calibration/calibrateBackends.js";
 import { expectedPrefillRate } from "../../hal/plan/expectedPrefillRate.js";
 import type { BackendPlan } from "../../hal/plan/planBackend.js";
 import { type HardwareReport, probeHardware } from "../../hal/probes/probeHardware.js";
+import { pinThreadsToCpus } from "../../hal/threads/pinThreadsToCpus.js";
 import { defaultStoreDirectory, ModelMissingError, resolveModelPath } from "../../models/store/defaultModelLocation.js";
 import { inspectModel } from "../../models/store/inspectModel.js";
 import { assertGgufModelFile } from "../admin/assertGgufModelFile.js";
@@ -394,6 +395,7 @@ export class BackendManager {
       createBackend(kind, config, this.options.logFor("llama.cpp"), this.options.onDecodeBatch);
     const model = basename(modelPath);
     this.options.logFor("backend").info({ kind, modelPath, threads: plan.threads }, "loading model");
+    if (config.backend.pinThreads) this.pinThreads(plan);
     this.options.status.activity(`loading model ${model} on ${kind}`, 60_000);
     this.options.status.progress.loading(model, 0);
     let lastReported = -1;
@@ -414,6 +416,20 @@ export class BackendManager {
       },
     });
     return backend;
+  }
+
+  /** Before a load: the threads it starts inherit the plan's cores (hal/threads/pinThreadsToCpus). */
+  private pinThreads(plan: BackendPlan): void {
+    const pinned = pinThreadsToCpus(plan.cpuList);
+    const log = this.options.logFor("backend");
+    if (pinned.kind === "pinned")
+      log.info({ cpus: pinned.cpus, threads: pinned.threads }, "threads pinned to the planned cores");
+    // A plan for cores this process may not use (another board's tree, a cpuset) is not a fault.
+    else
+      log[pinned.kind === "failed" ? "warn" : "info"](
+        { planned: plan.cpuList, reason: pinned.reason },
+        "threads not pinned",
+      );
   }
 
   private recordFallback(from: BackendKind, error: unknown, message: string, extra: object = {}): void {

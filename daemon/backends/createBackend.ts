@@ -13,7 +13,7 @@ export function createBackend(
   onDecodeBatch?: (sequences: number) => void,
 ): Backend {
   const onLog = (level: "warn" | "error", message: string) => log[level]({}, message);
-  const { persistentThreadpool, flashAttention, useMmap, prefillChunkTokens, prefixReuse } = config.backend;
+  const { persistentThreadpool, flashAttention, useMmap, prefillChunkTokens, prefixReuse, gpuLayers } = config.backend;
   switch (kind) {
     case "cpu":
     case "vulkan":
@@ -26,6 +26,7 @@ export function createBackend(
         prefixReuse,
         ...(onDecodeBatch ? { onDecodeBatch } : {}),
         prefillChunkTokens,
+        gpuLayers,
       });
     case "npu":
       return new RkllmBackend({ libraryPath: config.npu.libraryPath || undefined });

@@ -1,11 +1,13 @@
 /**
  * Prometheus metrics of one daemon (prom-client): requests by outcome, queue depth, tokens, TTFT and
  * decode-rate histograms, what runs (backend, model), board temperature and the process's own
- * figures (RSS, CPU, event-loop lag: prom-client's default collectors).
+ * figures (RSS, CPU, event-loop lag: prom-client's default collectors). The node's state and queue
+ * are read from NodeStatus at each scrape, so /metrics, /healthz and the MQTT status agree.
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type { NodeStatus } from "../NodeStatus.js";
+import { packageVersion } from "../packageVersion.js";
 import type { FinalMessage } from "../protocol/messages.js";
-import type { SchedulerStats } from "../scheduler/Scheduler.js";
 
 export class DaemonMetrics {
   readonly registry = new Registry();
@@ -21,7 +23,7 @@ export class DaemonMetrics {
   private readonly ready: Gauge;
   private readonly mqttLedgerDegraded: Gauge;
 
-  constructor() {
+  constructor(status: NodeStatus) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
     this.requests = new Counter({
@@ -49,13 +51,28 @@ export class DaemonMetrics {
       buckets: [1, 2, 3, 4, 6, 8, 12, 16],
       registers,
     });
-    this.queued = new Gauge({ name: "tinyllamad_queue_depth", help: "Requests waiting for a sequence.", registers });
-    this.running = new Gauge({ name: "tinyllamad_running_requests", help: "Requests being generated.", registers });
+    this.queued = new Gauge({
+      name: "tinyllamad_queue_depth",
+      help: "Requests waiting for a sequence.",
+      registers,
+      collect: () => this.queued.set(status.metricsFigures().queued),
+    });
+    this.running = new Gauge({
+      name: "tinyllamad_running_requests",
+      help: "Requests being generated.",
+      registers,
+      collect: () => this.running.set(status.metricsFigures().running),
+    });
     this.info = new Gauge({
       name: "tinyllamad_backend_info",
       help: "What this daemon runs (value 1).",
       labelNames: ["backend", "model", "version"],
       registers,
+      collect: () => {
+        const { backend, model } = status.metricsFigures();
+        this.info.reset();
+        if (backend !== null && model !== null) this.info.set({ backend, model, version: packageVersion() }, 1);
+      },
     });
     this.temperature = new Gauge({
       name: "tinyllamad_temperature_celsius",
@@ -63,7 +80,12 @@ export class DaemonMetrics {
       labelNames: ["zone"],
       registers,
     });
-    this.ready = new Gauge({ name: "tinyllamad_ready", help: "1 while serving, else 0.", registers });
+    this.ready = new Gauge({
+      name: "tinyllamad_ready",
+      help: "1 while serving, else 0.",
+      registers,
+      collect: () => this.ready.set(status.metricsFigures().ready ? 1 : 0),
+    });
     this.mqttLedgerDegraded = new Gauge({
       name: "tinyllamad_mqtt_ledger_degraded",
       help: "1 while the MQTT delivery ledger cannot be written (full or read-only state directory): new MQTT requests wait at the broker; else 0.",
@@ -85,21 +107,6 @@ export class DaemonMetrics {
 
   decodeBatch(sequences: number): void {
     this.decodeBatchSequences.observe(sequences);
-  }
-
-  load(stats: SchedulerStats): void {
-    this.queued.set(stats.queued);
-    this.running.set(stats.running);
-  }
-
-  serving(backend: string, model: string, version: string): void {
-    this.info.reset();
-    this.info.set({ backend, model, version }, 1);
-    this.ready.set(1);
-  }
-
-  notReady(): void {
-    this.ready.set(0);
   }
 
   temperatures(zones: Array<{ zone: string; celsius: number }>): void {

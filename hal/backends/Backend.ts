@@ -95,16 +95,25 @@ export interface BackendInfo {
   cpuThreadpool?: "persistent" | "per-decode";
 }
 
+export interface PromptTokenCount {
+  tokens: number;
+  /** The context window of one sequence, prompt and answer together. */
+  contextSize: number;
+  /** True where the count is an estimate (a backend without the model's own tokenizer). */
+  approximate: boolean;
+}
+
 export interface Backend {
   readonly kind: BackendKind;
   load(options: BackendLoadOptions): Promise<void>;
   unload(): Promise<void>;
   info(): BackendInfo;
   /**
-   * Counts the prompt tokens of a job and throws ProtocolError(E_PROMPT_TOO_LONG) when the prompt
-   * plus maxTokens cannot fit the context. Cheap; called before a job is queued.
+   * The prompt tokens of a job and the context they must fit, synchronously and cheaply: the
+   * scheduler calls it (through checkFits) for every request before queueing it. Throws a
+   * ProtocolError only for a request the backend cannot read at all (messages without a chat template).
    */
-  checkFits(job: GenerationJob): Promise<number>;
+  countPromptTokens(job: GenerationJob): PromptTokenCount;
   /**
    * Generates for one job. Resolves with finishReason "cancelled" when the signal aborts — during the
    * prefill too, at the end of the chunk being evaluated; rejects only on a backend failure.

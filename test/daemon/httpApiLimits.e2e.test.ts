@@ -1,5 +1,5 @@
 /**
- * The HTTP APIs share the daemon's door rules: the bearer token (ws.token), the one scheduler's queue
+ * The HTTP APIs share the daemon's door rules: the bearer token (http.token), the one scheduler's queue
  * limit (429 with Retry-After, the E_ code in the body) and cancel when the client goes away.
  */
 import assert from "node:assert/strict";
@@ -25,9 +25,9 @@ describe("HTTP APIs: token, queue limit, disconnect", () => {
     "1",
     "--scheduler.maxQueue",
     "1",
-    "--ws.port",
+    "--http.port",
     "0",
-    "--ws.token",
+    "--http.token",
     token,
     "--mqtt.enabled",
     "false",

@@ -22,7 +22,7 @@ describe("tinyllamad serve --backend.kind npu", () => {
     "1",
     "--mqtt.enabled",
     "false",
-    "--ws.port",
+    "--http.port",
     "0",
   ]);
 

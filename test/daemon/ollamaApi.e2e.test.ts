@@ -22,7 +22,7 @@ describe("Ollama-compatible API", () => {
     "512",
     "--backend.threads",
     "2",
-    "--ws.port",
+    "--http.port",
     "0",
     "--mqtt.enabled",
     "false",

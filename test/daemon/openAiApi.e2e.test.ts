@@ -28,7 +28,7 @@ describe("OpenAI-compatible API", () => {
     "2",
     "--scheduler.parallelSequences",
     "2",
-    "--ws.port",
+    "--http.port",
     "0",
     "--mqtt.enabled",
     "false",

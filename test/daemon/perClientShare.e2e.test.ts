@@ -25,7 +25,7 @@ describe("tinyllamad serve: a client's share of the queue", () => {
     "4",
     "--scheduler.maxQueueSharePerClient",
     "0.5",
-    "--ws.port",
+    "--http.port",
     "0",
     "--mqtt.enabled",
     "false",

@@ -50,7 +50,7 @@ describe("tinyllamad serve over WebSocket", () => {
     String(threads),
     "--scheduler.parallelSequences",
     String(parallelSequences),
-    "--ws.port",
+    "--http.port",
     "0",
     "--limits.maxMessageBytes",
     "65536",

@@ -31,7 +31,7 @@ function serveFlags(modelPath: string, stateDirectory: string): string[] {
     "cpu",
     "--backend.threads",
     "2",
-    "--ws.port",
+    "--http.port",
     "0",
     "--mqtt.enabled",
     "false",

@@ -23,6 +23,7 @@ import type {
   GenerationInput,
   GenerationJob,
   GenerationResult,
+  PromptTokenCount,
 } from "../Backend.js";
 import { assertPromptFits } from "../text/assertPromptFits.js";
 import { ChatTemplate } from "../text/ChatTemplate.js";
@@ -92,6 +93,17 @@ export interface LlamaCppBackendOptions {
   prefillChunkTokens?: number;
   /** Reuse a sequence's cached prefix for a new prompt (default true); false for cold benchmarks. */
   prefixReuse?: boolean;
+  /** vulkan: model layers offloaded to the GPU; -1 or absent: all of them (gpuLayersToOffload). */
+  gpuLayers?: number;
+}
+
+/**
+ * node-llama-cpp's gpuLayers for a backend kind and the backend.gpuLayers setting: none on the CPU
+ * build; on Vulkan "max" for -1 (every layer), else that many layers (the rest run on the CPU).
+ */
+export function gpuLayersToOffload(kind: "cpu" | "vulkan", configured = -1): number | "max" {
+  if (kind === "cpu") return 0;
+  return configured < 0 ? "max" : configured;
 }
 
 export class LlamaCppBackend implements Backend {
@@ -138,7 +150,7 @@ export class LlamaCppBackend implements Backend {
         throw new Error("the Vulkan build found no usable Vulkan device");
       const model = await llama.loadModel({
         modelPath: options.modelPath,
-        gpuLayers: this.kind === "vulkan" ? "max" : 0,
+        gpuLayers: gpuLayersToOffload(this.kind, this.options.gpuLayers),
         useMmap: this.options.useMmap ?? false,
         loadSignal: options.signal,
         onLoadProgress: options.onProgress,
@@ -223,11 +235,13 @@ export class LlamaCppBackend implements Backend {
     return this.requireLoaded().model;
   }
 
-  async checkFits(job: GenerationJob): Promise<number> {
+  countPromptTokens(job: GenerationJob): PromptTokenCount {
     const loaded = this.requireLoaded();
-    const tokens = this.tokenizeInput(loaded, job.input);
-    assertPromptFits(tokens.length, loaded.context.contextSize);
-    return tokens.length;
+    return {
+      tokens: this.tokenizeInput(loaded, job.input).length,
+      contextSize: loaded.context.contextSize,
+      approximate: false,
+    };
   }
 
   async generate(job: GenerationJob, callbacks: GenerationCallbacks, signal: AbortSignal): Promise<GenerationResult> {
