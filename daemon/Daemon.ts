@@ -71,6 +71,7 @@ export class Daemon {
       signal: this.startAbort.signal,
       onServing: (info) => this.metrics.serving(info.kind, basename(info.modelPath), packageVersion()),
       onDecodeBatch: (sequences) => this.metrics.decodeBatch(sequences),
+      onSequenceState: (event) => this.metrics.sequenceState(event.kind, event.usedBytes),
     });
     this.status.readFrom({
       backend: () => this.backends.current?.info(),

@@ -52,6 +52,8 @@ export interface TinyllamadConfig {
     persistentThreadpool: boolean;
     useMmap: boolean;
     prefillChunkTokens: number;
+    sequenceStateMaxBytes: number;
+    sequenceStateMinTokens: number;
   };
   npu: { libraryPath: string; modelPath: string };
   scheduler: {
@@ -182,6 +184,16 @@ const settingsWithoutNames: convict.Schema<TinyllamadConfig> = {
       doc: "cpu and vulkan backends: prompt tokens evaluated per prefill chunk. Between chunks a cancel or deadline_ms ends the request and the liveness check sees progress, so a long prompt is neither uninterruptible nor mistaken for a hang; smaller chunks react sooner and cost a little prefill speed. 0 means the context's batch size (512). Read at start.",
       default: 0,
       format: nonNegativeInteger,
+    }),
+    sequenceStateMaxBytes: setting({
+      doc: "cpu and vulkan backends: most bytes of evaluated sequence states (a conversation's prompt, evaluated) kept on disk under state.directory/sequence-states, so that more conversations than scheduler.parallelSequences (NPC personas, chats re-sent turn by turn) are loaded back instead of evaluated again when they return; least recently used first out, another model's first of all. About 22 KB per token for TinyLlama 1.1B (f16 KV): the default holds ≈ 12,000 tokens. 0 turns saving off (docs/prefix-reuse.md). Read at load.",
+      default: 268435456,
+      format: nonNegativeInteger,
+    }),
+    sequenceStateMinTokens: setting({
+      doc: "cpu and vulkan backends: the fewest tokens a conversation's cached prefix must have for it to be kept from being overwritten lightly, saved to disk when it is, or loaded back from disk (docs/prefix-reuse.md). Read at load.",
+      default: 64,
+      format: positiveInteger,
     }),
   },
   npu: {
