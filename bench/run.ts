@@ -3,7 +3,10 @@
  * source bundle node-llama-cpp ships) and against node-llama-cpp in-process, on the same model and
  * threads, in one run. Writes bench/results/<date>-<machine>.json and .svg and prints ratios.
  *
- *   npm run bench -- [--quick] [--model FILE] [--threads N] [--reps N] [--tokens N]
+ *   npm run bench -- [--quick] [--model FILE] [--threads N] [--reps N] [--tokens N] [--workload all|npc]
+ *
+ * `--workload npc` runs only the NPC dialogue workload (legs/npcWorkload.ts) and writes
+ * bench/results/<date>-<machine>-npc[-quick].json; `all` (the default) adds it to the full report.
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, rmSync, statSync } from "node:fs";
@@ -18,6 +21,7 @@ import { DaemonLeg } from "./legs/daemonLeg.js";
 import { InProcessLeg } from "./legs/inProcessLeg.js";
 import { runLlamaBench } from "./legs/llamaBenchLeg.js";
 import { LlamaServer } from "./legs/llamaServerLeg.js";
+import { runNpcWorkload } from "./legs/npcWorkload.js";
 import { type GenerationTiming, summarize } from "./measurements.js";
 import { llamaCppTools } from "./tools/llamaCppTools.js";
 
@@ -102,6 +106,7 @@ async function main(): Promise<void> {
       threads: { type: "string" },
       reps: { type: "string" },
       tokens: { type: "string" },
+      workload: { type: "string", default: "all" },
     },
   });
   const quick = values.quick ?? false;
@@ -113,6 +118,20 @@ async function main(): Promise<void> {
   const modelPath = values.model ?? benchModel(tools.llamaQuantize, quick ? "tiny" : "tinyllama-1.1b");
   const modelBytes = statSync(modelPath).size;
   log(`model ${modelPath} (${(modelBytes / 1e6).toFixed(0)} MB), ${threads} threads, ${reps} reps, ${tokens} tokens`);
+  const npc = () => runNpcWorkload({ llamaServer: tools.llamaServer, modelPath, threads, quick, log });
+  if (values.workload === "npc") {
+    const report = { date: new Date().toISOString(), machine: hostname(), cpus: cpus().length, llamaCpp: tools.commit };
+    const result = { ...report, model: { path: modelPath, bytes: modelBytes }, threads, quick, npc: await npc() };
+    const file = join(
+      projectRoot(),
+      "bench",
+      "results",
+      `${result.date.slice(0, 10)}-${hostname()}-npc${quick ? "-quick" : ""}.json`,
+    );
+    writeReport(file, { ...result, seconds: (Date.now() - started) / 1000 });
+    log(`report: ${file}`);
+    return;
+  }
   const measured = (runs: GenerationTiming[]) => runs.slice(1); // the first run warms up
 
   log("llama-bench …");
@@ -247,6 +266,7 @@ async function main(): Promise<void> {
       decodeBoundTokensPerSecond: bound,
       fractionOfBound: Object.fromEntries(rows.map((r) => [r.name, r.decodeTokensPerSecond / bound])),
     },
+    npc: await npc(),
     seconds: (Date.now() - started) / 1000,
   };
   const resultsDir = join(projectRoot(), "bench", "results");

@@ -100,6 +100,11 @@ export class LlamaServer {
     return { ...timingFrom(startedAt, times), promptTokens, promptMs };
   }
 
+  /** http://127.0.0.1:PORT, once started (for workloads with requests of their own: npcWorkload.ts). */
+  get baseUrl(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
   async stop(): Promise<void> {
     const child = this.child;
     this.child = undefined;

@@ -54,6 +54,8 @@ const everySetting: ReadonlyArray<[key: string, env: string, text: string, loade
   ["backend.persistentThreadpool", "TINYLLAMAD_BACKEND_PERSISTENT_THREADPOOL", "false", false],
   ["backend.useMmap", "TINYLLAMAD_BACKEND_USE_MMAP", "true", true],
   ["backend.prefillChunkTokens", "TINYLLAMAD_BACKEND_PREFILL_CHUNK_TOKENS", "128", 128],
+  ["backend.sequenceStateMaxBytes", "TINYLLAMAD_BACKEND_SEQUENCE_STATE_MAX_BYTES", "0", 0],
+  ["backend.sequenceStateMinTokens", "TINYLLAMAD_BACKEND_SEQUENCE_STATE_MIN_TOKENS", "32", 32],
   ["npu.libraryPath", "TINYLLAMAD_NPU_LIBRARY_PATH", "/usr/lib/librkllmrt.so", "/usr/lib/librkllmrt.so"],
   ["npu.modelPath", "TINYLLAMAD_NPU_MODEL_PATH", "/models/tinyllama.rkllm", "/models/tinyllama.rkllm"],
   ["scheduler.parallelSequences", "TINYLLAMAD_SCHEDULER_PARALLEL_SEQUENCES", "2", 2],
@@ -129,6 +131,8 @@ describe("defaults", () => {
         persistentThreadpool: true,
         useMmap: false,
         prefillChunkTokens: 0,
+        sequenceStateMaxBytes: 268435456,
+        sequenceStateMinTokens: 64,
       },
       npu: { libraryPath: "", modelPath: "" },
       scheduler: {
