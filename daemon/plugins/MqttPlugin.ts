@@ -16,11 +16,11 @@ import { nodeClientId, nodeTopics } from "../transports/mqtt/mqttTopics.js";
 import { NodeIdentityGuard } from "../transports/mqtt/NodeIdentityGuard.js";
 import type { DaemonContext, DaemonPlugin } from "./DaemonPlugin.js";
 
-function readOptionalFile(path: string): Buffer | undefined {
+export function readOptionalFile(path: string): Buffer | undefined {
   return path.length > 0 ? readFileSync(path) : undefined;
 }
 
-function readSecretFile(path: string): string {
+export function readSecretFile(path: string): string {
   return path.length > 0 ? (readFileSync(path, "utf8").split("\n")[0] ?? "").trim() : "";
 }
 
@@ -104,7 +104,11 @@ export class MqttPlugin implements DaemonPlugin {
       startedAt: instance.startedAt,
       staleInstance,
       log,
-      onConflict: (error) => context.fatal(error),
+      onConflict: (error) => {
+        // The status topic is the other instance's now: stopping must not overwrite it with "offline".
+        this.transport?.relinquishStatusTopic();
+        context.fatal(error);
+      },
     });
     const stateDirectory = resolveStateDirectory(config.state.directory);
     const ledger = new DeliveryLedger({
@@ -141,6 +145,8 @@ export class MqttPlugin implements DaemonPlugin {
       status: () => context.status.mqttFigures(),
     });
     this.transport = transport;
+    context.shared.mqtt = transport.link();
+    context.status.readFrom({ mqtt: () => ({ connected: transport.connected, fleet: transport.fleetMember }) });
     // State, model progress and swaps are published at once; queue changes the transport throttles itself.
     context.status.on("change", () => {
       // Stopping: the clean stop publishes "offline" itself; nothing in between.
