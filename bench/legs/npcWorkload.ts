@@ -88,7 +88,7 @@ class DaemonSide implements NpcSide {
     this.process = new DaemonProcess([
       ...["--model.path", modelPath, "--backend.threads", String(threads)],
       ...["--scheduler.parallelSequences", String(sequences), "--model.contextSize", "2048"],
-      ...["--state.directory", this.state, "--ws.port", "0", "--mqtt.enabled", "false", "--log.level", "warn"],
+      ...["--state.directory", this.state, "--ws.port", "0", "--mqtt.enabled", "false", "--log.level", "info"],
       ...extra,
     ]);
   }
