@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import OpenAI from "openai";
 import type { DoneMessage } from "../../daemon/protocol/messages.js";
 import { DaemonProcess } from "../../harness/DaemonProcess.js";
 import { ProtocolClient } from "../../harness/ProtocolClient.js";
@@ -88,6 +89,30 @@ describe("prefix reuse without a session id", () => {
       previous = done;
     }
     assert.ok((await metric("tinyllamad_prompt_tokens_total", 'source="reused"')) > reusedBefore);
+  });
+
+  it("the same through the OpenAI-compatible API: usage.prompt_tokens_details.cached_tokens grows with the chat", async () => {
+    const openai = new OpenAI({ apiKey: "unused", baseURL: `${base}v1`, maxRetries: 0 });
+    const history: OpenAI.Chat.ChatCompletionMessageParam[] = [
+      { role: "system", content: personaOf("Bram", "brewer") },
+    ];
+    let previousPrompt = 0;
+    for (const question of ["What do you brew?", "Is it strong?", "One pint, please."]) {
+      history.push({ role: "user", content: question });
+      const completion = await openai.chat.completions.create({
+        model: "tiny-q8_0-seed1",
+        messages: history,
+        max_tokens: 6,
+        temperature: 0,
+      });
+      const usage = completion.usage;
+      assert.ok(usage !== undefined);
+      const cached = usage.prompt_tokens_details?.cached_tokens ?? 0;
+      if (previousPrompt > 0)
+        assert.ok(cached >= previousPrompt - 2, `cached ${cached} of the previous ${previousPrompt} prompt tokens`);
+      previousPrompt = usage.prompt_tokens;
+      history.push({ role: "assistant", content: completion.choices[0]?.message.content ?? "" });
+    }
   });
 
   it("with more personas than sequences, a returning persona is loaded from disk, not evaluated again", async () => {
