@@ -44,6 +44,11 @@ export interface SequenceStateStoreOptions {
   modelKey: string;
   /** Most bytes all states (of every key) may take. */
   maxBytes: number;
+  /**
+   * A new state replaces a stored one that it extends except for at most this many tokens at the
+   * stored one's end (a conversation keeps one file); default 0: only exact prefixes.
+   */
+  replaceWithinTokens?: number;
   onEvent?: (event: SequenceStateEvent) => void;
   onLog?: (level: "warn" | "error", message: string) => void;
 }
@@ -179,8 +184,15 @@ export class SequenceStateStore {
       this.bytesPerToken = Math.max(this.bytesPerToken, both / Math.max(1, tokens.length));
       this.failureLogged = false;
       this.emit("saved", tokens.length);
+      // The same conversation, grown: the re-sent answer may be tokenized differently from the
+      // generated one, so "extends" allows for a short differing tail.
+      const slack = this.options.replaceWithinTokens ?? 0;
       for (const state of [...this.states.values()])
-        if (state.name !== name && state.pins === 0 && commonPrefixLength(state.tokens, tokens) === state.tokens.length)
+        if (
+          state.name !== name &&
+          state.pins === 0 &&
+          commonPrefixLength(state.tokens, tokens) >= Math.max(1, state.tokens.length - slack)
+        )
           await this.remove(state, "replaced");
       await this.makeRoom(0, name);
     } catch (error) {

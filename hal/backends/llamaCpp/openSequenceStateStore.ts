@@ -5,7 +5,7 @@ import { sequenceStateKey } from "./sequenceStateKey.js";
 /** The disk store of sequence states for a loaded context, or undefined where it is off or cannot be. */
 export async function openSequenceStateStore(
   options: {
-    sequenceStates?: { directory: string; maxBytes: number } | undefined;
+    sequenceStates?: { directory: string; maxBytes: number; minTokens: number } | undefined;
     onSequenceState?: ((event: SequenceStateEvent) => void) | undefined;
     onLog?: ((level: "warn" | "error", message: string) => void) | undefined;
   },
@@ -24,6 +24,7 @@ export async function openSequenceStateStore(
     directory: settings.directory,
     modelKey,
     maxBytes: settings.maxBytes,
+    replaceWithinTokens: settings.minTokens,
     ...(options.onSequenceState ? { onEvent: options.onSequenceState } : {}),
     ...(options.onLog ? { onLog: options.onLog } : {}),
   });
