@@ -16,6 +16,7 @@ import { MosquittoBroker } from "../harness/MosquittoBroker.js";
 import { projectCacheDirectory, projectRoot } from "../models/projectCacheDirectory.js";
 import { type DecodeRow, renderSvgChart, writeReport } from "./benchReport.js";
 import { runLlamaBench } from "./legs/llamaBenchLeg.js";
+import { runNpcWorkload } from "./legs/npcWorkload.js";
 import { llamaCppTools } from "./tools/llamaCppTools.js";
 import type { BenchContext } from "./workloads/benchContext.js";
 import { concurrentStreams } from "./workloads/concurrentStreams.js";
@@ -106,13 +107,13 @@ async function main(): Promise<void> {
     nextPromptIndex: () => promptIndex++,
   };
   // Each workload starts and stops its own processes (fresh state directories); the order is fixed.
-  // Issue 19's NPC dialogue (persona + growing turns, reuse against cache_prompt:true) goes in as "npc".
+  // npc: issue 19's NPC dialogue (a persona + growing turns, automatic reuse against cache_prompt:true; 8 personas over 4 sequences).
   const workloads: Record<string, () => Promise<unknown>> = {
     llamaBench: async () => runLlamaBench(tools.llamaBench, modelPath, threads, 64, reps),
     singleStream: () => singleStream(ctx),
     concurrentStreams: () => concurrentStreams(ctx),
     jsonSchema: () => jsonSchemaAnswers(ctx),
-    // npc: () => npcDialogue(ctx),
+    npc: () => runNpcWorkload({ llamaServer: tools.llamaServer, modelPath, threads, quick, log }),
     kvCacheQuality: () => kvCacheQuality(ctx),
     memory: () =>
       memoryFootprint(ctx, {

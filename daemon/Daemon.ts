@@ -71,6 +71,7 @@ export class Daemon {
       status: this.status,
       signal: this.startAbort.signal,
       onDecodeBatch: (sequences) => this.metrics.decodeBatch(sequences),
+      onSequenceState: (event) => this.metrics.sequenceState(event.kind, event.usedBytes),
     });
     this.status.readFrom({
       backend: () => this.backends.current?.info(),

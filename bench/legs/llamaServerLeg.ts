@@ -143,6 +143,11 @@ export class LlamaServer {
     return { ...timingFrom(startedAt, times, generated || times.length), promptTokens, reusedTokens, promptMs, text };
   }
 
+  /** http://127.0.0.1:PORT, once started (for workloads with requests of their own: npcWorkload.ts). */
+  get baseUrl(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
   async stop(): Promise<void> {
     const child = this.child;
     this.child = undefined;

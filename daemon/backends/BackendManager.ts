@@ -13,6 +13,7 @@
 import { existsSync, statSync } from "node:fs";
 import { basename } from "node:path";
 import type { Backend, BackendInfo, BackendKind } from "../../hal/backends/Backend.js";
+import type { SequenceStateEvent } from "../../hal/backends/llamaCpp/SequenceStateStore.js";
 import type { Calibration } from "../../hal/calibration/calibrateBackends.js";
 import { expectedPrefillRate } from "../../hal/plan/expectedPrefillRate.js";
 import type { BackendPlan } from "../../hal/plan/planBackend.js";
@@ -48,6 +49,7 @@ export interface BackendManagerOptions {
   /** Told whenever a backend starts serving (metrics). */
   onServing?: (info: BackendInfo) => void;
   onDecodeBatch?: (sequences: number) => void;
+  onSequenceState?: (event: SequenceStateEvent) => void;
   /** Builds an unloaded backend; defaults to the real ones. */
   createBackend?: (kind: BackendKind) => Backend;
 }
@@ -392,7 +394,10 @@ export class BackendManager {
     if (kind !== "npu" && !existsSync(modelPath)) throw new ModelMissingError(modelPath);
     const backend =
       this.options.createBackend?.(kind) ??
-      createBackend(kind, config, this.options.logFor("llama.cpp"), this.options.onDecodeBatch);
+      createBackend(kind, config, this.options.logFor("llama.cpp"), {
+        onDecodeBatch: this.options.onDecodeBatch,
+        onSequenceState: this.options.onSequenceState,
+      });
     const model = basename(modelPath);
     this.options.logFor("backend").info({ kind, modelPath, threads: plan.threads }, "loading model");
     if (config.backend.pinThreads) this.pinThreads(plan);

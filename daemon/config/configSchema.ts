@@ -56,6 +56,8 @@ export interface TinyllamadConfig {
     batchSize: number;
     prefixReuse: boolean;
     pinThreads: boolean;
+    sequenceStateMaxBytes: number;
+    sequenceStateMinTokens: number;
   };
   npu: { libraryPath: string; modelPath: string };
   scheduler: {
@@ -243,6 +245,16 @@ const configSchema: SchemaOf<TinyllamadConfig> = {
       doc: "Pin the daemon's threads to the cores the plan chooses (`tinyllamad doctor` names them: the big cluster on big.LITTLE boards, else every core) before a model loads, so llama.cpp's inference threads never run on a little core. Planned cores this process may not use are left out; none left means no pinning. Read at load.",
       default: true,
       format: boolean,
+    }),
+    sequenceStateMaxBytes: setting({
+      doc: "cpu and vulkan backends: most bytes of evaluated sequence states (a conversation's prompt, evaluated) kept on disk under state.directory/sequence-states, so that more conversations than scheduler.parallelSequences (NPC personas, chats re-sent turn by turn) are loaded back instead of evaluated again when they return; least recently used first out, another model's first of all. About 22 KB per token for TinyLlama 1.1B (f16 KV): the default holds ≈ 12,000 tokens. 0 turns saving off (docs/prefix-reuse.md). Read at load.",
+      default: 268435456,
+      format: nonNegativeInteger,
+    }),
+    sequenceStateMinTokens: setting({
+      doc: "cpu and vulkan backends: the fewest tokens a conversation's cached prefix must have for it to be kept from being overwritten lightly, saved to disk when it is, or loaded back from disk (docs/prefix-reuse.md). Read at load.",
+      default: 64,
+      format: positiveInteger,
     }),
   },
   npu: {

@@ -22,6 +22,9 @@ export class DaemonMetrics {
   private readonly temperature: Gauge<"zone">;
   private readonly ready: Gauge;
   private readonly mqttLedgerDegraded: Gauge;
+  private readonly promptTokens: Counter<"source">;
+  private readonly sequenceStates: Counter<"event">;
+  private readonly sequenceStateBytes: Gauge;
 
   constructor(status: NodeStatus) {
     const registers = [this.registry];
@@ -91,6 +94,28 @@ export class DaemonMetrics {
       help: "1 while the MQTT delivery ledger cannot be written (full or read-only state directory): new MQTT requests wait at the broker; else 0.",
       registers,
     });
+    this.promptTokens = new Counter({
+      name: "tinyllamad_prompt_tokens_total",
+      help: 'Prompt tokens of finished requests by source: "reused" from a prefix a sequence held or loaded from disk (not evaluated again; with or without a session id), "evaluated" (the prefill).',
+      labelNames: ["source"],
+      registers,
+    });
+    this.sequenceStates = new Counter({
+      name: "tinyllamad_sequence_states_total",
+      help: "Evaluated sequence states on disk (backend.sequenceStateMaxBytes), by event: saved (a conversation about to be overwritten), restored (loaded back instead of evaluated), evicted (least recently used, for room), replaced (by a longer state of the same conversation), rejected (corrupt, unreadable or refused by llama.cpp: deleted), failed (not saved: disk full or read-only).",
+      labelNames: ["event"],
+      registers,
+    });
+    this.sequenceStateBytes = new Gauge({
+      name: "tinyllamad_sequence_state_bytes",
+      help: "Bytes the evaluated sequence states take on disk (at most backend.sequenceStateMaxBytes).",
+      registers,
+    });
+  }
+
+  sequenceState(event: string, usedBytes: number): void {
+    if (event !== "opened") this.sequenceStates.inc({ event });
+    this.sequenceStateBytes.set(usedBytes);
   }
 
   setMqttLedgerDegraded(degraded: boolean): void {
@@ -101,6 +126,8 @@ export class DaemonMetrics {
     this.requests.inc({ outcome: message.type === "done" ? message.finish_reason : message.error.code });
     this.tokens.inc(completionTokens);
     if (message.type !== "done") return;
+    this.promptTokens.inc({ source: "reused" }, message.usage.cached_prompt_tokens);
+    this.promptTokens.inc({ source: "evaluated" }, message.usage.evaluated_prompt_tokens);
     if (message.timings.ttft_ms !== null) this.ttft.observe(message.timings.ttft_ms / 1000);
     if (message.timings.tokens_per_s !== null) this.decodeRate.observe(message.timings.tokens_per_s);
   }

@@ -71,6 +71,8 @@ export interface GenerationResult {
   completionTokens: number;
   /** Prompt tokens that were reused from a cached prefix instead of evaluated. */
   reusedPromptTokens: number;
+  /** Of the reused prompt tokens, those loaded from a sequence state saved on disk (llama.cpp backends). */
+  restoredPromptTokens?: number;
   /**
    * Prompt tokens evaluated for this job: promptTokens − reusedPromptTokens when the prefill ran to
    * its end; fewer when the job was aborted during it (the prefill stops between chunks).

@@ -58,6 +58,8 @@ const everySetting: ReadonlyArray<[key: string, env: string, text: string, loade
   ["backend.batchSize", "TINYLLAMAD_BACKEND_BATCH_SIZE", "128", 128],
   ["backend.prefixReuse", "TINYLLAMAD_BACKEND_PREFIX_REUSE", "false", false],
   ["backend.pinThreads", "TINYLLAMAD_BACKEND_PIN_THREADS", "false", false],
+  ["backend.sequenceStateMaxBytes", "TINYLLAMAD_BACKEND_SEQUENCE_STATE_MAX_BYTES", "0", 0],
+  ["backend.sequenceStateMinTokens", "TINYLLAMAD_BACKEND_SEQUENCE_STATE_MIN_TOKENS", "32", 32],
   ["npu.libraryPath", "TINYLLAMAD_NPU_LIBRARY_PATH", "/usr/lib/librkllmrt.so", "/usr/lib/librkllmrt.so"],
   ["npu.modelPath", "TINYLLAMAD_NPU_MODEL_PATH", "/models/tinyllama.rkllm", "/models/tinyllama.rkllm"],
   ["scheduler.parallelSequences", "TINYLLAMAD_SCHEDULER_PARALLEL_SEQUENCES", "2", 2],
@@ -148,6 +150,8 @@ describe("defaults", () => {
         batchSize: 0,
         prefixReuse: true,
         pinThreads: true,
+        sequenceStateMaxBytes: 268435456,
+        sequenceStateMinTokens: 64,
       },
       npu: { libraryPath: "", modelPath: "" },
       scheduler: {

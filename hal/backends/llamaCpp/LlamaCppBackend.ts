@@ -30,13 +30,16 @@ import { ChatTemplate } from "../text/ChatTemplate.js";
 import { StopStringMatcher } from "../text/StopStringMatcher.js";
 import { JsonSchemaSubsetError, toGrammarSchema } from "./checkJsonSchemaSubset.js";
 import { type BatchGathering, gatherSequencesIntoBatches } from "./gatherSequencesIntoBatches.js";
+import { openSequenceStateStore } from "./openSequenceStateStore.js";
 import {
   enablePersistentThreadpool,
   pauseIdlePersistentThreadpools,
   persistentThreadpoolState,
 } from "./persistentThreadpool/persistentThreadpool.js";
 import { prefillInChunks } from "./prefillInChunks.js";
+import { prepareSequence } from "./prepareSequence.js";
 import { SequencePool } from "./SequencePool.js";
+import type { SequenceStateEvent, SequenceStateStore } from "./SequenceStateStore.js";
 import { TokenTextStream } from "./TokenTextStream.js";
 
 /**
@@ -60,6 +63,8 @@ interface Loaded {
   model: LlamaModel;
   context: LlamaContext;
   pool: SequencePool;
+  /** Evaluated sequences saved to disk (undefined: off). */
+  states: SequenceStateStore | undefined;
   /** The batching hook on the context (parallelSequences > 1 and node-llama-cpp's internals as expected). */
   batching: BatchGathering | undefined;
   chatTemplate: ChatTemplate | undefined;
@@ -95,6 +100,14 @@ export interface LlamaCppBackendOptions {
   prefixReuse?: boolean;
   /** vulkan: model layers offloaded to the GPU; -1 or absent: all of them (gpuLayersToOffload). */
   gpuLayers?: number;
+  /**
+   * Save the evaluated state of a sequence about to be overwritten to disk, and load it back when its
+   * conversation returns (SequenceStateStore); absent: off. `minTokens` also bounds what the pool
+   * overwrites lightly (SequencePool).
+   */
+  sequenceStates?: { directory: string; maxBytes: number; minTokens: number };
+  /** Told of each sequence state saved, restored, evicted, replaced, rejected or failed. */
+  onSequenceState?: (event: SequenceStateEvent) => void;
 }
 
 /**
@@ -178,11 +191,19 @@ export class LlamaCppBackend implements Backend {
           "this node-llama-cpp lacks the internals that gather every running sequence into each batch: concurrent requests decode a step apart",
         );
       const sequences = Array.from({ length: options.parallelSequences }, () => context.getSequence());
+      const states = await openSequenceStateStore(this.options, {
+        modelPath: options.modelPath,
+        kind: this.kind,
+        contextSize: context.contextSize,
+        sequences: options.parallelSequences,
+        flashAttention: this.options.flashAttention ?? "auto",
+      });
       this.loaded = {
         llama,
         model,
         context,
-        pool: new SequencePool(sequences, this.options.prefixReuse ?? true),
+        pool: new SequencePool(sequences, this.options.prefixReuse ?? true, this.options.sequenceStates?.minTokens),
+        states,
         batching,
         chatTemplate: resolveChatTemplate(model, options.chatTemplate),
         options,
@@ -264,9 +285,9 @@ export class LlamaCppBackend implements Backend {
     let text = "";
     let completionTokens = 0;
     let finishReason: GenerationResult["finishReason"] = "stop";
-    // Keep at least one prompt token to evaluate: its logits sample the first new token.
-    const reused = Math.min(lease.reusableTokens, promptTokens.length - 1);
-    const toEvaluate = promptTokens.slice(reused);
+    let reused = 0;
+    let restored = 0;
+    let toEvaluate: Token[] = promptTokens;
     let evaluatedPromptTokens = 0;
     const prefillOver = () => {
       if (evaluatedPromptTokens === toEvaluate.length) return;
@@ -278,11 +299,14 @@ export class LlamaCppBackend implements Backend {
       });
     };
     try {
-      if (sequence.nextTokenIndex > reused) {
-        // Takes the context's lock: let in at the next step, not after the running generations.
-        const erase = () => sequence.eraseContextTokenRanges([{ start: reused, end: sequence.nextTokenIndex }]);
-        await (loaded.batching ? loaded.batching.letIn(erase) : erase());
-      }
+      const prepared = await prepareSequence(sequence, promptTokens, lease.reusableTokens, {
+        batching: loaded.batching,
+        states: loaded.states,
+        minStateTokens: this.options.sequenceStates?.minTokens ?? 64,
+      });
+      reused = prepared.reusedTokens;
+      restored = prepared.restoredTokens;
+      toEvaluate = promptTokens.slice(reused);
       if (maxTokens <= 0) finishReason = "length";
       else {
         const prefill = await prefillInChunks(
@@ -359,6 +383,7 @@ export class LlamaCppBackend implements Backend {
       promptTokens: promptTokens.length,
       completionTokens,
       reusedPromptTokens: reused,
+      restoredPromptTokens: restored,
       evaluatedPromptTokens,
     };
   }
