@@ -199,3 +199,6 @@ async function main(): Promise<void> {
 }
 
 await main();
+// A workload whose leg failed to start may have left a daemon or server behind, which would keep
+// this process (and CI) waiting forever: the report is written, so leave (their exit hooks kill them).
+setTimeout(() => process.exit(0), 2000).unref();

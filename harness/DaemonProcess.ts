@@ -56,6 +56,10 @@ export class DaemonProcess {
       stdio: ["ignore", "pipe", "pipe"],
     });
     this.child = child;
+    // A test or bench that ends (or fails) without stopping this daemon must not leave it running.
+    const killOnExit = () => child.kill("SIGKILL");
+    process.once("exit", killOnExit);
+    child.once("exit", () => process.off("exit", killOnExit));
     this.exit = once(child, "exit").then(([code, signal]) => ({ code, signal })) as Promise<{
       code: number | null;
       signal: NodeJS.Signals | null;

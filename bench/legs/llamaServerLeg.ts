@@ -57,6 +57,10 @@ export class LlamaServer {
       ],
       { stdio: ["ignore", "pipe", "pipe"] },
     );
+    // A bench that ends (or fails) without stopping this server must not leave it running.
+    const killOnExit = () => child.kill("SIGKILL");
+    process.once("exit", killOnExit);
+    child.once("exit", () => process.off("exit", killOnExit));
     child.stdout?.on("data", (d: Buffer) => (this.log += d.toString()));
     child.stderr?.on("data", (d: Buffer) => (this.log += d.toString()));
     this.child = child;

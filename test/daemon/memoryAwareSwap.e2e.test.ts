@@ -74,7 +74,10 @@ describe("memory-aware model swap", () => {
     const unloadFirst = logs.findIndex((line) => line.msg.startsWith("both models do not fit memory together"));
     const loadsNew = logs.findIndex((line) => line.msg === "loading model" && line.modelPath === second);
     assert.ok(unloadFirst >= 0, "the swap says it unloads the old model first");
-    assert.ok(loadsNew > unloadFirst, "the new model loads only after the old one is unloaded");
+    assert.ok(
+      loadsNew > unloadFirst,
+      `the new model loads only after the old one is unloaded; the daemon logged: ${JSON.stringify(logs.map((l) => [l.component, l.msg, l.modelPath]))}`,
+    );
     const line = logs[unloadFirst] as Record<string, unknown>;
     assert.ok((line.needBytes as number) > (line.haveBytes as number), "the need is more than the board has");
     const result = status.type === "admin_result" ? (status.result as Record<string, unknown>) : {};

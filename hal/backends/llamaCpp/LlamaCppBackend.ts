@@ -119,6 +119,28 @@ export function gpuLayersToOffload(kind: "cpu" | "vulkan", configured = -1): num
   return configured < 0 ? "max" : configured;
 }
 
+/** Elements per q8_0 block: llama.cpp stores a q8_0 K/V cache only for heads a multiple of this wide. */
+const q8BlockSize = 32;
+
+/**
+ * The KV type a model can hold: q8_0 only where every head's width divides into q8_0 blocks
+ * (TinyLlama's 64-wide heads do; the 16-wide heads of the test models do not), else f16 — the
+ * memory plan may choose q8_0 without reading the model, and a failed context must not stop a board.
+ */
+export function kvCacheTypeForHeads(
+  requested: "f16" | "q8_0" | undefined,
+  metadata: {
+    embedding_length?: number;
+    attention?: { head_count?: number; key_length?: number; value_length?: number };
+  },
+): "f16" | "q8_0" | undefined {
+  if (requested !== "q8_0") return requested;
+  const heads = metadata.attention?.head_count;
+  const derived = heads && metadata.embedding_length ? metadata.embedding_length / heads : undefined;
+  const widths = [metadata.attention?.key_length ?? derived, metadata.attention?.value_length ?? derived];
+  return widths.every((width) => width !== undefined && width % q8BlockSize === 0) ? "q8_0" : "f16";
+}
+
 export class LlamaCppBackend implements Backend {
   readonly kind: "cpu" | "vulkan";
   private loaded: Loaded | undefined;
@@ -168,16 +190,22 @@ export class LlamaCppBackend implements Backend {
         loadSignal: options.signal,
         onLoadProgress: options.onProgress,
       });
+      const kvCacheType = kvCacheTypeForHeads(options.kvCacheType, model.fileInfo.architectureMetadata);
+      if (kvCacheType !== options.kvCacheType)
+        this.options.onLog?.(
+          "warn",
+          `q8_0 KV cache needs attention heads a multiple of ${q8BlockSize} wide; this model's are not: using f16`,
+        );
       const context = await model.createContext({
         contextSize: options.contextSize,
         sequences: options.parallelSequences,
         threads: { ideal: options.threads, min: options.threads },
         // A quantized V cache needs flash attention in llama.cpp: q8_0 asks for it unless forced off.
         flashAttention:
-          options.kvCacheType === "q8_0" && (this.options.flashAttention ?? "auto") === "auto"
+          kvCacheType === "q8_0" && (this.options.flashAttention ?? "auto") === "auto"
             ? true
             : flashAttentionOption(this.options.flashAttention ?? "auto"),
-        ...(options.kvCacheType === "q8_0"
+        ...(kvCacheType === "q8_0"
           ? { experimentalKvCacheKeyType: "Q8_0" as const, experimentalKvCacheValueType: "Q8_0" as const }
           : {}),
         ...(options.batchSize ? { batchSize: options.batchSize } : {}),
