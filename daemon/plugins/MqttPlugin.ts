@@ -104,7 +104,11 @@ export class MqttPlugin implements DaemonPlugin {
       startedAt: instance.startedAt,
       staleInstance,
       log,
-      onConflict: (error) => context.fatal(error),
+      onConflict: (error) => {
+        // The status topic is the other instance's now: stopping must not overwrite it with "offline".
+        this.transport?.relinquishStatusTopic();
+        context.fatal(error);
+      },
     });
     const stateDirectory = resolveStateDirectory(config.state.directory);
     const ledger = new DeliveryLedger({

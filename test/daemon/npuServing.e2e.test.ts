@@ -3,13 +3,13 @@
  * errors — here on the test library that implements librkllmrt.so's ABI (there is no NPU here).
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
-import { DaemonProcess } from "../../harness/DaemonProcess.js";
+import { describe, it } from "node:test";
 import { ProtocolClient } from "../../harness/ProtocolClient.js";
+import { daemonForSuite } from "../support/daemonForSuite.js";
 import { fakeRkllmLibraryPath, fakeRkllmModelPath } from "../support/fakeRkllmRuntime.js";
 
 describe("tinyllamad serve --backend.kind npu", () => {
-  const daemon = new DaemonProcess([
+  const { url } = daemonForSuite([
     "--backend.kind",
     "npu",
     "--npu.libraryPath",
@@ -25,22 +25,15 @@ describe("tinyllamad serve --backend.kind npu", () => {
     "--ws.port",
     "0",
   ]);
-  let url = "";
-  before(async () => {
-    url = await daemon.start();
-  });
-  after(async () => {
-    assert.equal((await daemon.stop()).code, 0);
-  });
 
   it("streams a chat answer over WebSocket and reports the npu backend", async () => {
-    const client = await ProtocolClient.connect(url);
+    const client = await ProtocolClient.connect(url());
     try {
       const answer = await client.request({ id: "n1", messages: [{ role: "user", content: "Hello" }], max_tokens: 12 });
       assert.equal(answer.final.type, "done", JSON.stringify(answer.final));
       assert.equal(answer.final.type === "done" && answer.final.usage.completion_tokens, 12);
       assert.equal(answer.tokens.map((t) => t.text).join(""), answer.final.type === "done" ? answer.final.text : "");
-      const health = (await (await fetch(`${url.replace("ws://", "http://")}healthz`)).json()) as { backend: string };
+      const health = (await (await fetch(`${url().replace("ws://", "http://")}healthz`)).json()) as { backend: string };
       assert.equal(health.backend, "npu");
     } finally {
       await client.close();
@@ -48,7 +41,7 @@ describe("tinyllamad serve --backend.kind npu", () => {
   });
 
   it("cancels mid-stream, refuses json_schema, and turns a runtime error into E_BACKEND", async () => {
-    const client = await ProtocolClient.connect(url);
+    const client = await ProtocolClient.connect(url());
     try {
       const long = client.answer("n2");
       client.send({ type: "generate", id: "n2", prompt: "Tell a long story", max_tokens: 300 });

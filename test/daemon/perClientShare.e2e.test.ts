@@ -4,15 +4,15 @@
  * still accepted, and served before the flooder's backlog.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import type { ServerMessage } from "../../daemon/protocol/messages.js";
-import { DaemonProcess } from "../../harness/DaemonProcess.js";
 import { ProtocolClient } from "../../harness/ProtocolClient.js";
+import { daemonForSuite } from "../support/daemonForSuite.js";
 import { testModelPath } from "../support/testModels.js";
 
 describe("tinyllamad serve: a client's share of the queue", () => {
   // 4 waiting + 1 running admitted; half of that, rounded up: 3 per client.
-  const daemon = new DaemonProcess([
+  const { url } = daemonForSuite([
     "--model.path",
     testModelPath(),
     "--model.contextSize",
@@ -30,20 +30,10 @@ describe("tinyllamad serve: a client's share of the queue", () => {
     "--mqtt.enabled",
     "false",
   ]);
-  let url = "";
-
-  before(async () => {
-    url = await daemon.start();
-  });
-
-  after(async () => {
-    const { code } = await daemon.stop();
-    assert.equal(code, 0, `daemon exit code; stderr: ${daemon.stderr}`);
-  });
 
   it("refuses a flooding client past its share with E_QUEUE_FULL, accepts another client and serves it before the backlog", async () => {
-    const flooder = await ProtocolClient.connect(url);
-    const other = await ProtocolClient.connect(url);
+    const flooder = await ProtocolClient.connect(url());
+    const other = await ProtocolClient.connect(url());
     // Every message of both clients, in the order this process received them.
     const arrivals: ServerMessage[] = [];
     for (const client of [flooder, other])

@@ -2,10 +2,10 @@
  * With ws.token set, only clients presenting it (header or query) get a WebSocket.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { WebSocket } from "ws";
-import { DaemonProcess } from "../../harness/DaemonProcess.js";
 import { ProtocolClient } from "../../harness/ProtocolClient.js";
+import { daemonForSuite } from "../support/daemonForSuite.js";
 import { testModelPath } from "../support/testModels.js";
 
 const token = "s3cret-token";
@@ -23,27 +23,20 @@ function upgradeStatus(url: string, headers: Record<string, string> = {}): Promi
 }
 
 describe("WebSocket bearer token", () => {
-  const daemon = new DaemonProcess(
+  const { daemon, url } = daemonForSuite(
     ["--model.path", testModelPath(), "--model.contextSize", "256", "--ws.port", "0", "--mqtt.enabled", "false"],
     { TINYLLAMAD_WS_TOKEN: token },
   );
-  let url = "";
-  before(async () => {
-    url = await daemon.start();
-  });
-  after(async () => {
-    assert.equal((await daemon.stop()).code, 0);
-  });
 
   it("refuses a client without a token or with a wrong one (401)", async () => {
-    assert.equal(await upgradeStatus(url), 401);
-    assert.equal(await upgradeStatus(url, { authorization: "Bearer wrong" }), 401);
-    assert.equal(await upgradeStatus(`${url}?token=wrong`), 401);
+    assert.equal(await upgradeStatus(url()), 401);
+    assert.equal(await upgradeStatus(url(), { authorization: "Bearer wrong" }), 401);
+    assert.equal(await upgradeStatus(`${url()}?token=wrong`), 401);
   });
 
   it("accepts the token in the Authorization header or the query, and serves", async () => {
-    assert.equal(await upgradeStatus(url, { authorization: `Bearer ${token}` }), 101);
-    const client = await ProtocolClient.connect(`${url}?token=${token}`);
+    assert.equal(await upgradeStatus(url(), { authorization: `Bearer ${token}` }), 101);
+    const client = await ProtocolClient.connect(`${url()}?token=${token}`);
     try {
       const answer = await client.request({ id: "a", prompt: "Hi", max_tokens: 3, temperature: 0 });
       assert.equal(answer.final.type, "done");

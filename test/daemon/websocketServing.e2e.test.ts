@@ -3,10 +3,10 @@
  * model made by the project's generator, loaded by node-llama-cpp.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { getLlama, type Token } from "node-llama-cpp";
-import { DaemonProcess } from "../../harness/DaemonProcess.js";
 import { ProtocolClient } from "../../harness/ProtocolClient.js";
+import { daemonForSuite } from "../support/daemonForSuite.js";
 import { testModelPath } from "../support/testModels.js";
 
 const contextSize = 512;
@@ -41,7 +41,7 @@ async function nodeLlamaCppGreedy(modelPath: string, prompt: string, maxTokens: 
 
 describe("tinyllamad serve over WebSocket", () => {
   const modelPath = testModelPath();
-  const daemon = new DaemonProcess([
+  const { daemon, url } = daemonForSuite([
     "--model.path",
     modelPath,
     "--model.contextSize",
@@ -57,19 +57,9 @@ describe("tinyllamad serve over WebSocket", () => {
     "--mqtt.enabled",
     "false",
   ]);
-  let url = "";
-
-  before(async () => {
-    url = await daemon.start();
-  });
-
-  after(async () => {
-    const { code } = await daemon.stop();
-    assert.equal(code, 0, `daemon exit code; stderr: ${daemon.stderr}`);
-  });
 
   it("answers /healthz on the same port", async () => {
-    const response = await fetch(`${url.replace("ws://", "http://")}healthz`);
+    const response = await fetch(`${url().replace("ws://", "http://")}healthz`);
     assert.equal(response.status, 200);
     const body = (await response.json()) as { status: string; backend: string };
     assert.equal(body.status, "ok");
@@ -79,7 +69,7 @@ describe("tinyllamad serve over WebSocket", () => {
   it("streams greedy generation equal to node-llama-cpp's own greedy output", async () => {
     const prompt = "The robot in the garden said";
     const reference = await nodeLlamaCppGreedy(modelPath, prompt, 32);
-    const client = await ProtocolClient.connect(url);
+    const client = await ProtocolClient.connect(url());
     try {
       const answer = await client.request({ id: "greedy", prompt, max_tokens: 32, temperature: 0 });
       assert.equal(answer.final.type, "done", JSON.stringify(answer.final));
@@ -101,7 +91,7 @@ describe("tinyllamad serve over WebSocket", () => {
   });
 
   it("passes chat, json_schema, session and sampling fields through to the backend", async () => {
-    const client = await ProtocolClient.connect(url);
+    const client = await ProtocolClient.connect(url());
     try {
       const persona = `You are Bram, a gruff dwarf smith. ${"He hates elves and loves gold. ".repeat(6)}`;
       const chat = (id: string, question: string) =>
@@ -140,7 +130,7 @@ describe("tinyllamad serve over WebSocket", () => {
   });
 
   it("stream:false sends only the final answer", async () => {
-    const client = await ProtocolClient.connect(url);
+    const client = await ProtocolClient.connect(url());
     try {
       const answer = await client.request({ id: "quiet", prompt: "Hi", max_tokens: 6, stream: false, temperature: 0 });
       assert.equal(answer.tokens.length, 0);
@@ -152,7 +142,7 @@ describe("tinyllamad serve over WebSocket", () => {
   });
 
   it("serves 8 concurrent clients, each to a complete answer", async () => {
-    const clients = await Promise.all(Array.from({ length: 8 }, () => ProtocolClient.connect(url)));
+    const clients = await Promise.all(Array.from({ length: 8 }, () => ProtocolClient.connect(url())));
     try {
       const answers = await Promise.all(
         clients.map((client, i) =>
@@ -183,7 +173,7 @@ describe("tinyllamad serve over WebSocket", () => {
   });
 
   it("cancel mid-stream ends the request with finish_reason cancelled", async () => {
-    const client = await ProtocolClient.connect(url);
+    const client = await ProtocolClient.connect(url());
     try {
       const answer = client.answer("long");
       client.send({
@@ -216,7 +206,7 @@ describe("tinyllamad serve over WebSocket", () => {
 
   it("a disconnecting client frees its slot", async () => {
     // Fill every sequence with long requests from one client, then drop that client.
-    const hog = await ProtocolClient.connect(url);
+    const hog = await ProtocolClient.connect(url());
     for (let i = 0; i < parallelSequences; i++) {
       hog.send({
         type: "generate",
@@ -229,11 +219,11 @@ describe("tinyllamad serve over WebSocket", () => {
     for (let i = 0; i < parallelSequences; i++) await hog.tokensReceived(`hog${i}`, 1);
     hog.socket.terminate();
     await daemon.waitForLog((l) => l.msg === "client disconnected; cancelling its request" || l.msg === "serving");
-    const client = await ProtocolClient.connect(url);
+    const client = await ProtocolClient.connect(url());
     try {
       const answer = await client.request({ id: "after", prompt: "Hello", max_tokens: 8, temperature: 0 }, 30_000);
       assert.equal(answer.final.type, "done");
-      const health = (await (await fetch(`${url.replace("ws://", "http://")}healthz`)).json()) as {
+      const health = (await (await fetch(`${url().replace("ws://", "http://")}healthz`)).json()) as {
         queue: { running: number; cancelled: number };
       };
       assert.equal(health.queue.running, 0, "no generation left running for the dropped client");
@@ -290,7 +280,7 @@ describe("tinyllamad serve over WebSocket", () => {
     ];
     for (const testCase of cases) {
       it(`${testCase.name} → ${testCase.code}`, async () => {
-        const client = await ProtocolClient.connect(url);
+        const client = await ProtocolClient.connect(url());
         try {
           const answer = client.answer(testCase.id, 30_000);
           client.socket.send(testCase.send);
@@ -313,7 +303,7 @@ describe("tinyllamad serve over WebSocket", () => {
     }
 
     it("a duplicate id while the first is in flight → E_DUPLICATE_ID, the first still completes", async () => {
-      const client = await ProtocolClient.connect(url);
+      const client = await ProtocolClient.connect(url());
       try {
         client.send({ type: "generate", id: "dup", prompt: "One", max_tokens: 40, temperature: 0 });
         await client.tokensReceived("dup", 1);

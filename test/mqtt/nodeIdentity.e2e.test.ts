@@ -136,6 +136,8 @@ describe("one node id, two daemons (real Mosquitto)", () => {
     const node = "raced-board";
     const daemon = new DaemonProcess(daemonArgs(node, broker.url));
     await daemon.start();
+    const reader = await MqttProbeClient.connect(broker.url);
+    await reader.subscribe(`${base}/${node}/status`);
     // An instance that started earlier takes the session (same client id) and leaves its status.
     const earlier = await MqttProbeClient.connect(broker.url, {
       clientId: `tinyllamad_${node}`,
@@ -152,5 +154,15 @@ describe("one node id, two daemons (real Mosquitto)", () => {
     assert.equal(exit.code, 78, daemon.stderr);
     assert.match(daemon.stderr, /instance earlier-instance, started 2001-01-01T00:00:00.000Z, holds it/);
     assert.match(daemon.stderr, /mqtt\.nodeId/);
+    // The instance that stays owns the status topic: the one that stopped published no "offline" over it
+    // (neither its clean stop's nor its last will). The reader saw everything published since before the race.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const statuses = reader.received.filter((r) => r.topic === `${base}/${node}/status`).map((r) => r.message);
+    await reader.end();
+    assert.ok(statuses.length > 0, "the reader saw the status topic");
+    assert.deepEqual(
+      statuses.filter((s) => (s as { state?: string }).state === "offline"),
+      [],
+    );
   });
 });

@@ -1,14 +1,12 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
-import { ModelStore } from "../../models/store/ModelStore.js";
+import { readFile, writeFile } from "node:fs/promises";
+import { before, describe, it } from "node:test";
 import type { ModelStoreError } from "../../models/store/ModelStoreError.js";
 import { pullModel } from "../../models/store/pullModel.js";
 import { startModelFileServer } from "./modelFileServer.js";
+import { scratchStores } from "./scratchStores.js";
 import { type TestModel, testModel } from "./testCatalogEntry.js";
 
 const fastRetry = { attempts: 8, initialDelayMs: 5, maxDelayMs: 20, factor: 2 };
@@ -22,16 +20,10 @@ function hasCode(code: string) {
 
 describe("pullModel against a local HTTP server", () => {
   let model: TestModel;
-  let root: string;
-  let counter = 0;
-  const newStore = async () => new ModelStore(await mkdtemp(join(root, `store-${counter++}-`)));
+  const newStore = scratchStores("tinyllamad-pull-");
 
-  before(async () => {
+  before(() => {
     model = testModel();
-    root = await mkdtemp(join(tmpdir(), "tinyllamad-pull-"));
-  });
-  after(async () => {
-    await rm(root, { recursive: true, force: true });
   });
 
   it("resumes a download cut at random offsets and ends with the right sha256", async () => {

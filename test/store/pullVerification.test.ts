@@ -6,17 +6,15 @@
  */
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { before, describe, it } from "node:test";
 import { freePort } from "../../harness/freePort.js";
 import { loadModelCatalog, requireCatalogEntry } from "../../models/catalog/modelCatalog.js";
-import { ModelStore } from "../../models/store/ModelStore.js";
+import type { ModelStore } from "../../models/store/ModelStore.js";
 import type { ModelStoreError } from "../../models/store/ModelStoreError.js";
 import { pullModel } from "../../models/store/pullModel.js";
 import { formatEta, formatProgressLine } from "../../models/store/pullProgressRenderer.js";
 import { startModelFileServer } from "./modelFileServer.js";
+import { scratchStores } from "./scratchStores.js";
 import { type TestModel, testModel } from "./testCatalogEntry.js";
 
 const fastRetry = { attempts: 6, initialDelayMs: 5, maxDelayMs: 20, factor: 2 };
@@ -34,16 +32,10 @@ describe("pulling against the verified catalog", () => {
   const catalog = loadModelCatalog();
   const defaultEntry = requireCatalogEntry(catalog, catalog.defaultModel);
   let model: TestModel;
-  let root: string;
-  let counter = 0;
-  const newStore = async () => new ModelStore(await mkdtemp(join(root, `store-${counter++}-`)));
+  const newStore = scratchStores("tinyllamad-verify-");
 
-  before(async () => {
+  before(() => {
     model = testModel();
-    root = await mkdtemp(join(tmpdir(), "tinyllamad-verify-"));
-  });
-  after(async () => {
-    await rm(root, { recursive: true, force: true });
   });
 
   it("the default entry refuses a mirror's file of the wrong size before storing a byte", async () => {

@@ -73,6 +73,8 @@ export class MqttTransport {
   private readonly store: AnswerStore;
   private readonly handler: MqttRequestHandler;
   private accepting = false;
+  /** False once another instance holds this node id: nothing more is published on its status topic. */
+  private ownsStatusTopic = true;
   private replayed = false;
   private statusTimer: NodeJS.Timeout | undefined;
   private statusThrottle: NodeJS.Timeout | undefined;
@@ -116,6 +118,16 @@ export class MqttTransport {
       log: options.log,
       admin: options.admin,
     });
+  }
+
+  /**
+   * Another instance with this node id keeps serving (NodeIdentityGuard): its retained status must
+   * stay, so this one publishes no further status, not even the "offline" of a clean stop.
+   */
+  relinquishStatusTopic(): void {
+    this.ownsStatusTopic = false;
+    clearInterval(this.statusTimer);
+    clearTimeout(this.statusThrottle);
   }
 
   get connected(): boolean {
@@ -213,7 +225,7 @@ export class MqttTransport {
     this.node = undefined;
     this.fleet = undefined;
     await fleet?.end();
-    if (node?.connected) {
+    if (node?.connected && this.ownsStatusTopic) {
       await node.client
         .publishAsync(this.topics.status, JSON.stringify(this.offlineMessage()), { qos: 1, retain: true })
         .catch(() => undefined);
@@ -298,7 +310,7 @@ export class MqttTransport {
    */
   publishStatus(): void {
     const client = this.node?.client;
-    if (!client?.connected) return;
+    if (!client?.connected || !this.ownsStatusTopic) return;
     const { ledger } = this.options;
     const figures = this.options.status();
     const status: NodeStatusMessage = {
