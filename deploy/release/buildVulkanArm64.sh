@@ -2,8 +2,9 @@
 # Cross-builds node-llama-cpp's own llama.cpp source (the git bundle inside the pinned node-llama-cpp package)
 # for linux arm64 with Vulkan, on an x86-64 Debian 12 machine, and prints the folder of the result:
 # llama-addon.node, libggml-vulkan.so, the CPU variants (armv8.0 for the Pi 4's A72, armv8.2 with
-# dot-product/fp16 for the A76 of the Pi 5 and RK3588, armv8.6, armv9.2, as in the prebuilt linux-arm64
-# package) and _nlcBuildMetadata.json — a folder node-llama-cpp loads as its "linux-arm64-vulkan" binary.
+# dot-product/fp16 for the A76 of the Pi 5 and RK3588, armv8.6, as in the prebuilt linux-arm64 package,
+# which also has armv9.2 variants that Debian 12's GCC 12 cannot build) and _nlcBuildMetadata.json — a
+# folder node-llama-cpp loads as its "linux-arm64-vulkan" binary.
 #
 #   deploy/release/buildVulkanArm64.sh REPO_ROOT WORK_DIR      (called by cross-compile.sh linux-arm64-vulkan)
 #
@@ -12,9 +13,10 @@
 # `apt-get download` under a private APT state in WORK_DIR (the machine's sources and dpkg database are never
 # touched) and checked against the sha256 pinned below. Debian 12's glslc (shaderc 2023.2) lacks
 # GL_KHR_cooperative_matrix, which two Intel-Xe-only flash-attention decode shaders need unconditionally:
-# llamaCppVulkanCoopmatGuard.diff builds them (and the code path that uses them) only where glslc supports the
-# extension, as llama.cpp already does for its other cooperative-matrix shaders. The boards' GPUs never take
-# that path.
+# llamaCppDebian12Guards.diff builds them (and the code path that uses them) only where glslc supports the
+# extension, as llama.cpp already does for its other cooperative-matrix shaders (the boards' GPUs never take
+# that path), and builds the armv9.2 CPU variants only where the compiler knows -march=armv9.2-a+sme
+# (GCC 12 does not; no board here is armv9: ggml picks armv8.6 or lower on them).
 #
 # The result is cached in WORK_DIR/vulkan-arm64/out/<key>, where <key> hashes every input: the
 # node-llama-cpp package (its llama/ folder: source bundle, addon, CMake files, patches, toolchains), the
@@ -28,7 +30,7 @@ set -euo pipefail
 readonly repo_root="$1"
 readonly work="$2/vulkan-arm64"
 readonly here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-readonly guard_patch="$here/llamaCppVulkanCoopmatGuard.diff"
+readonly guard_patch="$here/llamaCppDebian12Guards.diff"
 readonly llama_package="$repo_root/node_modules/node-llama-cpp"
 readonly folder_name=linux-arm64-vulkan
 # Debian 13 (trixie) packages: "package:arch version sha256". apt checks them against the signed archive;
