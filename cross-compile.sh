@@ -8,7 +8,8 @@
 # (deploy/debian/buildDeb.sh, dpkg-deb only) and its .sha256; for linux-arm64-vulkan (the linux-arm64
 # bundle plus llama.cpp cross-built for aarch64 with Vulkan, deploy/release/buildVulkanArm64.sh, cached by
 # its inputs) tinyllamad-vulkan_<version>_arm64.deb.
-# A bundle holds: compiled JavaScript (dist/daemon, dist/hal, dist/models, dist/protocol), production node_modules
+# A bundle holds: compiled JavaScript (dist/daemon, dist/hal, dist/models, dist/protocol,
+# dist/client: the typed client, importable as tinyllamad/client from the bundle), production node_modules
 # resolved for the target CPU (node-llama-cpp's prebuilt for it, koffi's prebuild for it; other
 # platforms' prebuilt packages pruned), a Node 22 LTS runtime for the target (npm's node-linux-<arch>,
 # version and sha512 pinned below),
@@ -46,7 +47,7 @@ readonly all_targets="linux-arm64 linux-x64 linux-armv7l linux-arm64-vulkan"
 # The compiled source folders a bundle ships. Development tools (devtools/: the test-model generator and
 # GGUF writer), tests, benchmarks and the harness stay out; test/architecture checks that nothing shipped
 # imports them (models make-test loads devtools/ only when run, and says so where it is absent).
-readonly bundled_parts="daemon hal models protocol"
+readonly bundled_parts="daemon hal models protocol client"
 
 log() { printf 'cross-compile: %s\n' "$*" >&2; }
 die() {
@@ -146,11 +147,18 @@ compile_javascript() {
   log "compiling TypeScript → $compiled_js"
   (cd "$repo_root" && npx tsc -p tsconfig.json --outDir "$compiled_js") ||
     die "TypeScript compilation failed (npx tsc -p tsconfig.json); fix the errors above"
+  # The web page's browser modules (DOM, not Node): their own tsconfig, into daemon/ui/browser.
+  (cd "$repo_root" && npx tsc -p tsconfig.ui.json --outDir "$compiled_js/daemon/ui/browser") ||
+    die "TypeScript compilation of the web page failed (npx tsc -p tsconfig.ui.json); fix the errors above"
+  # The client's type declarations, for code that imports tinyllamad/client from the installed bundle.
+  (cd "$repo_root" && npx tsc -p tsconfig.client.json --outDir "$compiled_js") ||
+    die "TypeScript declarations of the client failed (npx tsc -p tsconfig.client.json)"
   local part
   for part in $bundled_parts; do
     [ -d "$compiled_js/$part" ] || die "compiled JavaScript lacks $part/"
   done
   [ -f "$compiled_js/daemon/cli.js" ] || die "compiled JavaScript lacks daemon/cli.js"
+  [ -f "$compiled_js/daemon/ui/browser/main.js" ] || die "compiled JavaScript lacks the web page (daemon/ui/browser/main.js)"
   chmod 0755 "$compiled_js/daemon/cli.js"
 }
 
@@ -282,7 +290,7 @@ write_bundle_package_json() {
   node -e '
     const p = require(process.argv[1]);
     const out = { name: p.name, version: p.version, description: p.description, license: p.license,
-      type: p.type, engines: p.engines, bin: p.bin, dependencies: p.dependencies, private: true };
+      type: p.type, engines: p.engines, bin: p.bin, exports: p.exports, dependencies: p.dependencies, private: true };
     require("fs").writeFileSync(process.argv[2], JSON.stringify(out, null, 2) + "\n");
   ' "$repo_root/package.json" "$1"
 }

@@ -59,6 +59,8 @@ export class Daemon {
       environment?: NodeJS.ProcessEnv;
       /** A fault found while serving that restarting cannot fix (another instance with this node id): the caller stops and exits 78. */
       onFatal?: (error: Error) => void;
+      /** Rereads the configuration and applies it, as SIGHUP does (serve passes its SIGHUP handler). */
+      reload?: () => void;
     } = {},
   ) {
     this.componentLevels = parseComponentLevels(config.log.componentLevels);
@@ -77,6 +79,12 @@ export class Daemon {
       fallbacks: () => this.backends.fallbacks,
       calibration: () => this.backends.calibration,
       queue: () => this.scheduler?.stats(),
+      nodeId: () => this.config.mqtt.nodeId,
+      quantization: () => this.backends.quantization,
+      plan: () => {
+        const plan = this.backends.servingPlan;
+        return plan && { reasons: plan.reasons, cores: plan.cpuList, candidates: plan.candidates };
+      },
       liveness: () =>
         checkLiveness({
           scheduler: this.scheduler,
@@ -158,6 +166,7 @@ export class Daemon {
           swapModel: (path) => this.swapModel(path, "admin"),
         }),
       fatal: (error) => this.options.onFatal?.(error),
+      reload: () => this.options.reload?.(),
       environment: this.options.environment ?? process.env,
       shared: {},
     };

@@ -31,6 +31,14 @@ export interface NodeStatusSources {
   fallbacks(): readonly BackendFallback[];
   calibration(): Calibration | undefined;
   liveness(): { alive: boolean; reason?: string };
+  /** The node's name (mqtt.nodeId; the node has it even with MQTT off). */
+  nodeId(): string;
+  /** The MQTT connection; undefined while MQTT is off. `fleet`: taking fleet-wide requests now. */
+  mqtt(): { connected: boolean; fleet: boolean } | undefined;
+  /** Why the HAL planned the serving backend (doctor's reasons) and the cores it runs on. */
+  plan(): { reasons: readonly string[]; cores: readonly number[]; candidates: readonly string[] } | undefined;
+  /** The serving model's quantization from its GGUF header (e.g. Q4_K_M); null when unknown. */
+  quantization(): string | null;
 }
 
 /** The MQTT status message's figures; the transport adds what only it knows (node, fleet, ledger, instance). */
@@ -153,7 +161,21 @@ export class NodeStatus extends EventEmitter<NodeStatusEvents> {
       throttled: thermal?.throttled ?? false,
       uptime_s: this.uptimeSeconds(),
       queue: this.sources.queue?.() ?? null,
+      node_id: this.sources.nodeId?.() ?? null,
+      quantization: info ? (this.sources.quantization?.() ?? null) : null,
+      plan: info ? this.planSummary() : null,
+      mqtt: this.mqttConnection(),
     };
+  }
+
+  private planSummary(): { reasons: string[]; cores: number[]; candidates: string[] } | null {
+    const plan = this.sources.plan?.();
+    return plan ? { reasons: [...plan.reasons], cores: [...plan.cores], candidates: [...plan.candidates] } : null;
+  }
+
+  private mqttConnection(): { enabled: boolean; connected: boolean; fleet: boolean } {
+    const mqtt = this.sources.mqtt?.();
+    return mqtt ? { enabled: true, ...mqtt } : { enabled: false, connected: false, fleet: false };
   }
 
   /** The MQTT status topic's figures. */

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { closestFlag, unknownOptionMessage } from "../models/cli/closestFlag.js";
 /**
- * The `tinyllamad` command: `serve` (the daemon), `config --print`, `doctor`, `models …`, `ask`.
+ * The `tinyllamad` command: `serve` (the daemon), `config --print`, `doctor`, `models …`, `chat`, `run` (`ask`).
  * Every command answers `--help`/`-h`; a mistyped flag is named with the closest real one. Each command's
  * module is imported only when it runs, so help and usage errors answer at once.
  */
@@ -18,7 +18,9 @@ Commands:
   doctor [--json] [--root DIR]              what the board has, what would run and why, which models fit
   models catalog|pull|list|verify|rm|info   the models that can be pulled, and the model store (docs/models.md)
   models make-test --out FILE [...]         write a random-weight TinyLlama-shaped test model
-  ask PROMPT…                               ask a running daemon one question, print the answer
+  chat [--url URL]                          talk with a running daemon in the terminal (/? for its commands)
+  run PROMPT…                               ask a running daemon one question, the answer on stdout (ask: the same)
+  homeassistant remove                      remove this node's device from Home Assistant (MQTT discovery)
   --version                                 print the version
 
 \`tinyllamad <command> --help\` shows a command's options.
@@ -39,7 +41,7 @@ async function printConfig(args: string[]): Promise<number> {
   return 0;
 }
 
-const commands = ["serve", "config", "doctor", "models", "ask", "help", "version"];
+const commands = ["serve", "config", "doctor", "models", "chat", "run", "ask", "homeassistant", "help", "version"];
 
 function unknownCommandMessage(command: string): string {
   const suggestion = command.startsWith("-") ? undefined : closestFlag(command, commands);
@@ -72,9 +74,18 @@ async function main(argv: string[]): Promise<number> {
         const { runModelsCommand } = await import("../models/cli/modelsCommand.js");
         return await runModelsCommand(args, { stdout: process.stdout, stderr: process.stderr });
       }
+      case "run":
       case "ask": {
-        const { runAskCommand } = await import("./commands/askCommand.js");
-        return await runAskCommand(args, { stdout: process.stdout, stderr: process.stderr });
+        const { runRunCommand } = await import("./commands/runCommand.js");
+        return await runRunCommand(command, args, process);
+      }
+      case "chat": {
+        const { runChatCommand } = await import("./commands/chatCommand.js");
+        return await runChatCommand(args, process);
+      }
+      case "homeassistant": {
+        const { runHomeAssistantCommand } = await import("./commands/homeAssistantCommand.js");
+        return await runHomeAssistantCommand(args, { stdout: process.stdout, stderr: process.stderr });
       }
       case "--version":
       case "-v":

@@ -28,6 +28,11 @@ export const errorCatalogue = {
   E_TIMEOUT: "An operator request (admin swap_model) did not finish within its time limit; nothing changed.",
   E_FORBIDDEN: "The request's Origin or Host is not allowed, or the caller may not do this.",
   E_TOO_MANY_CONNECTIONS: "The WebSocket connection limit is reached; retry later or use another node.",
+  E_UNREACHABLE: "Client library: the daemon could not be reached (nothing listening, or it kept refusing) in time.",
+  E_CONNECTION_LOST:
+    "Client library: the connection closed before the request's final answer; the daemon cancels what it was answering.",
+  E_MODEL_NOT_FOUND:
+    "The request names a model this node does not serve (the OpenAI- and Ollama-compatible HTTP APIs' `model`).",
 } as const;
 
 export type ErrorCode = keyof typeof errorCatalogue;

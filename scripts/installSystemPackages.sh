@@ -13,8 +13,9 @@ set -eu
 suite="${1:-test}"
 # `npm test`: git (vocabulary extraction), gcc + libc6-dev (the persistent threadpool library), Mosquitto
 # (the broker and mosquitto_passwd), openssl (TLS certificates), python3 (the sd_notify listener),
-# systemd (systemd-analyze checks the unit) and procps (its /bin/kill is the unit's ExecReload).
-test_packages="git gcc libc6-dev mosquitto mosquitto-clients openssl procps python3 systemd"
+# systemd (systemd-analyze checks the unit), procps (its /bin/kill is the unit's ExecReload) and chromium
+# (the web page's test drives Debian's browser through puppeteer-core; no browser is downloaded).
+test_packages="git gcc libc6-dev mosquitto mosquitto-clients openssl procps python3 systemd chromium"
 # `npm run test:slow` and the benchmark: llama.cpp's tools (g++ make cmake), the arm64 bundle under qemu
 # (cross compiler, qemu-user-static with binfmt, arm64 libc), the Ansible role, lavapipe for Vulkan, and
 # lintian for the Debian package.

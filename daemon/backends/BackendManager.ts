@@ -18,6 +18,7 @@ import { expectedPrefillRate } from "../../hal/plan/expectedPrefillRate.js";
 import type { BackendPlan } from "../../hal/plan/planBackend.js";
 import { type HardwareReport, probeHardware } from "../../hal/probes/probeHardware.js";
 import { defaultStoreDirectory, ModelMissingError, resolveModelPath } from "../../models/store/defaultModelLocation.js";
+import { inspectModel } from "../../models/store/inspectModel.js";
 import { assertGgufModelFile } from "../admin/assertGgufModelFile.js";
 import { resolveSwapModelPath } from "../admin/resolveSwapModelPath.js";
 import { settleWithin } from "../admin/settleWithin.js";
@@ -77,6 +78,7 @@ export class BackendManager {
   private prefillRate: { key: string; tokensPerSecond: number | null } | undefined;
   readonly fallbacks: BackendFallback[] = [];
   calibration: Calibration | undefined;
+  private servingQuantization: { path: string; value: string | null } | undefined;
 
   constructor(private readonly options: BackendManagerOptions) {}
 
@@ -88,6 +90,16 @@ export class BackendManager {
 
   get current(): Backend | undefined {
     return this.backend;
+  }
+
+  /** The plan the serving backend was loaded with (its reasons and cores), for the status. */
+  get servingPlan(): BackendPlan | undefined {
+    return this.loaded?.plan;
+  }
+
+  /** The serving model's quantization as its GGUF header names it (null: unknown, or not read yet). */
+  get quantization(): string | null {
+    return this.servingQuantization?.path === this.loaded?.path ? (this.servingQuantization?.value ?? null) : null;
   }
 
   private get config(): TinyllamadConfig {
@@ -277,6 +289,19 @@ export class BackendManager {
     }
   }
 
+  /** Reads the header in the background: the status shows the quantization once known, serving never waits. */
+  private readQuantization(path: string): void {
+    if (path.endsWith(".rkllm")) return;
+    inspectModel(path).then(
+      (inspection) => {
+        this.servingQuantization = { path, value: inspection.quantization };
+      },
+      () => {
+        this.servingQuantization = { path, value: null };
+      },
+    );
+  }
+
   /** The one load → swap → unload path. With a time limit, a late load is freed when it arrives. */
   private async replace(target: LoadTarget, timeoutMs?: number): Promise<ReplaceResult> {
     const current = this.backend;
@@ -334,6 +359,7 @@ export class BackendManager {
   private async install(next: Backend, target: LoadTarget): Promise<BackendInfo> {
     this.backend = next;
     this.loaded = target;
+    this.readQuantization(target.path);
     const info = next.info();
     this.options.onServing?.(info);
     const swapped = this.scheduler?.swapBackend(next, info.parallelSequences);

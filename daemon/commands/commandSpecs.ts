@@ -4,6 +4,7 @@
  * `models` parses its own options (models/cli/modelsCommand.ts).
  */
 import { configFlags } from "../config/parseConfigArgs.js";
+import { chatHelp } from "./ChatSession.js";
 
 export interface CommandSpec {
   readonly usage: string;
@@ -12,6 +13,11 @@ export interface CommandSpec {
   /** Whether the command also takes `--config FILE` and every `--<setting> VALUE`. */
   readonly readsConfig: boolean;
 }
+
+const connectionNote = `The daemon: --url URL (default ws://127.0.0.1:<ws.port>/ from the configuration, ws.host and ws.port);
+the token: --token TOKEN, else TINYLLAMAD_TOKEN, else the configuration's ws.token (TINYLLAMAD_WS_TOKEN).
+  --url URL          the daemon's WebSocket URL
+  --token TOKEN      the daemon's ws.token`;
 
 const configNote = `Settings: --config FILE and --<key> VALUE for every key of \`tinyllamad config --print\`
 (docs/configuration.md), e.g. --ws.port 9000 --model.path FILE.`;
@@ -53,19 +59,59 @@ ${configNote}`,
     flags: ["--json", "--root", "--arch", "--recalibrate"],
     readsConfig: true,
   },
-  ask: {
-    usage: `Usage: tinyllamad ask [--url URL] [--max-tokens N] [--system TEXT] [--json] [--config FILE] PROMPT…
+  run: oneShotSpec("run"),
+  ask: oneShotSpec("ask", "\n`ask` is the older name of `tinyllamad run`; the two are the same command."),
+  chat: {
+    usage: `Usage: tinyllamad chat [--url URL] [--token TOKEN] [--system TEXT] [--max-tokens N] [--temperature T] [--config FILE]
 
-Sends one chat message to a running daemon over WebSocket and prints the answer as it streams.
-The address and token come from the configuration (ws.host, ws.port, ws.token) unless --url is given.
-  --url URL          the daemon's WebSocket URL (default ws://127.0.0.1:<ws.port>/)
-  --max-tokens N     longest answer in tokens (default 256)
-  --system TEXT      a system message before the prompt
-  --json             print the protocol messages as JSON lines instead of the text`,
-    flags: ["--url", "--max-tokens", "--system", "--json"],
+A conversation with a running daemon in the terminal: the answer streams as it comes, and the
+conversation is kept until /reset. Ctrl-C stops the answer being written (the daemon stops too);
+Ctrl-C at an empty prompt, Ctrl-D or /bye leaves. A message between """ and """ may span lines.
+${connectionNote}
+  --system TEXT      the system message (also /system TEXT)
+  --max-tokens N     longest answer in tokens (also /set max_tokens N; default: the daemon's)
+  --temperature T    0 = greedy (also /set temperature T)
+
+In the chat:
+${chatHelp.replace(/^/gm, "  ")}`,
+    flags: ["--url", "--token", "--system", "--max-tokens", "--temperature"],
+    readsConfig: true,
+  },
+  homeassistant: {
+    usage: `Usage: tinyllamad homeassistant remove [--config FILE] [--<key> VALUE…]
+
+Removes this node's device and entities from Home Assistant: publishes an empty retained message on
+each of its MQTT discovery topics (homeassistant.discoveryPrefix) on the configured broker (mqtt.url).
+Stop the node, or set homeassistant.enabled=false, first: a running node with it on announces itself
+again. See docs/home-assistant.md.
+
+${configNote}`,
+    flags: [],
     readsConfig: true,
   },
 };
+
+function oneShotSpec(name: string, note = ""): CommandSpec {
+  return {
+    usage: `Usage: tinyllamad ${name} [--url URL] [--token TOKEN] [--max-tokens N] [--system TEXT] [--temperature T] [--json] [--config FILE] PROMPT…
+
+Sends one chat message to a running daemon and prints the answer on stdout as it streams; errors go
+to stderr. With no PROMPT the message is read from stdin; piped stdin after a PROMPT is added to it
+(git diff | tinyllamad ${name} "Summarise this change:"). Ctrl-C cancels the answer.${note}
+${connectionNote}
+  --max-tokens N     longest answer in tokens (default 256)
+  --system TEXT      a system message before the prompt
+  --temperature T    0 = greedy (default: the daemon's, 0.8)
+  --json             print the protocol messages as JSON lines instead of the text
+
+Exit codes: 0 answered; 1 the daemon refused or failed the request (its E_… code on stderr);
+2 usage; 69 the daemon cannot be reached or the connection was lost; 75 busy, loading or stopping:
+try again later (E_QUEUE_FULL, E_NOT_READY, E_SHUTTING_DOWN, E_TOO_MANY_CONNECTIONS, E_INTERRUPTED);
+77 a wrong or missing token (E_UNAUTHORIZED, E_FORBIDDEN); 130 cancelled with Ctrl-C.`,
+    flags: ["--url", "--token", "--max-tokens", "--system", "--temperature", "--json"],
+    readsConfig: true,
+  };
+}
 
 export const helpFlags: readonly string[] = ["--help", "-h"];
 

@@ -17,7 +17,22 @@ export async function serve(args: string[]): Promise<number> {
   log.info({ component: "daemon", version: packageVersion() }, "starting tinyllamad");
   let stopping: Promise<void> | undefined;
   let endFatally: ((error: Error) => void) | undefined;
-  const daemon = new Daemon(config, log, { onFatal: (error) => endFatally?.(error) });
+  // SIGHUP, and a plugin's reload request (the Home Assistant button), take the same path.
+  function reloadConfiguration(): void {
+    try {
+      const next = loadConfig({ argv: args }).config;
+      daemon.reload(next);
+    } catch (error) {
+      log.error(
+        { component: "daemon", err: (error as Error).message },
+        "reload refused: the new configuration is invalid; keeping the old one",
+      );
+    }
+  }
+  const daemon = new Daemon(config, log, {
+    onFatal: (error) => endFatally?.(error),
+    reload: () => reloadConfiguration(),
+  });
   const exitCode = new Promise<number>((resolve) => {
     // A fault restarting cannot fix (another instance uses this node id): stop, exit 78, no retry.
     endFatally = (error) => {
@@ -47,17 +62,7 @@ export async function serve(args: string[]): Promise<number> {
     process.on("SIGTERM", onSignal);
     process.on("SIGINT", onSignal);
   });
-  process.on("SIGHUP", () => {
-    try {
-      const next = loadConfig({ argv: args }).config;
-      daemon.reload(next);
-    } catch (error) {
-      log.error(
-        { component: "daemon", err: (error as Error).message },
-        "reload refused: the new configuration is invalid; keeping the old one",
-      );
-    }
-  });
+  process.on("SIGHUP", reloadConfiguration);
 
   try {
     await daemon.start();

@@ -64,7 +64,7 @@ export interface TinyllamadConfig {
   };
   limits: { defaultMaxTokens: number; maxMaxTokens: number; maxMessageBytes: number; maxPromptChars: number };
   ws: { enabled: boolean; host: string; port: number; token: string; maxConnections: number; idleTimeoutMs: number };
-  http: { allowedOrigins: string[]; allowedHosts: string[] };
+  http: { allowedOrigins: string[]; allowedHosts: string[]; ui: boolean; compatibleApis: boolean };
   state: { directory: string };
   admin: { token: string; modelDirectories: string[]; swapTimeoutMs: number };
   thermal: { limitCelsius: number; pollMs: number };
@@ -90,6 +90,12 @@ export interface TinyllamadConfig {
     journalMaxBytes: number;
     fleet: boolean;
     fleetGroup: string;
+  };
+  homeassistant: {
+    enabled: boolean;
+    discoveryPrefix: string;
+    configurationUrl: string;
+    ask: boolean;
   };
   log: { level: LogLevel; componentLevels: string; prompts: boolean };
 }
@@ -290,6 +296,16 @@ const settingsWithoutNames: convict.Schema<TinyllamadConfig> = {
       default: [],
       format: stringList,
     }),
+    ui: setting({
+      doc: "Serve the built-in web page at / of the HTTP port: the node's live status, charts and a chat playground (docs/web-page.md). It stays behind the Host/Origin checks, and its data (the status stream, the WebSocket API) behind ws.token. false: / answers 404.",
+      default: true,
+      format: boolean,
+    }),
+    compatibleApis: setting({
+      doc: "Serve the OpenAI-compatible API (/v1/models, /v1/chat/completions, /v1/completions) and the Ollama-compatible API (/api/tags, /api/chat, /api/generate, …) on the HTTP server (docs/http.md). They take ws.token as their bearer token and, like the WebSocket API, refuse to start beyond loopback without one. Browser pages of http.allowedOrigins get CORS headers; no other origin does.",
+      default: true,
+      format: boolean,
+    }),
   },
   thermal: {
     limitCelsius: setting({
@@ -430,6 +446,28 @@ const settingsWithoutNames: convict.Schema<TinyllamadConfig> = {
       doc: "Shared-subscription group ($share/<fleetGroup>/...) through which nodes split fleet-wide requests.",
       default: "tinyllamad",
       format: mqttTopicLevel,
+    }),
+  },
+  homeassistant: {
+    enabled: setting({
+      doc: "Announce this node to Home Assistant by MQTT discovery (docs/home-assistant.md): one device with sensors read from the retained status topic and a reload button. Needs mqtt.enabled. Off removes this node's discovery messages from the broker.",
+      default: true,
+      format: boolean,
+    }),
+    discoveryPrefix: setting({
+      doc: "Home Assistant's MQTT discovery prefix (its MQTT integration setting of the same name).",
+      default: "homeassistant",
+      format: mqttTopicPrefix,
+    }),
+    configurationUrl: setting({
+      doc: "The link Home Assistant shows on the device page. Empty: http://<host>:<port>/ of this node's HTTP listener (the machine's hostname when it listens on every address).",
+      default: "",
+      format: text,
+    }),
+    ask: setting({
+      doc: "Also announce a text entity whose value is sent to the model as a prompt, with the answer on a sensor. Off by default: anyone who may publish to <baseTopic>/<nodeId>/homeassistant/ask on the broker can then spend this board's CPU (docs/home-assistant.md).",
+      default: false,
+      format: boolean,
     }),
   },
   log: {

@@ -11,6 +11,7 @@ import type { AdminRequest, ServerMessage } from "../protocol/messages.js";
 import type { ProtocolLimits } from "../protocol/parseClientMessage.js";
 import type { Scheduler } from "../scheduler/Scheduler.js";
 import type { HttpServer } from "../transports/http/HttpServer.js";
+import type { NodeMqttLink } from "../transports/mqtt/NodeMqttLink.js";
 
 export interface DaemonContext {
   /** The configuration now (SIGHUP changes the reloadable settings). */
@@ -24,11 +25,16 @@ export interface DaemonContext {
   logFor(component: string): Logger;
   /** Answers operator requests (model swap, status); checks the admin token itself. */
   admin(request: AdminRequest): Promise<ServerMessage>;
+  /** Reloads the configuration as SIGHUP does (a no-op where the process has no configuration to reread). */
+  reload(): void;
   /** A fault found while serving that restarting cannot fix: the daemon stops and exits 78. */
   fatal(error: Error): void;
   environment: NodeJS.ProcessEnv;
-  /** Parts a plugin offers to the plugins after it (the HTTP server the WebSocket API upgrades on). */
-  shared: { http?: HttpServer };
+  /**
+   * Parts a plugin offers to the plugins after it (the HTTP server the WebSocket API upgrades on,
+   * the node's MQTT connection that Home Assistant discovery publishes on).
+   */
+  shared: { http?: HttpServer; mqtt?: NodeMqttLink };
 }
 
 export interface DaemonPlugin {

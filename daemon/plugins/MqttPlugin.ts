@@ -16,11 +16,11 @@ import { nodeClientId, nodeTopics } from "../transports/mqtt/mqttTopics.js";
 import { NodeIdentityGuard } from "../transports/mqtt/NodeIdentityGuard.js";
 import type { DaemonContext, DaemonPlugin } from "./DaemonPlugin.js";
 
-function readOptionalFile(path: string): Buffer | undefined {
+export function readOptionalFile(path: string): Buffer | undefined {
   return path.length > 0 ? readFileSync(path) : undefined;
 }
 
-function readSecretFile(path: string): string {
+export function readSecretFile(path: string): string {
   return path.length > 0 ? (readFileSync(path, "utf8").split("\n")[0] ?? "").trim() : "";
 }
 
@@ -145,6 +145,8 @@ export class MqttPlugin implements DaemonPlugin {
       status: () => context.status.mqttFigures(),
     });
     this.transport = transport;
+    context.shared.mqtt = transport.link();
+    context.status.readFrom({ mqtt: () => ({ connected: transport.connected, fleet: transport.fleetMember }) });
     // State, model progress and swaps are published at once; queue changes the transport throttles itself.
     context.status.on("change", () => {
       // Stopping: the clean stop publishes "offline" itself; nothing in between.

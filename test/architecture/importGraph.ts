@@ -13,23 +13,42 @@ export interface ImportEdge {
   to: string;
   /** `import("…")`, evaluated only when reached, as opposed to a static import or re-export. */
   dynamic: boolean;
+  /** `import type …` / `export type … from`: erased by the compiler, nothing is loaded at run time. */
+  typeOnly: boolean;
 }
 
-const staticSpecifier = /\bfrom\s+"(\.{1,2}\/[^"]+)"|^\s*import\s+"(\.{1,2}\/[^"]+)"/gm;
-const dynamicSpecifier = /\bimport\(\s*"(\.{1,2}\/[^"]+)"\s*\)/g;
+/** An import or re-export statement with its `from "…"` (across lines; a specifier holds no quote or semicolon before). */
+const fromStatement = /^[ \t]*(?:import|export)(\s+type\b)?[^;"]*?\bfrom\s+"([^"]+)"/gm;
+const bareImport = /^\s*import\s+"([^"]+)"/gm;
+const dynamicSpecifier = /\bimport\(\s*"([^"]+)"\s*\)/g;
+const isRelative = (specifier: string) => specifier.startsWith("./") || specifier.startsWith("../");
+
+/** Every import of one source file: relative ones as written, packages ("ws", "node:fs") by name. */
+function specifiersOf(source: string): Array<{ specifier: string; dynamic: boolean; typeOnly: boolean }> {
+  const found: Array<{ specifier: string; dynamic: boolean; typeOnly: boolean }> = [];
+  for (const match of source.matchAll(fromStatement))
+    if (match[2]) found.push({ specifier: match[2], dynamic: false, typeOnly: match[1] !== undefined });
+  for (const match of source.matchAll(bareImport))
+    if (match[1]) found.push({ specifier: match[1], dynamic: false, typeOnly: false });
+  for (const match of source.matchAll(dynamicSpecifier))
+    if (match[1]) found.push({ specifier: match[1], dynamic: true, typeOnly: false });
+  return found;
+}
 
 /** The relative imports of one source file (package imports such as "node:fs" are not edges). */
 export function importsOf(file: string, source: string): ImportEdge[] {
   const resolve = (specifier: string): string =>
     posix.normalize(posix.join(posix.dirname(file), specifier)).replace(/\.js$/, ".ts");
-  const edges: ImportEdge[] = [];
-  for (const match of source.matchAll(staticSpecifier)) {
-    const specifier = match[1] ?? match[2];
-    if (specifier) edges.push({ from: file, to: resolve(specifier), dynamic: false });
-  }
-  for (const match of source.matchAll(dynamicSpecifier))
-    if (match[1]) edges.push({ from: file, to: resolve(match[1]), dynamic: true });
-  return edges;
+  return specifiersOf(source)
+    .filter(({ specifier }) => isRelative(specifier))
+    .map(({ specifier, dynamic, typeOnly }) => ({ from: file, to: resolve(specifier), dynamic, typeOnly }));
+}
+
+/** The packages a source file loads when it runs (type-only imports left out). */
+export function packageImportsOf(source: string): string[] {
+  return specifiersOf(source)
+    .filter(({ specifier, typeOnly }) => !isRelative(specifier) && !typeOnly)
+    .map(({ specifier }) => specifier);
 }
 
 /** Every .ts file under `folder` (relative to `root`), in posix form. */
@@ -55,16 +74,34 @@ export function importGraph(root: string, folders: readonly string[]): ImportEdg
 
 export const topFolder = (file: string): string => file.split("/")[0] ?? file;
 
-/** Edges from `from`'s folder to a folder it may not import (statically, or at all when dynamic is not allowed). */
+/**
+ * Edges from `from`'s folder to a folder it may not import (statically, or at all when dynamic is not
+ * allowed); `allowedTypeOnly` lists files a folder may import types from (nothing of them runs).
+ */
 export function layeringViolations(
   edges: readonly ImportEdge[],
   mayImport: Readonly<Record<string, readonly string[]>>,
   allowedDynamic: readonly { from: string; to: string }[] = [],
+  allowedTypeOnly: readonly { fromFolder: string; to: string }[] = [],
 ): ImportEdge[] {
   return edges.filter((edge) => {
     const source = topFolder(edge.from);
     const target = topFolder(edge.to);
     if (source === target || mayImport[source]?.includes(target)) return false;
+    if (edge.typeOnly && allowedTypeOnly.some((allowed) => allowed.fromFolder === source && allowed.to === edge.to))
+      return false;
     return !(edge.dynamic && allowedDynamic.some((allowed) => allowed.from === edge.from && allowed.to === edge.to));
   });
+}
+
+/** The files `entry` loads when it runs (following static and dynamic imports, not type-only ones), itself included. */
+export function runtimeClosure(root: string, entry: string): string[] {
+  const seen = new Set<string>();
+  const visit = (file: string): void => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    for (const edge of importsOf(file, readFileSync(join(root, file), "utf8"))) if (!edge.typeOnly) visit(edge.to);
+  };
+  visit(entry);
+  return [...seen].sort();
 }

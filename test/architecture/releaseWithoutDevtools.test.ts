@@ -1,14 +1,16 @@
 /**
  * The release bundle ships only cross-compile.sh's bundled_parts (no devtools/). A daemon laid out
  * like that starts its commands normally, and `models make-test` says it is a development tool
- * instead of crashing on a missing module.
+ * instead of crashing on a missing module. Its package.json (as cross-compile.sh writes it) exports
+ * the client, so a program next to the bundle imports `tinyllamad/client`.
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { pathToFileURL } from "node:url";
 import {
   developmentToolMissingExitCode,
   developmentToolMissingMessage,
@@ -24,13 +26,25 @@ function bundledParts(): string[] {
   return match[1].split(" ");
 }
 
+/** The bundle's package.json, written by cross-compile.sh's own write_bundle_package_json. */
+function writeBundlePackageJson(out: string): void {
+  const script = readFileSync(join(projectRoot(), "cross-compile.sh"), "utf8");
+  const definition = /^write_bundle_package_json\(\) \{\n[\s\S]*?\n\}\n/m.exec(script)?.[0];
+  assert.ok(definition, "cross-compile.sh defines write_bundle_package_json");
+  const result = spawnSync("bash", ["-c", `${definition}\nwrite_bundle_package_json "$1"`, "bash", out], {
+    encoding: "utf8",
+    env: { ...process.env, repo_root: projectRoot() },
+  });
+  assert.equal(result.status, 0, result.stderr);
+}
+
 describe("a daemon without its development tools (as in a release bundle)", () => {
   let root: string;
   before(() => {
     root = mkdtempSync(join(tmpdir(), "tinyllamad-no-devtools-"));
     for (const part of bundledParts())
       cpSync(join(projectRoot(), "dist", part), join(root, "dist", part), { recursive: true });
-    cpSync(join(projectRoot(), "package.json"), join(root, "package.json"));
+    writeBundlePackageJson(join(root, "package.json"));
     symlinkSync(join(projectRoot(), "node_modules"), join(root, "node_modules"));
   });
   after(() => rmSync(root, { recursive: true, force: true }));
@@ -47,6 +61,23 @@ describe("a daemon without its development tools (as in a release bundle)", () =
     const result = cli("config", "--print");
     assert.equal(result.status, 0, result.stderr);
     assert.match(result.stdout, /^model\.path = /m);
+  });
+
+  it("exports the client: a program with the bundle as node_modules/tinyllamad imports tinyllamad/client and /client/mqtt", () => {
+    const consumer = join(root, "consumer");
+    mkdirSync(join(consumer, "node_modules"), { recursive: true });
+    symlinkSync(root, join(consumer, "node_modules", "tinyllamad"));
+    const program = [
+      'const { TinyllamadClient } = await import("tinyllamad/client");',
+      'const { TinyllamadMqttClient } = await import("tinyllamad/client/mqtt");',
+      'console.log(typeof TinyllamadClient, typeof TinyllamadMqttClient, import.meta.resolve("tinyllamad/client"));',
+    ].join("\n");
+    const result = spawnSync(process.execPath, ["--input-type=module", "-e", program], {
+      cwd: consumer,
+      encoding: "utf8",
+    });
+    assert.equal(result.status, 0, result.stderr);
+    assert.equal(result.stdout.trim(), `function function ${pathToFileURL(join(root, "dist/client/index.js")).href}`);
   });
 
   it("answers models make-test with what to do instead, exit 69", () => {

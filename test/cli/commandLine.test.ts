@@ -32,6 +32,8 @@ const helpCases = [
   ["config"],
   ["doctor"],
   ["ask"],
+  ["run"],
+  ["chat"],
   ["models"],
   ["models", "catalog"],
   ["models", "pull"],
@@ -195,7 +197,7 @@ describe("tinyllamad ask", () => {
 
   it("says how to start the daemon when nothing listens, and refuses an empty prompt", () => {
     const nothing = tinyllamad(["ask", "--url", "ws://127.0.0.1:9/", "Hello"]);
-    assert.equal(nothing.status, 1);
+    assert.equal(nothing.status, 69, "ask is run's older name: run's exit codes (docs/client.md)");
     assert.match(nothing.stderr, /cannot reach the daemon at ws:\/\/127\.0\.0\.1:9\/.*tinyllamad serve/);
     const empty = tinyllamad(["ask", "--url", url]);
     assert.equal(empty.status, 2);

@@ -55,6 +55,27 @@ describe("NodeStatus", () => {
     assert.equal(line, "serving on cpu ×4, running 1, queue 3, 12.2 tok/s, 61 °C, throttled");
   });
 
+  it("names the node, the quantization, the plan's reasons and cores, and the MQTT connection (the web page's figures)", () => {
+    const status = fedStatus();
+    assert.deepEqual(status.health().mqtt, { enabled: false, connected: false, fleet: false }, "MQTT off");
+    assert.equal(status.health().node_id, null);
+    status.readFrom({
+      nodeId: () => "pi-kitchen",
+      quantization: () => "Q4_0",
+      plan: () => ({ reasons: ["auto → cpu"], cores: [4, 5, 6, 7], candidates: ["cpu"] }),
+      mqtt: () => ({ connected: true, fleet: true }),
+    });
+    const health = status.health();
+    assert.equal(health.node_id, "pi-kitchen");
+    assert.equal(health.quantization, "Q4_0");
+    assert.deepEqual(health.plan, { reasons: ["auto → cpu"], cores: [4, 5, 6, 7], candidates: ["cpu"] });
+    assert.deepEqual(health.mqtt, { enabled: true, connected: true, fleet: true });
+    status.state = "loading";
+    assert.equal(status.health().quantization, null, "not while no model serves");
+    assert.equal(status.health().plan, null);
+    assert.equal(status.health().node_id, "pi-kitchen");
+  });
+
   it("reports no model while loading, and a swap in progress to every reader", () => {
     const status = fedStatus();
     status.state = "loading";

@@ -1,6 +1,7 @@
 /**
  * The daemon's HTTP listener (ws.host:ws.port): health (/healthz liveness, /readyz readiness),
- * Prometheus metrics (/metrics), and the upgrade to the WebSocket API. Every request and upgrade
+ * Prometheus metrics (/metrics), the upgrade to the WebSocket API, and the routes plugins add (the
+ * OpenAI- and Ollama-compatible APIs). Every request and upgrade
  * passes the Host/Origin policy first; a route or upgrade handler that throws answers 500
  * E_INTERNAL (logged with its stack) and the server keeps serving.
  */
@@ -28,8 +29,9 @@ export interface HttpServerOptions {
 }
 
 /**
- * Time a client gets to send its request headers, and the whole request. The routes are GETs without
- * a body and the upgrade is headers only, so seconds are plenty; Node's defaults (60 s, 300 s) let a
+ * Time a client gets to send its request headers, and the whole request. The upgrade is headers only
+ * and a POST body is at most limits.maxMessageBytes, so seconds are plenty (an answer may take longer:
+ * the limit ends once the request has arrived); Node's defaults (60 s, 300 s) let a
  * slow sender hold a socket for minutes. An upgraded WebSocket leaves the HTTP parser and these limits.
  */
 const headersTimeoutMs = 10_000;
@@ -43,9 +45,19 @@ export class HttpServer {
 
   constructor(private readonly options: HttpServerOptions) {}
 
-  /** Registers `GET path`. */
+  /** Registers `GET path` (HEAD too). */
   get(path: string, handler: RouteHandler): void {
-    this.routes.set(path, handler);
+    this.routes.set(`GET ${path}`, handler);
+  }
+
+  /** Registers `POST path`. */
+  post(path: string, handler: RouteHandler): void {
+    this.routes.set(`POST ${path}`, handler);
+  }
+
+  /** Registers `OPTIONS path` (CORS preflights). */
+  preflight(path: string, handler: RouteHandler): void {
+    this.routes.set(`OPTIONS ${path}`, handler);
   }
 
   onUpgrade(handler: UpgradeHandler): void {
@@ -128,7 +140,8 @@ export class HttpServer {
         return;
       }
       const path = new URL(target, "http://localhost").pathname;
-      const route = request.method === "GET" || request.method === "HEAD" ? this.routes.get(path) : undefined;
+      const method = request.method === "HEAD" ? "GET" : request.method;
+      const route = this.routes.get(`${method} ${path}`);
       if (!route) {
         sendJson(response, 404, { error: { code: "E_NOT_FOUND", message: `no route ${request.method} ${path}` } });
         return;

@@ -25,6 +25,7 @@ import { BrokerConnection } from "./BrokerConnection.js";
 import type { DeliveryLedger } from "./DeliveryLedger.js";
 import { MqttRequestHandler } from "./MqttRequestHandler.js";
 import { type NodeTopics, nodeClientId, nodeTopics } from "./mqttTopics.js";
+import { type NodeMqttLink, topicMatches } from "./NodeMqttLink.js";
 
 export interface MqttTransportOptions {
   url: string;
@@ -78,6 +79,8 @@ export class MqttTransport {
   private replayed = false;
   private statusTimer: NodeJS.Timeout | undefined;
   private statusThrottle: NodeJS.Timeout | undefined;
+  private readonly lent: { filter: string; handler: (topic: string, payload: Buffer) => void }[] = [];
+  private readonly connectListeners: (() => void)[] = [];
   private readonly retryHeld = () => {
     this.node?.retryHeld();
     this.fleet?.retryHeld();
@@ -134,6 +137,11 @@ export class MqttTransport {
     return this.node?.connected ?? false;
   }
 
+  /** Taking fleet-wide requests now: the fleet connection is up and the node accepts work (as the status says). */
+  get fleetMember(): boolean {
+    return this.fleet?.connected === true && this.accepting;
+  }
+
   async start(): Promise<void> {
     const o = this.options;
     this.accepting = true;
@@ -149,7 +157,7 @@ export class MqttTransport {
         outgoingStore: this.store,
         messageIdProvider: new UniqueMessageIdProvider(),
       },
-      onMessage: (packet) => this.handler.onMessage(packet),
+      onMessage: (packet) => (this.takeLent(packet.topic, packet.payload) ? "ack" : this.handler.onMessage(packet)),
       onConnect: (sessionPresent) => this.onNodeConnect(sessionPresent, pending),
       ...(o.watchClient ? { watch: o.watchClient } : {}),
     });
@@ -292,6 +300,55 @@ export class MqttTransport {
       this.replayed = true;
       this.handler.replay(pending);
     }
+    if (this.lent.length > 0)
+      client.subscribe(
+        this.lent.map((entry) => entry.filter),
+        { qos: 0 },
+        (error) => error && log.error({ err: error.message }, "MQTT subscribe failed"),
+      );
+    for (const listener of this.connectListeners) this.runLent(listener);
+  }
+
+  /** The node's connection, lent to other plugins (NodeMqttLink). */
+  link(): NodeMqttLink {
+    const transport = this;
+    return {
+      nodeId: this.options.nodeId,
+      topics: this.topics,
+      get connected() {
+        return transport.connected;
+      },
+      onConnect: (listener) => {
+        this.connectListeners.push(listener);
+        if (this.connected) this.runLent(listener);
+      },
+      subscribe: (filter, handler) => {
+        this.lent.push({ filter, handler });
+        if (this.connected) this.node?.client.subscribe(filter, { qos: 0 });
+      },
+      publish: (topic, payload, options) => {
+        const client = this.node?.client;
+        if (client?.connected) client.publish(topic, payload, options);
+      },
+    };
+  }
+
+  /** Messages on topics lent to other plugins go to them, never to the request handler. */
+  private takeLent(topic: string, payload: Buffer | string): boolean {
+    const own = this.topics;
+    if (topic === own.request || topic === own.cancel || topic === own.fleetRequest) return false;
+    const entry = this.lent.find((candidate) => topicMatches(candidate.filter, topic));
+    if (!entry) return false;
+    this.runLent(() => entry.handler(topic, typeof payload === "string" ? Buffer.from(payload) : payload));
+    return true;
+  }
+
+  private runLent(work: () => void): void {
+    try {
+      work();
+    } catch (error) {
+      this.options.log.error({ err: error }, "unexpected error in a plugin's MQTT handler");
+    }
   }
 
   private scheduleStatus(): void {
@@ -320,7 +377,7 @@ export class MqttTransport {
       // A node that cannot record MQTT requests serves only those it has: say so, and why.
       state: ledger.degraded && figures.state === "online" ? "degraded" : figures.state,
       ledger: ledger.degraded ? { state: "degraded", reason: ledger.reason ?? "unknown" } : { state: "ok" },
-      fleet: this.fleet?.connected === true && this.accepting,
+      fleet: this.fleetMember,
       updated_at: new Date().toISOString(),
       ...(this.options.instance
         ? { instance: this.options.instance.id, started_at: this.options.instance.startedAt }

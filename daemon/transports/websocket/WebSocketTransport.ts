@@ -13,7 +13,7 @@ import type { ProtocolLimits } from "../../protocol/parseClientMessage.js";
 import type { Scheduler } from "../../scheduler/Scheduler.js";
 import type { HttpServer } from "../http/HttpServer.js";
 import { refuseUpgrade } from "../http/refuseUpgrade.js";
-import { assertTokenWhenExposed, bearerTokenMatches } from "../transportSecurity.js";
+import { assertTokenWhenExposed, bearerTokenMatches, webSocketSubprotocol } from "../transportSecurity.js";
 import { WebSocketConnection } from "./WebSocketConnection.js";
 
 export interface WebSocketTransportOptions {
@@ -49,7 +49,13 @@ export class WebSocketTransport {
     // maxPayload: ws checks the length in a frame's header and closes with 1009 before reading the
     // payload, so an oversized frame never costs its size in memory. A message split into fragments
     // counts as a whole against the same limit.
-    const sockets = new WebSocketServer({ noServer: true, maxPayload: this.options.maxMessageBytes });
+    // A browser that names subprotocols fails the connection unless one is chosen: choose "tinyllamad",
+    // never the entry carrying the token (it would be echoed back in the response headers).
+    const sockets = new WebSocketServer({
+      noServer: true,
+      maxPayload: this.options.maxMessageBytes,
+      handleProtocols: (offered) => (offered.has(webSocketSubprotocol) ? webSocketSubprotocol : false),
+    });
     this.options.http.onUpgrade((request, socket, head) => this.onUpgrade(sockets, request, socket, head));
     this.sockets = sockets;
     this.accepting = true;
