@@ -15,7 +15,7 @@ import { TinyllamadError } from "./TinyllamadError.js";
 export interface TinyllamadClientOptions {
   /** The daemon's WebSocket URL, e.g. ws://127.0.0.1:8765/ (wss:// behind a TLS proxy). */
   url: string;
-  /** The daemon's `ws.token`, when it has one. */
+  /** The daemon's `http.token`, when it has one. */
   token?: string | undefined;
   /** How long a request waits for a connection, trying again and again, before E_UNREACHABLE (default 10 s). */
   connectTimeoutMs?: number | undefined;

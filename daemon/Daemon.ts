@@ -20,7 +20,6 @@ import type { TinyllamadConfig } from "./config/configSchema.js";
 import { componentLogger, type Logger, type LogLevel, parseComponentLevels } from "./logging/createLogger.js";
 import { DaemonMetrics } from "./metrics/DaemonMetrics.js";
 import { type DaemonState, NodeStatus } from "./NodeStatus.js";
-import { packageVersion } from "./packageVersion.js";
 import type { DaemonContext, DaemonPlugin } from "./plugins/DaemonPlugin.js";
 import { daemonPlugins } from "./plugins/daemonPlugins.js";
 import type { ProtocolLimits } from "./protocol/parseClientMessage.js";
@@ -45,7 +44,7 @@ const reloadableKeys = new Set([
 export class Daemon {
   readonly status = new NodeStatus();
   readonly backends: BackendManager;
-  private readonly metrics = new DaemonMetrics();
+  private readonly metrics = new DaemonMetrics(this.status);
   private readonly startAbort = new AbortController();
   private readonly limits: ProtocolLimits;
   private readonly componentLevels: Map<string, LogLevel>;
@@ -71,8 +70,8 @@ export class Daemon {
       logFor: (component) => this.logFor(component),
       status: this.status,
       signal: this.startAbort.signal,
-      onServing: (info) => this.metrics.serving(info.kind, basename(info.modelPath), packageVersion()),
       onDecodeBatch: (sequences) => this.metrics.decodeBatch(sequences),
+      onSequenceState: (event) => this.metrics.sequenceState(event.kind, event.usedBytes),
     });
     this.status.readFrom({
       backend: () => this.backends.current?.info(),
@@ -181,10 +180,7 @@ export class Daemon {
       log: this.logFor("scheduler"),
       logPrompts: config.log.prompts,
     });
-    scheduler.on("load", (stats) => {
-      this.metrics.load(stats);
-      this.status.figuresMoved();
-    });
+    scheduler.on("load", () => this.status.figuresMoved());
     scheduler.on("finished", (message, { completionTokens }) => {
       this.metrics.requestFinished(message, completionTokens);
       if (message.type === "done" && message.timings.tokens_per_s !== null)
@@ -243,7 +239,6 @@ export class Daemon {
     if (this.status.state === "stopping" || this.status.state === "stopped") return;
     this.status.state = "stopping";
     this.startAbort.abort();
-    this.metrics.notReady();
     this.log.info({ component: "daemon", graceMs: this.config.scheduler.shutdownGraceMs }, "stopping");
     const reversed = [...this.started].reverse();
     for (const plugin of reversed) await plugin.stopAccepting?.();

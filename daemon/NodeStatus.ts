@@ -220,6 +220,19 @@ export class NodeStatus extends EventEmitter<NodeStatusEvents> {
     return parts.join(", ");
   }
 
+  /** The Prometheus gauges' figures, read at each scrape. */
+  metricsFigures(): { ready: boolean; queued: number; running: number; backend: string | null; model: string | null } {
+    const info = this.serving();
+    const queue = this.sources.queue?.();
+    return {
+      ready: this.ready,
+      queued: queue?.queued ?? 0,
+      running: queue?.running ?? 0,
+      backend: info?.kind ?? null,
+      model: info ? basename(info.modelPath) : null,
+    };
+  }
+
   /** The latest model activity (pull, load, ready, failed). */
   get modelProgress(): ModelProgress | null {
     return this.progress.current;

@@ -1,13 +1,14 @@
 #!/usr/bin/env node
-import { closestFlag, unknownOptionMessage } from "../models/cli/closestFlag.js";
+import { closestFlag } from "../models/cli/closestFlag.js";
 /**
  * The `tinyllamad` command: `serve` (the daemon), `config --print`, `doctor`, `models …`, `chat`, `run` (`ask`).
  * Every command answers `--help`/`-h`; a mistyped flag is named with the closest real one. Each command's
  * module is imported only when it runs, so help and usage errors answer at once.
  */
-import { asksForHelp, commandSpecs, firstUnknownFlag, knownFlags } from "./commands/commandSpecs.js";
+import { asksForHelp, commandFlags, commandSpecs, firstUnknownFlag } from "./commands/commandSpecs.js";
 import { EXIT_CONFIG } from "./commands/exitCodes.js";
 import { ConfigError } from "./config/ConfigError.js";
+import { unknownFlagMessage } from "./config/parseConfigArgs.js";
 import { packageVersion } from "./packageVersion.js";
 
 const usage = `Usage: tinyllamad <command> [options]
@@ -29,15 +30,17 @@ Configuration: defaults < config file (--config, else /etc/tinyllamad/config.jso
 See docs/configuration.md.`;
 
 async function printConfig(args: string[]): Promise<number> {
-  const json = args.includes("--json");
-  const rest = args.filter((arg) => arg !== "--print" && arg !== "--json");
-  if (!args.includes("--print")) {
+  const { parseCommandLine } = await import("./config/parseConfigArgs.js");
+  const commandLine = parseCommandLine(args, commandSpecs.config?.options);
+  if (commandLine.options.print !== true) {
     console.error("usage: tinyllamad config --print [--json] [--config FILE] [--<key> VALUE…]");
     return 2;
   }
   const { loadConfig } = await import("./config/loadConfig.js");
   const { formatConfig } = await import("./config/printConfig.js");
-  console.log(formatConfig(loadConfig({ argv: rest }), json ? "json" : "text"));
+  const loaded = loadConfig({ commandLine });
+  for (const warning of loaded.warnings) console.error(`tinyllamad: warning: ${warning}`);
+  console.log(formatConfig(loaded, commandLine.options.json === true ? "json" : "text"));
   return 0;
 }
 
@@ -58,7 +61,7 @@ async function main(argv: string[]): Promise<number> {
     }
     const unknown = firstUnknownFlag(args, spec);
     if (unknown !== undefined) {
-      console.error(`tinyllamad ${command}: ${unknownOptionMessage(unknown, knownFlags(spec))}\n\n${spec.usage}`);
+      console.error(`tinyllamad ${command}: ${unknownFlagMessage(unknown, commandFlags(spec))}\n\n${spec.usage}`);
       return 2;
     }
   }

@@ -3,9 +3,26 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { projectRoot } from "../models/projectCacheDirectory.js";
+
+/**
+ * The state directory of daemons whose test names none: one per test process, removed when it exits,
+ * so no test reads what another left in the machine's own state directory (MQTT ledgers, saved
+ * sequence states) and nothing is left there. A daemon restarted within one test file finds its state.
+ */
+let scratchStateDirectory: string | undefined;
+function defaultStateDirectory(): string {
+  if (scratchStateDirectory === undefined) {
+    const directory = mkdtempSync(join(tmpdir(), "tinyllamad-test-state-"));
+    scratchStateDirectory = directory;
+    process.once("exit", () => rmSync(directory, { recursive: true, force: true }));
+  }
+  return scratchStateDirectory;
+}
 
 export const cliPath = join(projectRoot(), "dist", "daemon", "cli.js");
 
@@ -27,12 +44,15 @@ export class DaemonProcess {
   constructor(
     private readonly args: string[],
     private readonly env: NodeJS.ProcessEnv = {},
+    /** Options for node itself (e.g. --cpu-prof, which NODE_OPTIONS does not take). */
+    private readonly nodeArguments: string[] = [],
   ) {}
 
   /** Starts the daemon and resolves with its WebSocket URL once it serves. */
   async start(timeoutMs = 60_000): Promise<string> {
-    const child = spawn(process.execPath, [cliPath, "serve", ...this.args], {
-      env: { ...process.env, ...this.env },
+    const child = spawn(process.execPath, [...this.nodeArguments, cliPath, "serve", ...this.args], {
+      // A flag or the caller's environment names another directory where a test needs one.
+      env: { ...process.env, TINYLLAMAD_STATE_DIRECTORY: defaultStateDirectory(), ...this.env },
       stdio: ["ignore", "pipe", "pipe"],
     });
     this.child = child;

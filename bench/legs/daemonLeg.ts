@@ -1,41 +1,73 @@
 /** tinyllamad as its own process, measured through its WebSocket or MQTT API. */
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { DaemonProcess } from "../../harness/DaemonProcess.js";
 import { MqttProbeClient } from "../../harness/MqttProbeClient.js";
 import { ProtocolClient } from "../../harness/ProtocolClient.js";
 import { type GenerationTiming, timingFrom } from "../measurements.js";
+import { type ProcessMemory, processMemory } from "../processMemory.js";
 
 export interface DaemonLegOptions {
   modelPath: string;
   threads: number;
   parallelSequences: number;
   mqttUrl?: string;
+  /** false: every prompt is evaluated from its first token (cold legs, as llama-server cache_prompt:false). */
+  prefixReuse?: boolean;
+  /** More settings as flags (e.g. ["--backend.useMmap", "true"]). */
+  extraArgs?: string[];
+  /** Options for node itself (e.g. --cpu-prof). */
+  nodeArguments?: string[];
+}
+
+/** One generation's timings with the counts the daemon's `usage` reports. */
+export interface UsageTiming extends GenerationTiming {
+  promptTokens: number;
+  /** Prompt tokens the daemon did not evaluate (reused from a cached prefix). */
+  reusedTokens: number;
+  text: string;
 }
 
 export class DaemonLeg {
   private readonly daemon: DaemonProcess;
+  /** A fresh state directory per run: no MQTT journal or calibration survives from an earlier one. */
+  private readonly stateDirectory = mkdtempSync(join(tmpdir(), "tinyllamad-bench-state-"));
   private client: ProtocolClient | undefined;
   private mqtt: MqttProbeClient | undefined;
   private counter = 0;
 
   constructor(private readonly options: DaemonLegOptions) {
-    this.daemon = new DaemonProcess([
-      "--model.path",
-      options.modelPath,
-      "--backend.threads",
-      String(options.threads),
-      "--scheduler.parallelSequences",
-      String(options.parallelSequences),
-      "--model.contextSize",
-      "2048",
-      "--ws.port",
-      "0",
-      "--log.level",
-      "info",
-      ...(options.mqttUrl
-        ? ["--mqtt.url", options.mqttUrl, "--mqtt.nodeId", "bench", "--state.directory", "/tmp"]
-        : ["--mqtt.enabled", "false"]),
-    ]);
+    this.daemon = new DaemonProcess(
+      [
+        "--model.path",
+        options.modelPath,
+        "--backend.threads",
+        String(options.threads),
+        "--scheduler.parallelSequences",
+        String(options.parallelSequences),
+        "--model.contextSize",
+        "2048",
+        "--backend.prefixReuse",
+        String(options.prefixReuse ?? true),
+        "--http.port",
+        "0",
+        "--log.level",
+        "info",
+        "--state.directory",
+        this.stateDirectory,
+        ...(options.mqttUrl ? ["--mqtt.url", options.mqttUrl, "--mqtt.nodeId", "bench"] : ["--mqtt.enabled", "false"]),
+        ...(options.extraArgs ?? []),
+      ],
+      {},
+      options.nodeArguments,
+    );
+  }
+
+  get pid(): number {
+    const pid = this.daemon.pid;
+    if (pid === undefined) throw new Error("the daemon is not running");
+    return pid;
   }
 
   async start(): Promise<void> {
@@ -51,30 +83,33 @@ export class DaemonLeg {
   async viaWebSocket(
     prompt: string,
     tokens: number,
-    session?: string,
-  ): Promise<GenerationTiming & { promptTokens: number; cached: number }> {
+    extra: { session?: string; json_schema?: Record<string, unknown> } = {},
+  ): Promise<UsageTiming> {
     const client = this.client!;
     const id = `ws-${process.pid}-${this.counter++}`;
     const times: number[] = [];
+    let text = "";
     const onMessage = (data: unknown) => {
-      if (String(data).includes(`"type":"token","id":"${id}"`)) times.push(performance.now());
+      const raw = String(data);
+      if (!raw.includes(`"type":"token","id":"${id}"`)) return;
+      times.push(performance.now());
+      text += (JSON.parse(raw) as { text?: string }).text ?? "";
     };
     client.socket.on("message", onMessage);
     const startedAt = performance.now();
-    const answer = await client.request(
-      { id, prompt, max_tokens: tokens, temperature: 0, ...(session ? { session } : {}) },
-      600_000,
-    );
+    const answer = await client.request({ id, prompt, max_tokens: tokens, temperature: 0, ...extra }, 600_000);
     client.socket.off("message", onMessage);
     if (answer.final.type !== "done") throw new Error(`daemon answered ${JSON.stringify(answer.final)}`);
+    const usage = answer.final.usage;
     return {
-      ...timingFrom(startedAt, times),
-      promptTokens: answer.final.usage.prompt_tokens,
-      cached: answer.final.usage.cached_prompt_tokens,
+      ...timingFrom(startedAt, times, usage.completion_tokens),
+      promptTokens: usage.prompt_tokens,
+      reusedTokens: usage.cached_prompt_tokens,
+      text,
     };
   }
 
-  async viaMqtt(prompt: string, tokens: number): Promise<GenerationTiming> {
+  async viaMqtt(prompt: string, tokens: number): Promise<UsageTiming> {
     const mqtt = this.mqtt;
     if (!mqtt) throw new Error("this leg has no MQTT broker");
     const id = `mqtt-${process.pid}-${Date.now()}-${this.counter++}`;
@@ -92,10 +127,15 @@ export class DaemonLeg {
     const final = await mqtt.final(id, 600_000);
     mqtt.client.off("message", onMessage);
     if (final.type !== "done") throw new Error(`daemon answered ${JSON.stringify(final)}`);
-    return timingFrom(startedAt, times);
+    return {
+      ...timingFrom(startedAt, times, final.usage.completion_tokens),
+      promptTokens: final.usage.prompt_tokens,
+      reusedTokens: final.usage.cached_prompt_tokens,
+      text: "",
+    };
   }
 
-  /** `count` streams at once; aggregate generated tokens per second of wall time. */
+  /** `count` streams at once; aggregate generated tokens (from usage) per second of wall time. */
   async concurrent(prompts: string[], tokens: number): Promise<number> {
     const started = performance.now();
     const results = await Promise.all(prompts.map((prompt) => this.viaWebSocket(prompt, tokens)));
@@ -103,17 +143,14 @@ export class DaemonLeg {
     return (total * 1000) / (performance.now() - started);
   }
 
-  /** Resident memory that is not file-backed (i.e. beyond the mmapped model), in MB. */
-  anonymousRssMb(): number {
-    const status = readFileSync(`/proc/${this.daemon.pid}/status`, "utf8");
-    const kb = Number(/RssAnon:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN);
-    return kb / 1024;
+  memory(): ProcessMemory {
+    return processMemory(this.pid);
   }
 
   /** CPU used while idle, as a percentage of one core, over `ms`. */
   async idleCpuPercent(ms = 3000): Promise<number> {
     const ticks = () => {
-      const fields = readFileSync(`/proc/${this.daemon.pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+      const fields = readFileSync(`/proc/${this.pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
       return Number(fields[11]) + Number(fields[12]);
     };
     const before = ticks();
@@ -125,5 +162,6 @@ export class DaemonLeg {
     await this.client?.close();
     await this.mqtt?.end();
     await this.daemon.stop();
+    rmSync(this.stateDirectory, { recursive: true, force: true });
   }
 }

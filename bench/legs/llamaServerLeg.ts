@@ -3,6 +3,16 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { freePort } from "../../harness/freePort.js";
 import { terminateChild } from "../../harness/terminateChild.js";
 import { type GenerationTiming, timingFrom } from "../measurements.js";
+import { type ProcessMemory, processMemory } from "../processMemory.js";
+
+export interface ServerTiming extends GenerationTiming {
+  promptTokens: number;
+  /** Prompt tokens taken from the slot's cache (timings.cache_n): 0 with cache_prompt false. */
+  reusedTokens: number;
+  /** The server's own prefill time. */
+  promptMs: number;
+  text: string;
+}
 
 export class LlamaServer {
   private child: ChildProcess | undefined;
@@ -11,7 +21,15 @@ export class LlamaServer {
 
   constructor(
     private readonly binary: string,
-    private readonly options: { modelPath: string; threads: number; slots: number; contextSize: number },
+    private readonly options: {
+      modelPath: string;
+      threads: number;
+      slots: number;
+      contextSize: number;
+      /** true: the slot keeps the prompt's KV for the next request (warm legs); default false. */
+      cachePrompt?: boolean;
+      extraArgs?: string[];
+    },
   ) {}
 
   async start(): Promise<void> {
@@ -35,6 +53,7 @@ export class LlamaServer {
         "--port",
         String(this.port),
         "--no-webui",
+        ...(this.options.extraArgs ?? []),
       ],
       { stdio: ["ignore", "pipe", "pipe"] },
     );
@@ -54,11 +73,25 @@ export class LlamaServer {
     }
   }
 
-  /** One streamed completion; token arrival times measured from the request. */
+  get pid(): number {
+    const pid = this.child?.pid;
+    if (pid === undefined) throw new Error("llama-server is not running");
+    return pid;
+  }
+
+  memory(): ProcessMemory {
+    return processMemory(this.pid);
+  }
+
+  /**
+   * One streamed completion; token arrival times measured from the request. No ignore_eos: the
+   * daemon has none, so both sides may stop early and callers keep only runs that reached `tokens`.
+   */
   async complete(
     prompt: string,
     tokens: number,
-  ): Promise<GenerationTiming & { promptTokens: number; promptMs: number }> {
+    extra: { json_schema?: Record<string, unknown> } = {},
+  ): Promise<ServerTiming> {
     const startedAt = performance.now();
     const response = await fetch(`http://127.0.0.1:${this.port}/completion`, {
       method: "POST",
@@ -68,14 +101,17 @@ export class LlamaServer {
         n_predict: tokens,
         temperature: 0,
         stream: true,
-        cache_prompt: false,
-        ignore_eos: true,
+        cache_prompt: this.options.cachePrompt ?? false,
+        ...extra,
       }),
     });
     if (!response.ok || !response.body) throw new Error(`llama-server answered ${response.status}`);
     const times: number[] = [];
     let promptTokens = 0;
     let promptMs = 0;
+    let reusedTokens = 0;
+    let generated = 0;
+    let text = "";
     let buffered = "";
     const decoder = new TextDecoder();
     for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
@@ -89,15 +125,27 @@ export class LlamaServer {
         const event = JSON.parse(line.slice(6)) as {
           content?: string;
           stop?: boolean;
-          timings?: { prompt_n: number; prompt_ms: number };
+          tokens_predicted?: number;
+          tokens_evaluated?: number;
+          timings?: { prompt_n: number; prompt_ms: number; predicted_n: number; cache_n?: number };
         };
         if (event.stop) {
-          promptTokens = event.timings?.prompt_n ?? 0;
+          reusedTokens = event.timings?.cache_n ?? 0;
+          promptTokens = event.tokens_evaluated ?? (event.timings?.prompt_n ?? 0) + reusedTokens;
           promptMs = event.timings?.prompt_ms ?? 0;
-        } else times.push(performance.now());
+          generated = event.timings?.predicted_n ?? event.tokens_predicted ?? times.length;
+        } else if (event.content !== undefined && event.content !== "") {
+          times.push(performance.now());
+          text += event.content;
+        }
       }
     }
-    return { ...timingFrom(startedAt, times), promptTokens, promptMs };
+    return { ...timingFrom(startedAt, times, generated || times.length), promptTokens, reusedTokens, promptMs, text };
+  }
+
+  /** http://127.0.0.1:PORT, once started (for workloads with requests of their own: npcWorkload.ts). */
+  get baseUrl(): string {
+    return `http://127.0.0.1:${this.port}`;
   }
 
   async stop(): Promise<void> {

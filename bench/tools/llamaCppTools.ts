@@ -7,7 +7,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
-import { llamaCppSourceBundle } from "../../hal/backends/llamaCpp/nodeLlamaCppPackage.js";
+import { llamaCppRelease, llamaCppSourceBundle } from "../../hal/backends/llamaCpp/nodeLlamaCppPackage.js";
 import { projectRoot } from "../../models/projectCacheDirectory.js";
 
 export interface LlamaCppTools {
@@ -31,7 +31,8 @@ export function llamaCppTools(log: (line: string) => void = console.log): LlamaC
     llamaServer: join(build, "bin", "llama-server"),
     llamaQuantize: join(build, "bin", "llama-quantize"),
   };
-  const bundleId = `${bundle}:${readFileSync(bundle).length}`;
+  // A machine given only the source tree (no bundle, no .git: the GPU machine's payload) builds it as is.
+  const bundleId = existsSync(bundle) ? `${bundle}:${readFileSync(bundle).length}` : `source:${llamaCppRelease()}`;
   if (existsSync(stamp) && Object.values(tools).every(existsSync)) {
     const built = JSON.parse(readFileSync(stamp, "utf8")) as { bundleId: string; commit: string };
     if (built.bundleId === bundleId) return { ...tools, commit: built.commit };
@@ -41,7 +42,9 @@ export function llamaCppTools(log: (line: string) => void = console.log): LlamaC
     log(`cloning llama.cpp from ${bundle} …`);
     execFileSync("git", ["clone", "--quiet", bundle, source], { stdio: "inherit" });
   }
-  const commit = execFileSync("git", ["-C", source, "rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim();
+  const commit = existsSync(join(source, ".git"))
+    ? execFileSync("git", ["-C", source, "rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim()
+    : llamaCppRelease();
   const started = Date.now();
   log("configuring llama.cpp (cmake) …");
   execFileSync(

@@ -13,10 +13,12 @@
 import { existsSync, statSync } from "node:fs";
 import { basename } from "node:path";
 import type { Backend, BackendInfo, BackendKind } from "../../hal/backends/Backend.js";
+import type { SequenceStateEvent } from "../../hal/backends/llamaCpp/SequenceStateStore.js";
 import type { Calibration } from "../../hal/calibration/calibrateBackends.js";
 import { expectedPrefillRate } from "../../hal/plan/expectedPrefillRate.js";
 import type { BackendPlan } from "../../hal/plan/planBackend.js";
 import { type HardwareReport, probeHardware } from "../../hal/probes/probeHardware.js";
+import { pinThreadsToCpus } from "../../hal/threads/pinThreadsToCpus.js";
 import { defaultStoreDirectory, ModelMissingError, resolveModelPath } from "../../models/store/defaultModelLocation.js";
 import { inspectModel } from "../../models/store/inspectModel.js";
 import { assertGgufModelFile } from "../admin/assertGgufModelFile.js";
@@ -47,6 +49,7 @@ export interface BackendManagerOptions {
   /** Told whenever a backend starts serving (metrics). */
   onServing?: (info: BackendInfo) => void;
   onDecodeBatch?: (sequences: number) => void;
+  onSequenceState?: (event: SequenceStateEvent) => void;
   /** Builds an unloaded backend; defaults to the real ones. */
   createBackend?: (kind: BackendKind) => Backend;
 }
@@ -391,16 +394,22 @@ export class BackendManager {
     if (kind !== "npu" && !existsSync(modelPath)) throw new ModelMissingError(modelPath);
     const backend =
       this.options.createBackend?.(kind) ??
-      createBackend(kind, config, this.options.logFor("llama.cpp"), this.options.onDecodeBatch);
+      createBackend(kind, config, this.options.logFor("llama.cpp"), {
+        onDecodeBatch: this.options.onDecodeBatch,
+        onSequenceState: this.options.onSequenceState,
+      });
     const model = basename(modelPath);
     this.options.logFor("backend").info({ kind, modelPath, threads: plan.threads }, "loading model");
+    if (config.backend.pinThreads) this.pinThreads(plan);
     this.options.status.activity(`loading model ${model} on ${kind}`, 60_000);
     this.options.status.progress.loading(model, 0);
     let lastReported = -1;
     await backend.load({
       modelPath,
       contextSize: plan.contextSize,
-      parallelSequences: config.scheduler.parallelSequences,
+      parallelSequences: plan.parallelSequences,
+      kvCacheType: plan.kvCacheType,
+      batchSize: plan.batchSize,
       threads: plan.threads,
       onProgress: (fraction) => {
         this.options.status.progress.loading(model, fraction);
@@ -412,6 +421,20 @@ export class BackendManager {
       },
     });
     return backend;
+  }
+
+  /** Before a load: the threads it starts inherit the plan's cores (hal/threads/pinThreadsToCpus). */
+  private pinThreads(plan: BackendPlan): void {
+    const pinned = pinThreadsToCpus(plan.cpuList);
+    const log = this.options.logFor("backend");
+    if (pinned.kind === "pinned")
+      log.info({ cpus: pinned.cpus, threads: pinned.threads }, "threads pinned to the planned cores");
+    // A plan for cores this process may not use (another board's tree, a cpuset) is not a fault.
+    else
+      log[pinned.kind === "failed" ? "warn" : "info"](
+        { planned: plan.cpuList, reason: pinned.reason },
+        "threads not pinned",
+      );
   }
 
   private recordFallback(from: BackendKind, error: unknown, message: string, extra: object = {}): void {

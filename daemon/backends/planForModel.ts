@@ -36,6 +36,8 @@ export async function planForModel(
       threads: config.backend.threads,
       contextSize: config.model.contextSize,
       parallelSequences: config.scheduler.parallelSequences,
+      kvCacheType: config.backend.kvCacheType,
+      batchSize: config.backend.batchSize,
     },
   );
   log.info(
@@ -45,6 +47,9 @@ export async function planForModel(
       threads: plan.threads,
       cpus: plan.cpuList,
       contextSize: plan.contextSize,
+      parallelSequences: plan.parallelSequences,
+      kvCacheType: plan.kvCacheType,
+      batchSize: plan.batchSize,
       candidates: plan.candidates,
       reasons: plan.reasons,
     },

@@ -29,8 +29,8 @@ export async function runChatCommand(args: string[], io: RunIo & { stdout: NodeJ
   let session: ChatSession;
   let endpoint: ReturnType<typeof resolveDaemonEndpoint>;
   try {
-    const { values, rest } = splitCommandArguments(args, chatValueFlags, []);
-    endpoint = resolveDaemonEndpoint({ url: values.get("--url"), token: values.get("--token") }, rest);
+    const { values, commandLine } = splitCommandArguments(args, chatValueFlags, []);
+    endpoint = resolveDaemonEndpoint({ url: values.get("--url"), token: values.get("--token") }, commandLine);
     if (endpoint.positionals.length > 0)
       throw new CommandUsageError("chat takes no prompt (for one question: tinyllamad run PROMPT…)");
     session = new ChatSession({

@@ -3,24 +3,22 @@
  * cli.ts answers help and names the closest real flag for a mistyped one before a command runs.
  * `models` parses its own options (models/cli/modelsCommand.ts).
  */
-import { configFlags } from "../config/parseConfigArgs.js";
+import { type CommandOptions, parseCommandLine } from "../config/parseConfigArgs.js";
 import { chatHelp } from "./ChatSession.js";
 
 export interface CommandSpec {
   readonly usage: string;
-  /** The command's own flags, besides `--help`/`-h`. */
-  readonly flags: readonly string[];
-  /** Whether the command also takes `--config FILE` and every `--<setting> VALUE`. */
-  readonly readsConfig: boolean;
+  /** The command's own flags, besides `--help`/`-h`, as node:util parseArgs options. */
+  readonly options: CommandOptions;
 }
 
-const connectionNote = `The daemon: --url URL (default ws://127.0.0.1:<ws.port>/ from the configuration, ws.host and ws.port);
-the token: --token TOKEN, else TINYLLAMAD_TOKEN, else the configuration's ws.token (TINYLLAMAD_WS_TOKEN).
+const connectionNote = `The daemon: --url URL (default ws://127.0.0.1:<http.port>/ from the configuration, http.host and http.port);
+the token: --token TOKEN, else TINYLLAMAD_TOKEN, else the configuration's http.token (TINYLLAMAD_HTTP_TOKEN).
   --url URL          the daemon's WebSocket URL
-  --token TOKEN      the daemon's ws.token`;
+  --token TOKEN      the daemon's http.token`;
 
 const configNote = `Settings: --config FILE and --<key> VALUE for every key of \`tinyllamad config --print\`
-(docs/configuration.md), e.g. --ws.port 9000 --model.path FILE.`;
+(docs/configuration.md), e.g. --http.port 9000 --model.path FILE.`;
 
 export const commandSpecs: Readonly<Record<string, CommandSpec>> = {
   serve: {
@@ -31,8 +29,7 @@ pulled on first start unless model.pullOnStart is false), then serves WebSocket 
 SIGTERM/SIGINT stop it gracefully, SIGHUP reloads the configuration.
 
 ${configNote}`,
-    flags: [],
-    readsConfig: true,
+    options: {},
   },
   config: {
     usage: `Usage: tinyllamad config --print [--json] [--config FILE] [--<key> VALUE…]
@@ -43,8 +40,7 @@ secrets are redacted.
   --json    machine-readable output
 
 ${configNote}`,
-    flags: ["--print", "--json"],
-    readsConfig: true,
+    options: { print: { type: "boolean" }, json: { type: "boolean" } },
   },
   doctor: {
     usage: `Usage: tinyllamad doctor [--json] [--root DIR] [--arch ARCH] [--recalibrate] [--config FILE] [--<key> VALUE…]
@@ -56,8 +52,12 @@ What the board has, which backend would run and why, which catalog models fit (d
   --recalibrate   measure every viable backend again and keep the fastest
 
 ${configNote}`,
-    flags: ["--json", "--root", "--arch", "--recalibrate"],
-    readsConfig: true,
+    options: {
+      json: { type: "boolean" },
+      root: { type: "string" },
+      arch: { type: "string" },
+      recalibrate: { type: "boolean" },
+    },
   },
   run: oneShotSpec("run"),
   ask: oneShotSpec("ask", "\n`ask` is the older name of `tinyllamad run`; the two are the same command."),
@@ -74,8 +74,13 @@ ${connectionNote}
 
 In the chat:
 ${chatHelp.replace(/^/gm, "  ")}`,
-    flags: ["--url", "--token", "--system", "--max-tokens", "--temperature"],
-    readsConfig: true,
+    options: {
+      url: { type: "string" },
+      token: { type: "string" },
+      system: { type: "string" },
+      "max-tokens": { type: "string" },
+      temperature: { type: "string" },
+    },
   },
   homeassistant: {
     usage: `Usage: tinyllamad homeassistant remove [--config FILE] [--<key> VALUE…]
@@ -86,8 +91,7 @@ Stop the node, or set homeassistant.enabled=false, first: a running node with it
 again. See docs/home-assistant.md.
 
 ${configNote}`,
-    flags: [],
-    readsConfig: true,
+    options: {},
   },
 };
 
@@ -108,8 +112,14 @@ Exit codes: 0 answered; 1 the daemon refused or failed the request (its E_… co
 2 usage; 69 the daemon cannot be reached or the connection was lost; 75 busy, loading or stopping:
 try again later (E_QUEUE_FULL, E_NOT_READY, E_SHUTTING_DOWN, E_TOO_MANY_CONNECTIONS, E_INTERRUPTED);
 77 a wrong or missing token (E_UNAUTHORIZED, E_FORBIDDEN); 130 cancelled with Ctrl-C.`,
-    flags: ["--url", "--token", "--max-tokens", "--system", "--temperature", "--json"],
-    readsConfig: true,
+    options: {
+      url: { type: "string" },
+      token: { type: "string" },
+      "max-tokens": { type: "string" },
+      system: { type: "string" },
+      temperature: { type: "string" },
+      json: { type: "boolean" },
+    },
   };
 }
 
@@ -124,19 +134,12 @@ export function asksForHelp(args: readonly string[]): boolean {
   return false;
 }
 
-/** Every flag the command accepts. */
-export function knownFlags(spec: CommandSpec): string[] {
-  return [...spec.flags, "--help", ...(spec.readsConfig ? configFlags : [])];
+/** The command's own flags and `--help` (the settings' flags come with every config-reading command). */
+export function commandFlags(spec: CommandSpec): string[] {
+  return [...Object.keys(spec.options).map((name) => `--${name}`), "--help"];
 }
 
-/** The first `--flag` the command does not accept, if any (values after `--` and `-x` words are left alone). */
+/** The first `--flag` the command does not accept, if any, as the command's own parse sees it. */
 export function firstUnknownFlag(args: readonly string[], spec: CommandSpec): string | undefined {
-  const known = new Set(knownFlags(spec));
-  for (const arg of args) {
-    if (arg === "--") return undefined;
-    if (!arg.startsWith("--")) continue;
-    const flag = arg.includes("=") ? arg.slice(0, arg.indexOf("=")) : arg;
-    if (!known.has(flag)) return flag;
-  }
-  return undefined;
+  return parseCommandLine(args, spec.options).unknownFlags.find((flag) => flag.startsWith("--"));
 }

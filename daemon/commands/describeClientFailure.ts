@@ -17,7 +17,7 @@ const retryLater: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
 const hints: Partial<Record<ErrorCode, string>> = {
   E_UNREACHABLE: "is it running? `tinyllamad serve`, or `systemctl start tinyllamad`",
   E_CONNECTION_LOST: "the daemon stopped or restarted; ask again",
-  E_UNAUTHORIZED: "a wrong or missing token? --token, TINYLLAMAD_TOKEN or ws.token",
+  E_UNAUTHORIZED: "a wrong or missing token? --token, TINYLLAMAD_TOKEN or http.token",
   E_FORBIDDEN: "this address or origin is not allowed by the daemon's http.allowedHosts/allowedOrigins",
   E_PROMPT_TOO_LONG: "in chat, /reset starts a new conversation",
 };

@@ -1,11 +1,11 @@
 /**
  * Where the client commands (`run`, `ask`, `chat`) find the daemon: `--url`, else the configured listener
  * (a wildcard address is reached on loopback); the token from `--token`, else TINYLLAMAD_TOKEN, else the
- * configured `ws.token` (file or TINYLLAMAD_WS_TOKEN). Also hands back the positional words (the prompt).
+ * configured `http.token` (file or TINYLLAMAD_HTTP_TOKEN). Also hands back the positional words (the prompt).
  */
 import { accessSync, constants } from "node:fs";
 import { defaultConfigFilePath, loadConfig } from "../config/loadConfig.js";
-import { parseConfigArgs } from "../config/parseConfigArgs.js";
+import type { CommandLine } from "../config/parseConfigArgs.js";
 
 export interface DaemonEndpoint {
   url: string;
@@ -30,19 +30,19 @@ export function localDaemonUrl(host: string, port: number): string {
 
 export function resolveDaemonEndpoint(
   flags: { url?: string | undefined; token?: string | undefined },
-  configArgs: readonly string[],
+  commandLine: CommandLine,
   env: NodeJS.ProcessEnv = process.env,
 ): DaemonEndpoint {
   // The service's /etc/tinyllamad/config.json is readable by root and the service group only (it may hold
   // tokens): a user who cannot read it gets the defaults.
   const { config } = loadConfig({
-    argv: [...configArgs],
+    commandLine,
     defaultConfigFile: readable(defaultConfigFilePath) ? defaultConfigFilePath : "/nonexistent/tinyllamad.json",
   });
-  const token = flags.token ?? (env.TINYLLAMAD_TOKEN || undefined) ?? (config.ws.token || undefined);
+  const token = flags.token ?? (env.TINYLLAMAD_TOKEN || undefined) ?? (config.http.token || undefined);
   return {
-    url: flags.url ?? localDaemonUrl(config.ws.host, config.ws.port),
+    url: flags.url ?? localDaemonUrl(config.http.host, config.http.port),
     token,
-    positionals: [...parseConfigArgs([...configArgs]).positionals],
+    positionals: [...commandLine.positionals],
   };
 }

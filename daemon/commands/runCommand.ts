@@ -68,9 +68,9 @@ export async function runRunCommand(name: string, args: string[], io: RunIo): Pr
   let endpoint: ReturnType<typeof resolveDaemonEndpoint>;
   let json: boolean;
   try {
-    const { values, switches, rest } = splitCommandArguments(args, runValueFlags, runSwitchFlags);
+    const { values, switches, commandLine } = splitCommandArguments(args, runValueFlags, runSwitchFlags);
     json = switches.has("--json");
-    endpoint = resolveDaemonEndpoint({ url: values.get("--url"), token: values.get("--token") }, rest);
+    endpoint = resolveDaemonEndpoint({ url: values.get("--url"), token: values.get("--token") }, commandLine);
     const prompt = await readPrompt(endpoint.positionals, io.stdin);
     if (prompt === "") throw new CommandUsageError("no prompt: give it as arguments or on stdin");
     const system = values.get("--system");

@@ -11,9 +11,10 @@ import { NodeIdConflictError } from "../transports/mqtt/NodeIdConflictError.js";
 import { EXIT_CONFIG } from "./exitCodes.js";
 
 export async function serve(args: string[]): Promise<number> {
-  const { config } = loadConfig({ argv: args });
+  const { config, warnings } = loadConfig({ argv: args });
   const log = createLogger({ level: config.log.level });
   installCrashPolicy(log);
+  for (const warning of warnings) log.warn({ component: "daemon" }, warning);
   log.info({ component: "daemon", version: packageVersion() }, "starting tinyllamad");
   let stopping: Promise<void> | undefined;
   let endFatally: ((error: Error) => void) | undefined;

@@ -1,14 +1,19 @@
 /**
- * Takes a client command's own flags (`--url URL`, `--json`, also as `--url=URL`) out of its arguments;
- * the rest (settings such as --ws.port and the prompt's words) goes to the config parser. Shared by
- * `run`/`ask` and `chat`.
+ * Reads a client command's arguments (`run`/`ask`, `chat`) with the one command-line parser: its own
+ * flags (`--url URL`, `--json`, also as `--url=URL`) beside the settings (--http.port …) and the
+ * prompt's words, read once and handed to loadConfig as they are.
  */
+import { type CommandLine, type CommandOptions, parseCommandLine } from "../config/parseConfigArgs.js";
+
 export class CommandUsageError extends Error {}
 
 export interface SplitArguments {
+  /** The command's value flags, by flag (`--url` → URL). */
   values: Map<string, string>;
+  /** The command's switches that were given (`--json`). */
   switches: Set<string>;
-  rest: string[];
+  /** The whole line, read once: for loadConfig, and its positionals (the prompt). */
+  commandLine: CommandLine;
 }
 
 export function splitCommandArguments(
@@ -16,23 +21,19 @@ export function splitCommandArguments(
   valueFlags: readonly string[],
   switchFlags: readonly string[],
 ): SplitArguments {
+  const options: Record<string, { type: "string" | "boolean" }> = {};
+  for (const flag of valueFlags) options[flag.replace(/^--/, "")] = { type: "string" };
+  for (const flag of switchFlags) options[flag.replace(/^--/, "")] = { type: "boolean" };
+  const commandLine = parseCommandLine(args, options as CommandOptions);
+  const ownProblem = commandLine.problems.find((problem) =>
+    [...valueFlags, ...switchFlags].some((flag) => problem === `option ${flag} needs a value`),
+  );
+  if (ownProblem !== undefined) throw new CommandUsageError(ownProblem);
   const values = new Map<string, string>();
   const switches = new Set<string>();
-  const rest: string[] = [];
-  for (let index = 0; index < args.length; index++) {
-    const arg = args[index] as string;
-    if (arg === "--") {
-      rest.push(...args.slice(index));
-      break;
-    }
-    const equalsAt = arg.indexOf("=");
-    const flag = equalsAt === -1 ? arg : arg.slice(0, equalsAt);
-    if (switchFlags.includes(flag)) switches.add(flag);
-    else if (valueFlags.includes(flag)) {
-      const value = equalsAt === -1 ? args[++index] : arg.slice(equalsAt + 1);
-      if (value === undefined) throw new CommandUsageError(`option ${flag} needs a value`);
-      values.set(flag, value);
-    } else rest.push(arg);
+  for (const [name, value] of Object.entries(commandLine.options)) {
+    if (typeof value === "string") values.set(`--${name}`, value);
+    else if (value) switches.add(`--${name}`);
   }
-  return { values, switches, rest };
+  return { values, switches, commandLine };
 }

@@ -1,3 +1,4 @@
+import { configSettings } from "./configSchema.js";
 import { describeSchema } from "./printConfig.js";
 
 function tableCell(text: string): string {
@@ -30,9 +31,9 @@ export function renderConfigurationMarkdown(): string {
     "",
     "1. the default below;",
     "2. the config file: `--config FILE`, else `/etc/tinyllamad/config.json` if it exists. It is JSON",
-    '   shaped like the keys, e.g. `{"ws": {"port": 9000}, "mqtt": {"nodeId": "kitchen"}}`;',
-    "3. the environment variable, e.g. `TINYLLAMAD_WS_PORT=9000`;",
-    "4. the command-line flag, e.g. `tinyllamad serve --ws.port 9000` (or `--ws.port=9000`).",
+    '   shaped like the keys, e.g. `{"http": {"port": 9000}, "mqtt": {"nodeId": "kitchen"}}`;',
+    "3. the environment variable, e.g. `TINYLLAMAD_HTTP_PORT=9000`;",
+    "4. the command-line flag, e.g. `tinyllamad serve --http.port 9000` (or `--http.port=9000`).",
     "",
     "Environment variable names are `TINYLLAMAD_` plus the key in upper snake case (`mqtt.nodeId` →",
     "`TINYLLAMAD_MQTT_NODE_ID`); flags are `--` plus the key. A boolean flag alone means true",
@@ -47,5 +48,29 @@ export function renderConfigurationMarkdown(): string {
     "| --- | --- | --- | --- | --- |",
     ...rows,
     "",
+    ...renamedSettings(),
   ].join("\n");
+}
+
+/** The former names of renamed settings, which still work with a one-line deprecation warning. */
+function renamedSettings(): string[] {
+  const renamed = configSettings.flatMap((setting) =>
+    setting.formerNames.map(
+      (former) =>
+        `| ${[former.key, former.env, former.flag].map(code).join(" / ")} | ${[setting.key, setting.env, setting.flag].map(code).join(" / ")} |`,
+    ),
+  );
+  if (renamed.length === 0) return [];
+  return [
+    "## Renamed settings",
+    "",
+    "These former names are still read — as flags, environment variables and config file keys — and each",
+    "one in use logs a one-line deprecation warning at start (and `config --print` shows it). Where both a",
+    "former and the current name are given in the same place, the current one wins.",
+    "",
+    "| Former key / env / flag | Current key / env / flag |",
+    "| --- | --- |",
+    ...renamed,
+    "",
+  ];
 }

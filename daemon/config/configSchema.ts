@@ -1,5 +1,4 @@
 import os from "node:os";
-import type convict from "convict";
 import {
   absolutePathList,
   atLeast64KiB,
@@ -14,11 +13,10 @@ import {
   port,
   positiveInteger,
   type SettingFormat,
-  settingFormatNamed,
   stringList,
   text,
 } from "./settingFormats.js";
-import { cliArgNameFor, cliFlagFor, envVarNameFor } from "./settingNames.js";
+import { cliFlagFor, envVarNameFor } from "./settingNames.js";
 
 export const backendKinds = ["auto", "cpu", "vulkan", "npu"] as const;
 export type BackendKind = (typeof backendKinds)[number];
@@ -28,6 +26,8 @@ export type LogLevel = (typeof logLevels)[number];
 
 export const flashAttentionModes = ["auto", "on", "off"] as const;
 export type FlashAttentionMode = (typeof flashAttentionModes)[number];
+export const kvCacheTypes = ["auto", "f16", "q8_0"] as const;
+export type KvCacheTypeSetting = (typeof kvCacheTypes)[number];
 export const mqttProtocolVersions = [4, 5] as const;
 export type MqttProtocolVersion = (typeof mqttProtocolVersions)[number];
 
@@ -52,6 +52,12 @@ export interface TinyllamadConfig {
     persistentThreadpool: boolean;
     useMmap: boolean;
     prefillChunkTokens: number;
+    kvCacheType: KvCacheTypeSetting;
+    batchSize: number;
+    prefixReuse: boolean;
+    pinThreads: boolean;
+    sequenceStateMaxBytes: number;
+    sequenceStateMinTokens: number;
   };
   npu: { libraryPath: string; modelPath: string };
   scheduler: {
@@ -63,8 +69,16 @@ export interface TinyllamadConfig {
     prefillTokensPerSecond: number;
   };
   limits: { defaultMaxTokens: number; maxMaxTokens: number; maxMessageBytes: number; maxPromptChars: number };
-  ws: { enabled: boolean; host: string; port: number; token: string; maxConnections: number; idleTimeoutMs: number };
-  http: { allowedOrigins: string[]; allowedHosts: string[]; ui: boolean; compatibleApis: boolean };
+  ws: { enabled: boolean; maxConnections: number; idleTimeoutMs: number };
+  http: {
+    host: string;
+    port: number;
+    token: string;
+    allowedOrigins: string[];
+    allowedHosts: string[];
+    ui: boolean;
+    compatibleApis: boolean;
+  };
   state: { directory: string };
   admin: { token: string; modelDirectories: string[]; swapTimeoutMs: number };
   thermal: { limitCelsius: number; pollMs: number };
@@ -107,20 +121,43 @@ interface SettingSpec<Value> {
   sensitive?: boolean;
   /** How docs describe the default, where the value itself depends on the machine. */
   defaultDescription?: string;
+  /**
+   * Keys this setting had before it was renamed: still read (flag, env var, config file) with a
+   * one-line deprecation warning, so existing configurations keep working.
+   */
+  formerKeys?: readonly string[];
 }
 
-function setting<Value>(spec: SettingSpec<Value>): convict.SchemaObj<Value> {
+/** A setting in the schema tree: a leaf, told from a group by its `default`. */
+interface SettingNode<Value> {
+  readonly doc: string;
+  readonly default: Value;
+  readonly format: SettingFormat;
+  readonly sensitive: boolean;
+  readonly defaultDescription: string | undefined;
+  readonly formerKeys: readonly string[];
+}
+
+/** The schema tree has the configuration's shape: a SettingNode where the configuration has a value. */
+type SchemaOf<Config> = {
+  [Name in keyof Config]: Config[Name] extends string | number | boolean | readonly unknown[]
+    ? SettingNode<Config[Name]>
+    : SchemaOf<Config[Name]>;
+};
+
+function setting<Value>(spec: SettingSpec<Value>): SettingNode<Value> {
   return {
     doc: spec.doc,
     default: spec.default,
-    format: spec.format.name,
+    format: spec.format,
     sensitive: spec.sensitive ?? false,
-    ...(spec.defaultDescription === undefined ? {} : { defaultDescription: spec.defaultDescription }),
+    defaultDescription: spec.defaultDescription,
+    formerKeys: spec.formerKeys ?? [],
   };
 }
 
-/** Every setting with its default, doc and format; env and arg are added by withEnvAndArg. */
-const settingsWithoutNames: convict.Schema<TinyllamadConfig> = {
+/** Every setting with its default, doc and format; env var and flag names come from the key. */
+const configSchema: SchemaOf<TinyllamadConfig> = {
   model: {
     path: setting({
       doc: 'Path to the GGUF model file. Empty ("") means this board\'s default model: TinyLlama 1.1B Chat in the quantization `tinyllamad doctor` names (Q4_0 on ARM CPUs with dot-product, else Q4_K_M; smaller where memory needs it).',
@@ -165,7 +202,7 @@ const settingsWithoutNames: convict.Schema<TinyllamadConfig> = {
       format: nonNegativeInteger,
     }),
     gpuLayers: setting({
-      doc: "Model layers to offload to the GPU/NPU; -1 offloads all of them, 0 none.",
+      doc: "vulkan backend: model layers offloaded to the GPU; -1 offloads all of them, 0 none (the rest run on the CPU, e.g. where the GPU's memory is short). The cpu and npu backends ignore it. Read at load.",
       default: -1,
       format: integerFromMinusOne,
     }),
@@ -188,6 +225,36 @@ const settingsWithoutNames: convict.Schema<TinyllamadConfig> = {
       doc: "cpu and vulkan backends: prompt tokens evaluated per prefill chunk. Between chunks a cancel or deadline_ms ends the request and the liveness check sees progress, so a long prompt is neither uninterruptible nor mistaken for a hang; smaller chunks react sooner and cost a little prefill speed. 0 means the context's batch size (512). Read at start.",
       default: 0,
       format: nonNegativeInteger,
+    }),
+    kvCacheType: setting<KvCacheTypeSetting>({
+      doc: 'cpu and vulkan backends: the KV cache\'s element type. "auto" lets the memory plan choose: f16 where the configured context and sequences fit the board with room for the OS, else q8_0 (half the KV memory; needs flash attention, which the plan then asks for). "f16" or "q8_0" force one. q8_0 changes the arithmetic slightly, so greedy text can differ from f16 (bench/README.md measures how much). Read at load.',
+      default: "auto",
+      format: oneOf(kvCacheTypes),
+    }),
+    batchSize: setting({
+      doc: "cpu and vulkan backends: tokens per llama.cpp batch (n_batch = n_ubatch). Its compute buffer holds a logit row per token (32,000 floats for TinyLlama): 512 costs ≈66 MiB, 128 ≈17 MiB. 0 lets the memory plan choose: 512, or 128 on a board where memory is tight. Read at load.",
+      default: 0,
+      format: nonNegativeInteger,
+    }),
+    prefixReuse: setting({
+      doc: "Reuse the tokens a sequence already holds when a new prompt starts with them (the session's sequence first, then the best cached prefix). Off evaluates every prompt from its first token: for benchmarks against servers run without a prompt cache. Read at load.",
+      default: true,
+      format: boolean,
+    }),
+    pinThreads: setting({
+      doc: "Pin the daemon's threads to the cores the plan chooses (`tinyllamad doctor` names them: the big cluster on big.LITTLE boards, else every core) before a model loads, so llama.cpp's inference threads never run on a little core. Planned cores this process may not use are left out; none left means no pinning. Read at load.",
+      default: true,
+      format: boolean,
+    }),
+    sequenceStateMaxBytes: setting({
+      doc: "cpu and vulkan backends: most bytes of evaluated sequence states (a conversation's prompt, evaluated) kept on disk under state.directory/sequence-states, so that more conversations than scheduler.parallelSequences (NPC personas, chats re-sent turn by turn) are loaded back instead of evaluated again when they return; least recently used first out, another model's first of all. About 22 KB per token for TinyLlama 1.1B (f16 KV): the default holds ≈ 12,000 tokens. 0 turns saving off (docs/prefix-reuse.md). Read at load.",
+      default: 268435456,
+      format: nonNegativeInteger,
+    }),
+    sequenceStateMinTokens: setting({
+      doc: "cpu and vulkan backends: the fewest tokens a conversation's cached prefix must have for it to be kept from being overwritten lightly, saved to disk when it is, or loaded back from disk (docs/prefix-reuse.md). Read at load.",
+      default: 64,
+      format: positiveInteger,
     }),
   },
   npu: {
@@ -258,22 +325,6 @@ const settingsWithoutNames: convict.Schema<TinyllamadConfig> = {
   },
   ws: {
     enabled: setting({ doc: "Serve the WebSocket API.", default: true, format: boolean }),
-    host: setting({
-      doc: "Address the HTTP server (WebSocket API, health, metrics) listens on; 0.0.0.0 listens on every interface.",
-      default: "127.0.0.1",
-      format: text,
-    }),
-    port: setting({
-      doc: "Port of the HTTP server: the WebSocket API (when ws.enabled) and /healthz, /readyz, /metrics (always).",
-      default: 8765,
-      format: port,
-    }),
-    token: setting({
-      doc: "Bearer token WebSocket clients must present; empty means no authentication.",
-      default: "",
-      format: text,
-      sensitive: true,
-    }),
     maxConnections: setting({
       doc: "Most WebSocket connections open at once; a further upgrade is refused with HTTP 503 (E_TOO_MANY_CONNECTIONS). The HTTP server takes at most 64 TCP connections more than this (health checks, scrapes) and closes further ones at once.",
       default: 64,
@@ -286,6 +337,25 @@ const settingsWithoutNames: convict.Schema<TinyllamadConfig> = {
     }),
   },
   http: {
+    host: setting({
+      doc: "Address the HTTP server (WebSocket API, health, metrics) listens on; 0.0.0.0 listens on every interface.",
+      default: "127.0.0.1",
+      format: text,
+      formerKeys: ["ws.host"],
+    }),
+    port: setting({
+      doc: "Port of the HTTP server: the WebSocket API (when ws.enabled) and /healthz, /readyz, /metrics (always).",
+      default: 8765,
+      format: port,
+      formerKeys: ["ws.port"],
+    }),
+    token: setting({
+      doc: "Bearer token that WebSocket clients, and requests for the detail of /healthz and /metrics from beyond loopback, must present; empty means no authentication.",
+      default: "",
+      format: text,
+      sensitive: true,
+      formerKeys: ["ws.token"],
+    }),
     allowedOrigins: setting<string[]>({
       doc: 'Web page origins (e.g. "https://dashboard.example:8443") whose browser requests and WebSocket upgrades are accepted, besides the daemon\'s own origin; "*" accepts any. A request carrying another Origin is refused with HTTP 403 (E_FORBIDDEN); requests without Origin (non-browser clients) are not affected.',
       default: [],
@@ -297,12 +367,12 @@ const settingsWithoutNames: convict.Schema<TinyllamadConfig> = {
       format: stringList,
     }),
     ui: setting({
-      doc: "Serve the built-in web page at / of the HTTP port: the node's live status, charts and a chat playground (docs/web-page.md). It stays behind the Host/Origin checks, and its data (the status stream, the WebSocket API) behind ws.token. false: / answers 404.",
+      doc: "Serve the built-in web page at / of the HTTP port: the node's live status, charts and a chat playground (docs/web-page.md). It stays behind the Host/Origin checks, and its data (the status stream, the WebSocket API) behind http.token. false: / answers 404.",
       default: true,
       format: boolean,
     }),
     compatibleApis: setting({
-      doc: "Serve the OpenAI-compatible API (/v1/models, /v1/chat/completions, /v1/completions) and the Ollama-compatible API (/api/tags, /api/chat, /api/generate, …) on the HTTP server (docs/http.md). They take ws.token as their bearer token and, like the WebSocket API, refuse to start beyond loopback without one. Browser pages of http.allowedOrigins get CORS headers; no other origin does.",
+      doc: "Serve the OpenAI-compatible API (/v1/models, /v1/chat/completions, /v1/completions) and the Ollama-compatible API (/api/tags, /api/chat, /api/generate, …) on the HTTP server (docs/http.md). They take http.token as their bearer token and, like the WebSocket API, refuse to start beyond loopback without one. Browser pages of http.allowedOrigins get CORS headers; no other origin does.",
       default: true,
       format: boolean,
     }),
@@ -489,27 +559,13 @@ const settingsWithoutNames: convict.Schema<TinyllamadConfig> = {
   },
 };
 
-type SchemaNode = { [name: string]: unknown };
+type SchemaTree = { readonly [name: string]: SchemaTree | SettingNode<unknown> };
 
-function isSetting(node: SchemaNode): boolean {
+function isSetting(node: SchemaTree | SettingNode<unknown>): node is SettingNode<unknown> {
   return "default" in node;
 }
 
-/** Gives every setting its environment variable and command-line argument, derived from its key. */
-function withEnvAndArg(node: SchemaNode, path: readonly string[] = []): SchemaNode {
-  if (isSetting(node)) {
-    const key = path.join(".");
-    return { ...node, env: envVarNameFor(key), arg: cliArgNameFor(key) };
-  }
-  return Object.fromEntries(
-    Object.entries(node).map(([name, child]) => [name, withEnvAndArg(child as SchemaNode, [...path, name])]),
-  );
-}
-
-/** The convict schema: the single source of defaults, docs, formats, env var names and CLI flags. */
-export const configSchema = withEnvAndArg(settingsWithoutNames) as convict.Schema<TinyllamadConfig>;
-
-/** One setting of configSchema, flattened. */
+/** One setting of the schema, flattened. */
 export interface ConfigSetting {
   /** Dotted key, e.g. "mqtt.nodeId". */
   readonly key: string;
@@ -521,37 +577,51 @@ export interface ConfigSetting {
   readonly flag: string;
   readonly sensitive: boolean;
   readonly format: SettingFormat;
+  /** Earlier names of this setting, each with its env var and flag (read with a deprecation warning). */
+  readonly formerNames: readonly { readonly key: string; readonly env: string; readonly flag: string }[];
 }
 
-function listSettings(node: SchemaNode, path: readonly string[] = []): ConfigSetting[] {
+function listSettings(node: SchemaTree | SettingNode<unknown>, path: readonly string[] = []): ConfigSetting[] {
   if (!isSetting(node)) {
-    return Object.entries(node).flatMap(([name, child]) => listSettings(child as SchemaNode, [...path, name]));
+    return Object.entries(node).flatMap(([name, child]) => listSettings(child, [...path, name]));
   }
   const key = path.join(".");
   return [
     {
       key,
-      doc: String(node.doc),
+      doc: node.doc,
       default: node.default,
-      defaultDescription: typeof node.defaultDescription === "string" ? node.defaultDescription : undefined,
-      env: String(node.env),
+      defaultDescription: node.defaultDescription,
+      env: envVarNameFor(key),
       flag: cliFlagFor(key),
-      sensitive: node.sensitive === true,
-      format: settingFormatNamed(String(node.format)),
+      sensitive: node.sensitive,
+      format: node.format,
+      formerNames: node.formerKeys.map((former) => ({
+        key: former,
+        env: envVarNameFor(former),
+        flag: cliFlagFor(former),
+      })),
     },
   ];
 }
 
-/** Every setting in schema order. */
-export const configSettings: readonly ConfigSetting[] = listSettings(configSchema as SchemaNode);
+/** Every setting in schema order: the single source of defaults, docs, formats, env var names and flags. */
+export const configSettings: readonly ConfigSetting[] = listSettings(configSchema as unknown as SchemaTree);
 
 const settingsByKey = new Map(configSettings.map((entry) => [entry.key, entry]));
+const settingsByFormerKey = new Map(
+  configSettings.flatMap((entry) => entry.formerNames.map((former) => [former.key, entry] as const)),
+);
 
+/** The setting a key names: its own key, or a former one (renamed settings keep working). */
 export function settingForKey(key: string): ConfigSetting | undefined {
-  return settingsByKey.get(key);
+  return settingsByKey.get(key) ?? settingsByFormerKey.get(key);
 }
 
 /** True when `key` names a group of settings, like "mqtt" or "limits". */
 export function isSettingGroup(key: string): boolean {
-  return !settingsByKey.has(key) && configSettings.some((entry) => entry.key.startsWith(`${key}.`));
+  return (
+    settingForKey(key) === undefined &&
+    [...settingsByKey.keys(), ...settingsByFormerKey.keys()].some((name) => name.startsWith(`${key}.`))
+  );
 }

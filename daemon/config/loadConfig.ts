@@ -1,8 +1,7 @@
 import fs from "node:fs";
-import convict from "convict";
 import { ConfigError } from "./ConfigError.js";
-import { type ConfigSetting, configSchema, configSettings, type TinyllamadConfig } from "./configSchema.js";
-import { type ConfigArgs, parseConfigArgs } from "./parseConfigArgs.js";
+import { type ConfigSetting, configSettings, type TinyllamadConfig } from "./configSchema.js";
+import { type CommandLine, parseCommandLine } from "./parseConfigArgs.js";
 import { shownValue } from "./printConfig.js";
 import { type ConfigFileContent, readConfigFile } from "./readConfigFile.js";
 
@@ -17,11 +16,15 @@ export interface LoadedConfig {
   sources: Record<string, ConfigSource>;
   /** The config file that was read, if any. */
   configFile: string | undefined;
+  /** One line per deprecated name in use (a renamed setting's former flag, env var or file key). */
+  warnings: string[];
 }
 
 export interface LoadConfigOptions {
   /** Command-line arguments without node and the script (default: process.argv.slice(2)). */
   argv?: string[];
+  /** The command line already read (by a command with flags of its own); takes the place of argv. */
+  commandLine?: CommandLine;
   /** Environment (default: process.env). */
   env?: NodeJS.ProcessEnv;
   /** A config file that must exist; `--config FILE` in argv takes its place. */
@@ -36,7 +39,7 @@ interface ValueOrigin {
   readonly source: ConfigSource;
   /** The value as given: text for env and flags, the JSON value for the file. */
   readonly given: unknown;
-  /** E.g. "env TINYLLAMAD_WS_PORT", for error messages. */
+  /** E.g. "env TINYLLAMAD_HTTP_PORT", for error messages. */
   readonly where: string;
 }
 
@@ -45,23 +48,53 @@ function chooseConfigFile(named: string | undefined, fallback: string): string |
   return fs.existsSync(fallback) ? fallback : undefined;
 }
 
-/** The same precedence convict applies: flag, then environment, then file, then default. */
+/**
+ * Flag, then environment, then file, then default. In each place the current name wins over a
+ * former one; a former one in use adds a deprecation warning.
+ */
 function originOf(
   entry: ConfigSetting,
-  args: ConfigArgs,
+  commandLine: CommandLine,
   env: NodeJS.ProcessEnv,
   file: ConfigFileContent | undefined,
+  warnings: string[],
 ): ValueOrigin {
-  if (args.values.has(entry.key)) {
-    return { source: "arg", given: args.values.get(entry.key), where: `flag ${entry.flag}` };
+  for (const former of entry.formerNames) {
+    if (commandLine.settings.has(former.key)) warnings.push(`${former.flag} is deprecated; use ${entry.flag}`);
+    if (env[former.env] !== undefined) warnings.push(`${former.env} is deprecated; use ${entry.env}`);
+    if (file?.values.has(former.key))
+      warnings.push(`"${former.key}" in ${file.path} is deprecated; use "${entry.key}"`);
   }
-  if (env[entry.env] !== undefined) {
-    return { source: "env", given: env[entry.env], where: `env ${entry.env}` };
+  const names = [{ key: entry.key, env: entry.env, flag: entry.flag }, ...entry.formerNames];
+  for (const name of names) {
+    if (commandLine.settings.has(name.key))
+      return { source: "arg", given: commandLine.settings.get(name.key), where: `flag ${name.flag}` };
   }
-  if (file?.values.has(entry.key)) {
-    return { source: "file", given: file.values.get(entry.key), where: `file ${file.path}` };
+  for (const name of names) {
+    if (env[name.env] !== undefined) return { source: "env", given: env[name.env], where: `env ${name.env}` };
   }
-  return { source: "default", given: entry.default, where: "default" };
+  for (const name of names) {
+    if (file?.values.has(name.key))
+      return { source: "file", given: file.values.get(name.key), where: `file ${file.path}` };
+  }
+  return { source: "default", given: structuredClone(entry.default), where: "default" };
+}
+
+/** Text (a flag, an env var, a string in the file) read by the setting's format; other values as given. */
+function readValue(entry: ConfigSetting, origin: ValueOrigin): unknown {
+  if (typeof origin.given !== "string" || entry.format.fromString === undefined) return origin.given;
+  return entry.format.fromString(origin.given);
+}
+
+function setAt(config: Record<string, unknown>, key: string, value: unknown): void {
+  const names = key.split(".");
+  const last = names.pop() as string;
+  let node = config;
+  for (const name of names) {
+    node[name] ??= {};
+    node = node[name] as Record<string, unknown>;
+  }
+  node[last] = value;
 }
 
 function describeGiven(entry: ConfigSetting, given: unknown): string {
@@ -103,32 +136,24 @@ function findBadValues(config: TinyllamadConfig, origins: ReadonlyMap<string, Va
  */
 export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
   const env = options.env ?? process.env;
-  const args = parseConfigArgs(options.argv ?? process.argv.slice(2));
+  const commandLine = options.commandLine ?? parseCommandLine(options.argv ?? process.argv.slice(2));
+  if (commandLine.problems.length > 0) throw new ConfigError([...commandLine.problems]);
   const configFile = chooseConfigFile(
-    args.configFile ?? options.configFile,
+    commandLine.configFile ?? options.configFile,
     options.defaultConfigFile ?? defaultConfigFilePath,
   );
   const file = configFile === undefined ? undefined : readConfigFile(configFile);
 
-  // convict reads env and args itself and applies them over the file, in its own precedence.
-  const convictArgs = [...args.values].map(([key, value]) => `--${key}=${value}`);
-  const convictConfig = convict<TinyllamadConfig>(configSchema, { env, args: convictArgs });
-  if (file !== undefined) convictConfig.load(file.document);
-  // convict parses flags with yargs-parser, which turns number-like text into numbers ("0x1f" → 31,
-  // "1e3" → 1000) and strips quotes; set each flag again from the text exactly as typed.
-  for (const [key, value] of args.values) convictConfig.set(key, value);
-  const config = convictConfig.getProperties();
-
-  const origins = new Map(configSettings.map((entry) => [entry.key, originOf(entry, args, env, file)]));
-  const problems = findBadValues(config, origins);
+  const warnings: string[] = [];
+  const origins = new Map(
+    configSettings.map((entry) => [entry.key, originOf(entry, commandLine, env, file, warnings)]),
+  );
+  const config: Record<string, unknown> = {};
+  for (const entry of configSettings) setAt(config, entry.key, readValue(entry, origins.get(entry.key) as ValueOrigin));
+  const problems = findBadValues(config as unknown as TinyllamadConfig, origins);
   if (problems.length > 0) throw new ConfigError(problems);
-  try {
-    convictConfig.validate({ allowed: "strict" });
-  } catch (error) {
-    throw new ConfigError((error as Error).message.split("\n"));
-  }
 
   const sources: Record<string, ConfigSource> = {};
   for (const [key, origin] of origins) sources[key] = origin.source;
-  return { config, sources, configFile };
+  return { config: config as unknown as TinyllamadConfig, sources, configFile, warnings };
 }

@@ -1,9 +1,6 @@
-import convict from "convict";
-
 /**
- * What a setting accepts. Each format is registered with convict under its name, so convict
- * uses `fromString` to turn environment variables and flags into values, and loadConfig uses
- * `accepts` and `expected` to report a bad value in words.
+ * What a setting accepts. loadConfig uses `fromString` to turn text (environment variables, flags,
+ * strings in the file) into values, and `accepts` and `expected` to report a bad value in words.
  */
 export interface SettingFormat {
   readonly name: string;
@@ -14,24 +11,8 @@ export interface SettingFormat {
   fromString?(text: string): unknown;
 }
 
-const formatsByName = new Map<string, SettingFormat>();
-
-/** Defines a format and registers it with convict, so a schema can name it. */
+/** Every format is written as defineFormat({...}), so its type is checked where it is written. */
 function defineFormat(format: SettingFormat): SettingFormat {
-  formatsByName.set(format.name, format);
-  convict.addFormat({
-    name: format.name,
-    validate(value: unknown) {
-      if (!format.accepts(value)) throw new Error(format.expected);
-    },
-    ...(format.fromString ? { coerce: format.fromString } : {}),
-  });
-  return format;
-}
-
-export function settingFormatNamed(name: string): SettingFormat {
-  const format = formatsByName.get(name);
-  if (format === undefined) throw new Error(`unknown setting format ${name}`);
   return format;
 }
 

@@ -11,11 +11,6 @@ export function envVarNameFor(key: string): string {
   return `${envVarPrefix}${snakeCaseParts.join("_").toUpperCase()}`;
 }
 
-/** The argument name as convict wants it: the flag without its leading dashes. */
-export function cliArgNameFor(key: string): string {
-  return key;
-}
-
 export function cliFlagFor(key: string): string {
-  return `--${cliArgNameFor(key)}`;
+  return `--${key}`;
 }

@@ -4,7 +4,6 @@
  * instead (as the tests' fixture boards); `--json` for machines.
  */
 import { existsSync, statSync } from "node:fs";
-import { parseArgs } from "node:util";
 import { probeVulkanDevices } from "../../hal/backends/llamaCpp/probeVulkanDevices.js";
 import { expectedDecodeRate } from "../../hal/plan/expectedDecodeRate.js";
 import { planBackend } from "../../hal/plan/planBackend.js";
@@ -13,9 +12,12 @@ import { loadModelCatalog } from "../../models/catalog/modelCatalog.js";
 import { checkCatalogModelFit } from "../../models/store/estimateFit.js";
 import { BackendManager } from "../backends/BackendManager.js";
 import { boardDefaultModel } from "../boardDefaultModel.js";
+import { commandSpecs } from "../commands/commandSpecs.js";
 import { loadConfig } from "../config/loadConfig.js";
+import { parseCommandLine } from "../config/parseConfigArgs.js";
 import { createLogger } from "../logging/createLogger.js";
 import { NodeStatus } from "../NodeStatus.js";
+import { memoryBudgetLine } from "./memoryBudgetLine.js";
 
 /** CPU features that decide which llama.cpp kernels run. */
 const interestingFeatures = new Set([
@@ -37,26 +39,14 @@ const interestingFeatures = new Set([
 ]);
 
 export async function runDoctor(args: string[]): Promise<number> {
-  const { values, tokens } = parseArgs({
-    args,
-    options: {
-      json: { type: "boolean", default: false },
-      root: { type: "string" },
-      arch: { type: "string" },
-      recalibrate: { type: "boolean", default: false },
-    },
-    strict: false,
-    tokens: true,
-  });
-  // Everything else is configuration (--config FILE, --model.path …).
-  const own = new Set(["json", "root", "arch", "recalibrate"]);
-  const configArgs: string[] = [];
-  for (const token of tokens ?? []) {
-    if (token.kind === "option" && own.has(token.name)) continue;
-    if (token.kind === "option") configArgs.push(token.rawName, ...(token.value !== undefined ? [token.value] : []));
-    else if (token.kind === "positional") configArgs.push(token.value);
-  }
-  const { config } = loadConfig({ argv: configArgs });
+  const commandLine = parseCommandLine(args, commandSpecs.doctor?.options);
+  const values = {
+    json: commandLine.options.json === true,
+    root: commandLine.options.root as string | undefined,
+    arch: commandLine.options.arch as string | undefined,
+    recalibrate: commandLine.options.recalibrate === true,
+  };
+  const { config } = loadConfig({ commandLine });
   if (values.recalibrate) {
     // Only the backend manager: plan and measure, nothing listens or serves.
     const log = createLogger({ level: "warn" });
@@ -101,6 +91,8 @@ export async function runDoctor(args: string[]): Promise<number> {
       threads: config.backend.threads,
       contextSize: config.model.contextSize,
       parallelSequences: config.scheduler.parallelSequences,
+      kvCacheType: config.backend.kvCacheType,
+      batchSize: config.backend.batchSize,
     },
   );
   const catalog = defaultModel?.catalog ?? loadModelCatalog(config.model.catalog || undefined);
@@ -151,7 +143,8 @@ export async function runDoctor(args: string[]): Promise<number> {
         ]
       : []),
     "",
-    `plan:     ${plan.backend}, ${plan.threads} threads${plan.cpuList.length > 0 ? ` on cores ${plan.cpuList.join(",")}` : ""}, context ${plan.contextSize}; candidates ${plan.candidates.join(", ")}`,
+    `plan:     ${plan.backend}, ${plan.threads} threads${plan.cpuList.length > 0 ? ` on cores ${plan.cpuList.join(",")}` : ""}, ${plan.parallelSequences} sequence${plan.parallelSequences === 1 ? "" : "s"} × context ${plan.contextSize}, ${plan.kvCacheType} KV cache, batch ${plan.batchSize}; candidates ${plan.candidates.join(", ")}`,
+    `budget:   ${memoryBudgetLine(plan.memoryProfile, hardware.memory.totalBytes, hardware.memory.availableBytes)}`,
     ...plan.reasons.map((reason) => `  - ${reason}`),
     `expected: ${expected.tokensPerSecond === null ? "unknown" : `≤ ${expected.tokensPerSecond.toFixed(1)} tok/s decode`} (${expected.basis})`,
     "",

@@ -1,11 +1,13 @@
 /**
  * Prometheus metrics of one daemon (prom-client): requests by outcome, queue depth, tokens, TTFT and
  * decode-rate histograms, what runs (backend, model), board temperature and the process's own
- * figures (RSS, CPU, event-loop lag: prom-client's default collectors).
+ * figures (RSS, CPU, event-loop lag: prom-client's default collectors). The node's state and queue
+ * are read from NodeStatus at each scrape, so /metrics, /healthz and the MQTT status agree.
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type { NodeStatus } from "../NodeStatus.js";
+import { packageVersion } from "../packageVersion.js";
 import type { FinalMessage } from "../protocol/messages.js";
-import type { SchedulerStats } from "../scheduler/Scheduler.js";
 
 export class DaemonMetrics {
   readonly registry = new Registry();
@@ -20,8 +22,11 @@ export class DaemonMetrics {
   private readonly temperature: Gauge<"zone">;
   private readonly ready: Gauge;
   private readonly mqttLedgerDegraded: Gauge;
+  private readonly promptTokens: Counter<"source">;
+  private readonly sequenceStates: Counter<"event">;
+  private readonly sequenceStateBytes: Gauge;
 
-  constructor() {
+  constructor(status: NodeStatus) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
     this.requests = new Counter({
@@ -49,13 +54,28 @@ export class DaemonMetrics {
       buckets: [1, 2, 3, 4, 6, 8, 12, 16],
       registers,
     });
-    this.queued = new Gauge({ name: "tinyllamad_queue_depth", help: "Requests waiting for a sequence.", registers });
-    this.running = new Gauge({ name: "tinyllamad_running_requests", help: "Requests being generated.", registers });
+    this.queued = new Gauge({
+      name: "tinyllamad_queue_depth",
+      help: "Requests waiting for a sequence.",
+      registers,
+      collect: () => this.queued.set(status.metricsFigures().queued),
+    });
+    this.running = new Gauge({
+      name: "tinyllamad_running_requests",
+      help: "Requests being generated.",
+      registers,
+      collect: () => this.running.set(status.metricsFigures().running),
+    });
     this.info = new Gauge({
       name: "tinyllamad_backend_info",
       help: "What this daemon runs (value 1).",
       labelNames: ["backend", "model", "version"],
       registers,
+      collect: () => {
+        const { backend, model } = status.metricsFigures();
+        this.info.reset();
+        if (backend !== null && model !== null) this.info.set({ backend, model, version: packageVersion() }, 1);
+      },
     });
     this.temperature = new Gauge({
       name: "tinyllamad_temperature_celsius",
@@ -63,12 +83,39 @@ export class DaemonMetrics {
       labelNames: ["zone"],
       registers,
     });
-    this.ready = new Gauge({ name: "tinyllamad_ready", help: "1 while serving, else 0.", registers });
+    this.ready = new Gauge({
+      name: "tinyllamad_ready",
+      help: "1 while serving, else 0.",
+      registers,
+      collect: () => this.ready.set(status.metricsFigures().ready ? 1 : 0),
+    });
     this.mqttLedgerDegraded = new Gauge({
       name: "tinyllamad_mqtt_ledger_degraded",
       help: "1 while the MQTT delivery ledger cannot be written (full or read-only state directory): new MQTT requests wait at the broker; else 0.",
       registers,
     });
+    this.promptTokens = new Counter({
+      name: "tinyllamad_prompt_tokens_total",
+      help: 'Prompt tokens of finished requests by source: "reused" from a prefix a sequence held or loaded from disk (not evaluated again; with or without a session id), "evaluated" (the prefill).',
+      labelNames: ["source"],
+      registers,
+    });
+    this.sequenceStates = new Counter({
+      name: "tinyllamad_sequence_states_total",
+      help: "Evaluated sequence states on disk (backend.sequenceStateMaxBytes), by event: saved (a conversation about to be overwritten), restored (loaded back instead of evaluated), evicted (least recently used, for room), replaced (by a longer state of the same conversation), rejected (corrupt, unreadable or refused by llama.cpp: deleted), failed (not saved: disk full or read-only).",
+      labelNames: ["event"],
+      registers,
+    });
+    this.sequenceStateBytes = new Gauge({
+      name: "tinyllamad_sequence_state_bytes",
+      help: "Bytes the evaluated sequence states take on disk (at most backend.sequenceStateMaxBytes).",
+      registers,
+    });
+  }
+
+  sequenceState(event: string, usedBytes: number): void {
+    if (event !== "opened") this.sequenceStates.inc({ event });
+    this.sequenceStateBytes.set(usedBytes);
   }
 
   setMqttLedgerDegraded(degraded: boolean): void {
@@ -79,27 +126,14 @@ export class DaemonMetrics {
     this.requests.inc({ outcome: message.type === "done" ? message.finish_reason : message.error.code });
     this.tokens.inc(completionTokens);
     if (message.type !== "done") return;
+    this.promptTokens.inc({ source: "reused" }, message.usage.cached_prompt_tokens);
+    this.promptTokens.inc({ source: "evaluated" }, message.usage.evaluated_prompt_tokens);
     if (message.timings.ttft_ms !== null) this.ttft.observe(message.timings.ttft_ms / 1000);
     if (message.timings.tokens_per_s !== null) this.decodeRate.observe(message.timings.tokens_per_s);
   }
 
   decodeBatch(sequences: number): void {
     this.decodeBatchSequences.observe(sequences);
-  }
-
-  load(stats: SchedulerStats): void {
-    this.queued.set(stats.queued);
-    this.running.set(stats.running);
-  }
-
-  serving(backend: string, model: string, version: string): void {
-    this.info.reset();
-    this.info.set({ backend, model, version }, 1);
-    this.ready.set(1);
-  }
-
-  notReady(): void {
-    this.ready.set(0);
   }
 
   temperatures(zones: Array<{ zone: string; celsius: number }>): void {

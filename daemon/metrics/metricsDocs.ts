@@ -2,6 +2,7 @@
  * docs/metrics.md, generated from the metrics the daemon registers, so that the list can never drift
  * from the code.
  */
+import { NodeStatus } from "../NodeStatus.js";
 import { DaemonMetrics } from "./DaemonMetrics.js";
 
 interface DescribedMetric {
@@ -17,7 +18,7 @@ const header = `# Metrics and health
 Generated from \`daemon/metrics/DaemonMetrics.ts\` by
 \`node dist/daemon/metrics/writeMetricsDocs.js > docs/metrics.md\`; a test keeps them equal.
 
-The daemon's HTTP server (\`ws.host\`:\`ws.port\`, see [configuration.md](configuration.md)) serves, besides
+The daemon's HTTP server (\`http.host\`:\`http.port\`, see [configuration.md](configuration.md)) serves, besides
 the WebSocket API:
 
 - \`GET /healthz\` — liveness: 200 (\`"status": "ok"\`) unless generation has made no progress (a
@@ -32,8 +33,8 @@ the WebSocket API:
   Node.js metrics (\`process_resident_memory_bytes\`, \`process_cpu_seconds_total\`,
   \`nodejs_eventloop_lag_seconds\`, …).
 
-On a loopback \`ws.host\` (the default, 127.0.0.1) all three are open. Beyond loopback (e.g.
-\`ws.host\` 0.0.0.0, where \`ws.token\` is required) the detail is for holders of \`ws.token\` only,
+On a loopback \`http.host\` (the default, 127.0.0.1) all three are open. Beyond loopback (e.g.
+\`http.host\` 0.0.0.0, where \`http.token\` is required) the detail is for holders of \`http.token\` only,
 sent as \`Authorization: Bearer <token>\` (or \`?token=<token>\`): without it \`/healthz\` and \`/readyz\`
 answer only their status (\`{"status":"ok"}\` or \`{"status":"stalled"}\`, with the same HTTP status —
 enough for a liveness or readiness probe) and \`/metrics\` answers 401. A Prometheus scrape job:
@@ -43,7 +44,7 @@ scrape_configs:
   - job_name: tinyllamad
     authorization:
       type: Bearer
-      credentials_file: /etc/prometheus/tinyllamad-token   # holds ws.token (or: credentials: <token>)
+      credentials_file: /etc/prometheus/tinyllamad-token   # holds http.token (or: credentials: <token>)
     static_configs:
       - targets: ["board.local:8765"]
 \`\`\`
@@ -67,7 +68,7 @@ function describeRow(metric: DescribedMetric): string {
 }
 
 export function renderMetricsMarkdown(): string {
-  const metrics = new DaemonMetrics().registry
+  const metrics = new DaemonMetrics(new NodeStatus()).registry
     .getMetricsAsArray()
     .map((metric) => metric as unknown as DescribedMetric)
     .filter((metric) => metric.name.startsWith("tinyllamad_"));

@@ -1,7 +1,7 @@
 /**
  * The OpenAI- and Ollama-compatible HTTP APIs (docs/http.md) on the daemon's HTTP server: started
  * before the model, so requests made during the load wait in the queue, as WebSocket ones do. Both
- * take ws.token as their bearer token and refuse to start beyond loopback without one.
+ * take http.token as their bearer token and refuse to start beyond loopback without one.
  */
 import type { TinyllamadConfig } from "../config/configSchema.js";
 import { ApiRouter } from "../transports/compat/ApiRouter.js";
@@ -23,7 +23,7 @@ export class CompatibleApisPlugin implements DaemonPlugin {
   }
 
   check(config: TinyllamadConfig): void {
-    assertTokenWhenExposed("ws.host", config.ws.host, "ws.token", config.ws.token);
+    assertTokenWhenExposed("http.host", config.http.host, "http.token", config.http.token);
   }
 
   async start(context: DaemonContext): Promise<void> {
@@ -33,7 +33,7 @@ export class CompatibleApisPlugin implements DaemonPlugin {
     const settings = () => {
       const config = context.config();
       return {
-        token: config.ws.token,
+        token: config.http.token,
         allowedOrigins: config.http.allowedOrigins,
         maxBodyBytes: config.limits.maxMessageBytes,
       };

@@ -99,7 +99,7 @@ function configurationUrl(context: DaemonContext, config: TinyllamadConfig): str
   if (config.homeassistant.configurationUrl !== "") return config.homeassistant.configurationUrl;
   const address = context.shared.http?.address();
   if (!address) return undefined;
-  const bound = config.ws.host;
+  const bound = config.http.host;
   const host = bound === "" || bound === "0.0.0.0" || bound === "::" ? os.hostname() : bound;
   return `http://${host.includes(":") ? `[${host}]` : host}:${address.port}/`;
 }

@@ -12,20 +12,20 @@ export class HttpPlugin implements DaemonPlugin {
   async start(context: DaemonContext): Promise<void> {
     const { ws, http: httpConfig } = context.config();
     const http = new HttpServer({
-      host: ws.host,
-      port: ws.port,
+      host: httpConfig.host,
+      port: httpConfig.port,
       log: context.logFor("http"),
       // Every WebSocket, plus room for health checks and scrapes.
       maxSockets: ws.maxConnections + 64,
       policy: new RequestOriginPolicy({
-        bindHost: ws.host,
+        bindHost: httpConfig.host,
         allowedHosts: httpConfig.allowedHosts,
         allowedOrigins: httpConfig.allowedOrigins,
       }),
     });
     registerHealthRoutes(http, {
-      host: ws.host,
-      token: ws.token,
+      host: httpConfig.host,
+      token: httpConfig.token,
       health: () => context.status.health(),
       metrics: context.metrics,
     });

@@ -2,7 +2,7 @@
  * The built-in web page at / of the HTTP port (http.ui): the node's live status, charts of the last
  * 15 minutes and a chat playground over the WebSocket API (docs/web-page.md). Its files are served
  * from memory behind the HTTP server's Host/Origin policy; its data (the status stream here, the
- * WebSocket API) needs ws.token when one is set. Off: no route, so / answers 404.
+ * WebSocket API) needs http.token when one is set. Off: no route, so / answers 404.
  */
 import type { TinyllamadConfig } from "../config/configSchema.js";
 import type { HttpServer } from "../transports/http/HttpServer.js";
@@ -43,9 +43,14 @@ export class WebPagePlugin implements DaemonPlugin {
     const history = new StatusHistory({ status: context.status, intervalMs: sampleIntervalMs, spanMs: chartSpanMs });
     history.start();
     this.history = history;
-    const { ws } = context.config();
+    const { http: httpConfig } = context.config();
     http.get("/api/status/stream", (request, response) =>
-      serveStatusStream(request, response, { host: ws.host, token: ws.token, status: context.status, history }),
+      serveStatusStream(request, response, {
+        host: httpConfig.host,
+        token: httpConfig.token,
+        status: context.status,
+        history,
+      }),
     );
     this.http = http;
     context.logFor("http").debug({ bytes: assets.totalBytes }, "web page served at /");

@@ -14,17 +14,17 @@ export class WebSocketPlugin implements DaemonPlugin {
   }
 
   check(config: TinyllamadConfig): void {
-    assertTokenWhenExposed("ws.host", config.ws.host, "ws.token", config.ws.token);
+    assertTokenWhenExposed("http.host", config.http.host, "http.token", config.http.token);
   }
 
   async start(context: DaemonContext): Promise<void> {
-    const { ws, limits } = context.config();
+    const { ws, http: httpConfig, limits } = context.config();
     const http = context.shared.http;
     if (!http) throw new Error("the WebSocket API needs the HTTP server started before it");
     this.transport = new WebSocketTransport({
       http,
-      host: ws.host,
-      token: ws.token,
+      host: httpConfig.host,
+      token: httpConfig.token,
       maxMessageBytes: limits.maxMessageBytes,
       maxConnections: ws.maxConnections,
       idleTimeoutMs: ws.idleTimeoutMs,

@@ -5,6 +5,7 @@
  */
 import { EventEmitter } from "node:events";
 import type { Backend, GenerationResult, PrefillProgress } from "../../hal/backends/Backend.js";
+import { checkFits } from "../../hal/backends/checkFits.js";
 import { isProtocolError, ProtocolError } from "../protocol/errorCodes.js";
 import type { FinalMessage, GenerateRequest, ServerMessage } from "../protocol/messages.js";
 import { FairQueue } from "./FairQueue.js";
@@ -301,6 +302,11 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       this.fail(job, new ProtocolError("E_NOT_READY", this.notReadyReason));
       return handle;
     }
+    const tooLong = this.promptTooLong(request);
+    if (tooLong !== undefined) {
+      this.fail(job, tooLong);
+      return handle;
+    }
     if (!this.hasRoom()) {
       this.fail(job, new ProtocolError("E_QUEUE_FULL", `the queue is full (${this.options.maxQueue} waiting)`));
       return handle;
@@ -329,6 +335,22 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     this.emitLoad();
     this.dispatch();
     return handle;
+  }
+
+  /**
+   * The admission check: a prompt the backend's context cannot hold is refused before it is queued,
+   * whatever transport it came in on. Without a backend yet (loading) it is checked when it runs.
+   */
+  private promptTooLong(request: GenerateRequest): ProtocolError | undefined {
+    const backend = this.options.backend;
+    if (backend === undefined) return undefined;
+    try {
+      checkFits(backend, toGenerationJob(request));
+      return undefined;
+    } catch (error) {
+      // Anything else (a tokenizer fault) is the run's to report, as E_BACKEND with a fallback.
+      return isProtocolError(error) ? error : undefined;
+    }
   }
 
   private inFlight(): number {

@@ -83,7 +83,7 @@ export const pageHtml = `<!doctype html>
 <dialog id="token-dialog" aria-labelledby="token-heading">
   <form id="token-form" method="dialog">
     <h2 id="token-heading">Token</h2>
-    <p>This node needs its token (ws.token). It is kept in this tab only (sessionStorage) and sent as a header or WebSocket subprotocol, never in the address.</p>
+    <p>This node needs its token (http.token). It is kept in this tab only (sessionStorage) and sent as a header or WebSocket subprotocol, never in the address.</p>
     <label for="token-input">Token</label>
     <input id="token-input" type="password" autocomplete="off" required>
     <div class="actions"><button type="submit" id="token-save">Use token</button></div>

@@ -6,7 +6,7 @@
  * sample. The page reads it with fetch() rather than EventSource, because EventSource cannot send
  * the Authorization header and the token must never go in the URL.
  *
- * Who may read it: with ws.token set, holders of the token only (the WebSocket API's rule, so the
+ * Who may read it: with http.token set, holders of the token only (the WebSocket API's rule, so the
  * page asks once for the one token it needs); without one, loopback only (the daemon refuses to
  * serve the WebSocket API beyond loopback without a token).
  */
@@ -18,9 +18,9 @@ import type { StatusHistory } from "./StatusHistory.js";
 import { pageSecurityHeaders } from "./securityHeaders.js";
 
 export interface StatusStreamOptions {
-  /** ws.host: the address the server is bound to. */
+  /** http.host: the address the server is bound to. */
   host: string;
-  /** ws.token (empty: none). */
+  /** http.token (empty: none). */
   token: string;
   status: NodeStatus;
   history: StatusHistory;
@@ -42,8 +42,8 @@ export function serveStatusStream(request: IncomingMessage, response: ServerResp
         code: "E_UNAUTHORIZED",
         message:
           options.token.length > 0
-            ? "a valid bearer token (ws.token) is required"
-            : "ws.token is not set, so the status stream is served on loopback addresses only",
+            ? "a valid bearer token (http.token) is required"
+            : "http.token is not set, so the status stream is served on loopback addresses only",
       },
     });
     return;

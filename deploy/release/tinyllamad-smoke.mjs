@@ -6,7 +6,7 @@
  *
  *   node tinyllamad-smoke.mjs --url ws://127.0.0.1:8765/ [--prompt TEXT] [--max-tokens N] [--timeout-ms N]
  *
- * The bearer token, if the daemon wants one, comes from TINYLLAMAD_WS_TOKEN (never a flag: flags show in ps).
+ * The bearer token, if the daemon wants one, comes from TINYLLAMAD_HTTP_TOKEN (never a flag: flags show in ps).
  * Prints the final `done` message as one JSON line and exits 0; exits 1 on an `error` answer, no answer
  * in time, or an empty text; 2 on bad usage.
  */
@@ -28,7 +28,8 @@ function parseArgs(argv) {
 }
 
 function generateOnce({ url, prompt, maxTokens, timeoutMs }) {
-  const token = process.env.TINYLLAMAD_WS_TOKEN ?? "";
+  // TINYLLAMAD_WS_TOKEN: the former name of http.token, still set by older playbooks.
+  const token = process.env.TINYLLAMAD_HTTP_TOKEN ?? process.env.TINYLLAMAD_WS_TOKEN ?? "";
   const headers = token ? { authorization: `Bearer ${token}` } : {};
   return new Promise((resolve, reject) => {
     const socket = new WebSocket(url, { headers });

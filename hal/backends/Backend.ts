@@ -15,6 +15,10 @@ export interface BackendLoadOptions {
   parallelSequences: number;
   /** CPU threads for inference. */
   threads: number;
+  /** KV cache element type (cpu/vulkan; the memory plan's choice): absent = f16. */
+  kvCacheType?: "f16" | "q8_0" | undefined;
+  /** Tokens per llama.cpp batch (cpu/vulkan): absent = 512 (or the context, when smaller). */
+  batchSize?: number | undefined;
   /** Chat template (Jinja) to use when the model file carries none or it must be overridden. */
   chatTemplate?: string | undefined;
   signal?: AbortSignal | undefined;
@@ -67,6 +71,8 @@ export interface GenerationResult {
   completionTokens: number;
   /** Prompt tokens that were reused from a cached prefix instead of evaluated. */
   reusedPromptTokens: number;
+  /** Of the reused prompt tokens, those loaded from a sequence state saved on disk (llama.cpp backends). */
+  restoredPromptTokens?: number;
   /**
    * Prompt tokens evaluated for this job: promptTokens − reusedPromptTokens when the prefill ran to
    * its end; fewer when the job was aborted during it (the prefill stops between chunks).
@@ -91,16 +97,25 @@ export interface BackendInfo {
   cpuThreadpool?: "persistent" | "per-decode";
 }
 
+export interface PromptTokenCount {
+  tokens: number;
+  /** The context window of one sequence, prompt and answer together. */
+  contextSize: number;
+  /** True where the count is an estimate (a backend without the model's own tokenizer). */
+  approximate: boolean;
+}
+
 export interface Backend {
   readonly kind: BackendKind;
   load(options: BackendLoadOptions): Promise<void>;
   unload(): Promise<void>;
   info(): BackendInfo;
   /**
-   * Counts the prompt tokens of a job and throws ProtocolError(E_PROMPT_TOO_LONG) when the prompt
-   * plus maxTokens cannot fit the context. Cheap; called before a job is queued.
+   * The prompt tokens of a job and the context they must fit, synchronously and cheaply: the
+   * scheduler calls it (through checkFits) for every request before queueing it. Throws a
+   * ProtocolError only for a request the backend cannot read at all (messages without a chat template).
    */
-  checkFits(job: GenerationJob): Promise<number>;
+  countPromptTokens(job: GenerationJob): PromptTokenCount;
   /**
    * Generates for one job. Resolves with finishReason "cancelled" when the signal aborts — during the
    * prefill too, at the end of the chunk being evaluated; rejects only on a backend failure.

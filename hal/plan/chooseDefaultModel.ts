@@ -13,7 +13,7 @@
  * 2. Only entries a board can pull unattended count: a GGUF chat model with a known sha256 and a URL.
  * 3. Memory: the first preferred model whose weights, KV cache and buffers fit MemAvailable with at least
  *    `minimumDefaultContext` tokens per sequence (or the configured context, when smaller) — the same
- *    estimate and halving as the plan's fitContextSize. Q3_K_M and Q2_K come after the 4-bit files for
+ *    estimate and steps as the plan's planMemoryProfile. Q3_K_M and Q2_K come after the 4-bit files for
  *    boards where those do not fit (a 1 GB Raspberry Pi 4).
  * 4. A fitting candidate already in the store is kept rather than pulling another file (an upgrade
  *    never re-downloads because the preference changed).
@@ -22,7 +22,7 @@
 import type { CatalogEntry, ModelCatalog } from "../../models/catalog/modelCatalog.js";
 import type { HardwareReport } from "../probes/probeHardware.js";
 import { formatBytes } from "./estimateMemoryBytes.js";
-import { fitContextSize } from "./fitContextSize.js";
+import { planMemoryProfile } from "./planMemoryProfile.js";
 
 /** Fewer tokens than this per sequence is not a useful chat default (half TinyLlama's trained 2048). */
 export const minimumDefaultContext = 1024;
@@ -89,13 +89,17 @@ export function chooseDefaultModel(
   const floor = Math.min(minimumDefaultContext, request.contextSize);
   const assessed = candidates.map((entry) => {
     const bytes = entry.sizeBytes ?? entry.approximateSizeBytes;
-    const fit = fitContextSize({
+    // The same memory profile the plan makes (KV type, batch, sequences, context, OS reserve).
+    const fit = planMemoryProfile({
       contextSize: request.contextSize,
       parallelSequences: request.parallelSequences,
       modelFileBytes: bytes,
+      totalBytes: hardware.memory.totalBytes,
       availableBytes: available,
+      kvCacheType: "auto",
+      batchSize: 0,
     });
-    const fits = fit.memory.kind !== "too-large";
+    const fits = fit.fit.kind !== "too-large";
     return { entry, bytes, contextSize: fit.contextSize, fits, good: fits && fit.contextSize >= floor };
   });
   const shape = `${request.parallelSequences} sequence${request.parallelSequences === 1 ? "" : "s"}`;

@@ -13,8 +13,8 @@
 import type { HardwareReport } from "../probes/probeHardware.js";
 import type { VulkanDevice, VulkanDeviceType } from "../probes/vulkanReport.js";
 import { chooseCpuCores } from "./chooseCpuCores.js";
-import { formatBytes } from "./estimateMemoryBytes.js";
-import { fitContextSize, type MemoryFit } from "./fitContextSize.js";
+import { formatBytes, type KvCacheType } from "./estimateMemoryBytes.js";
+import { type MemoryFit, type MemoryProfile, planMemoryProfile } from "./planMemoryProfile.js";
 
 export type PlannedBackend = "cpu" | "vulkan" | "npu";
 
@@ -35,6 +35,10 @@ export interface PlanConfig {
   threads: number;
   contextSize: number;
   parallelSequences: number;
+  /** KV cache type; "auto" (the default) lets the memory profile choose. */
+  kvCacheType?: "auto" | KvCacheType;
+  /** Tokens per batch; 0 (the default) lets the memory profile choose. */
+  batchSize?: number;
 }
 
 export interface BackendPlan {
@@ -43,6 +47,12 @@ export interface BackendPlan {
   /** Cores to run on (big cores only on big.LITTLE); empty when unknown (no pinning). */
   cpuList: number[];
   contextSize: number;
+  /** Concurrent sequences the board can afford (≤ the configured ones). */
+  parallelSequences: number;
+  kvCacheType: KvCacheType;
+  batchSize: number;
+  /** The memory budget behind those four (doctor prints it). */
+  memoryProfile: MemoryProfile;
   /** Viable backends in preference order, for calibration and fallback. */
   candidates: PlannedBackend[];
   /** Whether the model fits the memory available at this context (typed: decide on this, not on reasons). */
@@ -109,13 +119,16 @@ export function planBackend(hardware: HardwareReport, model: PlanModelInput, con
   reasons.push(...cores.reasons);
 
   const modelFileBytes = backend === "npu" ? (model.rkllmFileBytes ?? model.fileBytes) : model.fileBytes;
-  const fit = fitContextSize({
+  const memory = planMemoryProfile({
     contextSize: config.contextSize,
     parallelSequences: config.parallelSequences,
+    kvCacheType: config.kvCacheType ?? "auto",
+    batchSize: config.batchSize ?? 0,
     modelFileBytes,
+    totalBytes: hardware.memory.totalBytes,
     availableBytes: hardware.memory.availableBytes ?? hardware.memory.totalBytes,
   });
-  reasons.push(...fit.reasons);
+  reasons.push(...memory.reasons);
 
   const throttling = hardware.thermal.raspberryPiThrottling;
   if (throttling?.now.underVoltage)
@@ -129,8 +142,12 @@ export function planBackend(hardware: HardwareReport, model: PlanModelInput, con
     backend,
     threads: cores.threads,
     cpuList: cores.cpuList,
-    contextSize: fit.contextSize,
-    memory: fit.memory,
+    contextSize: memory.contextSize,
+    parallelSequences: memory.parallelSequences,
+    kvCacheType: memory.kvCacheType,
+    batchSize: memory.batchSize,
+    memory: memory.fit,
+    memoryProfile: memory,
     candidates,
     reasons,
   };

@@ -1,7 +1,7 @@
 /**
  * The known flag a mistyped one most likely meant, for "unknown option --x (did you mean --y?)".
  * Flags are compared without case and punctuation, whole and by their last dotted part, so
- * `--allow-unverified` finds `--model.allowUnverified` and `--ws.prot` finds `--ws.port`.
+ * `--allow-unverified` finds `--model.allowUnverified` and `--ws.prot` finds `--http.port`.
  */
 
 function normalized(flag: string): string {
@@ -35,7 +35,7 @@ export function closestFlag(flag: string, known: Iterable<string>): string | und
     const name = normalized(candidate);
     const distance = Math.min(
       editDistance(typed, name),
-      // A bare name for a dotted setting (`--port` for `--ws.port`) costs one more than an exact match.
+      // A bare name for a dotted setting (`--port` for `--http.port`) costs one more than an exact match.
       typed.includes(".") ? Number.POSITIVE_INFINITY : editDistance(typedLast, lastPart(name)) + 1,
     );
     if (best === undefined || distance < best.distance) best = { flag: candidate, distance };

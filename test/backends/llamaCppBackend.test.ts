@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Ajv2020 } from "ajv/dist/2020.js";
-import { LlamaCppBackend } from "../../hal/backends/llamaCpp/LlamaCppBackend.js";
+import { gpuLayersToOffload, LlamaCppBackend } from "../../hal/backends/llamaCpp/LlamaCppBackend.js";
 import { testModelPath } from "../support/testModels.js";
 import { collect, describeBackendContract, jobFor } from "./backendContract.js";
 
@@ -15,6 +15,27 @@ describeBackendContract({
   name: "llama.cpp cpu",
   createBackend: () => new LlamaCppBackend({ kind: "cpu" }),
   loadOptions,
+});
+
+describe("backend.gpuLayers", () => {
+  it("reaches llama.cpp as every layer (-1), that many, or none; the CPU build offloads none whatever the setting", () => {
+    assert.deepEqual(
+      [gpuLayersToOffload("vulkan", -1), gpuLayersToOffload("vulkan", 0), gpuLayersToOffload("vulkan", 7)],
+      ["max", 0, 7],
+    );
+    assert.equal(gpuLayersToOffload("vulkan"), "max");
+    assert.equal(gpuLayersToOffload("cpu", 7), 0);
+  });
+
+  it("a CPU backend given gpuLayers loads and reports no offloaded layer", async () => {
+    const backend = new LlamaCppBackend({ kind: "cpu", gpuLayers: 5 });
+    await backend.load({ ...loadOptions, parallelSequences: 1 });
+    try {
+      assert.equal(backend.info().gpuLayers, 0);
+    } finally {
+      await backend.unload();
+    }
+  });
 });
 
 describe("llama.cpp cpu backend", () => {

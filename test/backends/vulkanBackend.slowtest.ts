@@ -47,6 +47,19 @@ describe("Vulkan backend on lavapipe", { skip }, () => {
       assert.ok(info.gpuLayers > 0, `gpuLayers ${info.gpuLayers}`);
     });
 
+    it("backend.gpuLayers offloads only that many layers, and the greedy output stays the same", async () => {
+      const partial = new LlamaCppBackend({ kind: "vulkan", gpuLayers: 1 });
+      await partial.load(loadOptions);
+      try {
+        assert.equal(partial.info().gpuLayers, 1);
+        assert.ok(gpu.info().gpuLayers > 1, `all layers: ${gpu.info().gpuLayers}`);
+        const job = jobFor("The lighthouse keeper said", { maxTokens: 16 });
+        assert.equal((await collect(partial, job)).result.text, (await collect(cpu, job)).result.text);
+      } finally {
+        await partial.unload();
+      }
+    });
+
     it("gives the CPU backend's greedy output", async () => {
       const job = jobFor("The lighthouse keeper said", { maxTokens: 16 });
       const [onGpu, onCpu] = [await collect(gpu, job), await collect(cpu, job)];

@@ -69,7 +69,7 @@ describe("tinyllamad as a command", () => {
         ["serve", "--allow-unverified"],
         /unknown option --allow-unverified \(did you mean --model\.allowUnverified\?\)/,
       ],
-      [["serve", "--ws.prot", "9000"], /unknown option --ws\.prot \(did you mean --ws\.port\?\)/],
+      [["serve", "--ws.prot", "9000"], /unknown option --ws\.prot \(did you mean --http\.port\?\)/],
       [["config", "--print", "--modle.path=x"], /unknown option --modle\.path \(did you mean --model\.path\?\)/],
       [["doctor", "--jsno"], /unknown option --jsno \(did you mean --json\?\)/],
       [["models", "pull", "x", "--mirorr", "http://m"], /unknown option --mirorr \(did you mean --mirror\?\)/],
@@ -145,7 +145,7 @@ describe("tinyllamad ask", () => {
     "256",
     "--backend.threads",
     "1",
-    "--ws.port",
+    "--http.port",
     "0",
     "--mqtt.enabled",
     "false",
@@ -175,9 +175,9 @@ describe("tinyllamad ask", () => {
     assert.equal(messages.at(-1)?.type, "done");
   });
 
-  it("finds the daemon from the configuration's ws.port when no --url is given", () => {
+  it("finds the daemon from the configuration's http.port when no --url is given", () => {
     const port = new URL(url).port;
-    const result = tinyllamad(["ask", "--ws.port", port, "--max-tokens", "4", "Hello"]);
+    const result = tinyllamad(["ask", "--http.port", port, "--max-tokens", "4", "Hello"]);
     assert.equal(result.status, 0, result.stderr);
   });
 

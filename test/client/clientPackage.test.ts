@@ -37,14 +37,14 @@ describe("tinyllamad/client from a program that installed the package", () => {
       "256",
       "--backend.threads",
       "1",
-      "--ws.port",
+      "--http.port",
       "0",
       "--mqtt.enabled",
       "false",
       "--state.directory",
       join(scratch, "state"),
     ],
-    { TINYLLAMAD_WS_TOKEN: token },
+    { TINYLLAMAD_HTTP_TOKEN: token },
   );
   let url = "";
 

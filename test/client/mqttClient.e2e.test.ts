@@ -31,7 +31,7 @@ describe("TinyllamadMqttClient on Mosquitto", () => {
       "2048",
       "--backend.threads",
       "1",
-      "--ws.port",
+      "--http.port",
       "0",
       "--mqtt.url",
       broker.url,

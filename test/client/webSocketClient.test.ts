@@ -24,7 +24,7 @@ function daemonOn(port: number, extra: string[] = []): DaemonProcess {
     "2048",
     "--backend.threads",
     "1",
-    "--ws.port",
+    "--http.port",
     String(port),
     "--mqtt.enabled",
     "false",

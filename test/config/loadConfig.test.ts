@@ -54,6 +54,12 @@ const everySetting: ReadonlyArray<[key: string, env: string, text: string, loade
   ["backend.persistentThreadpool", "TINYLLAMAD_BACKEND_PERSISTENT_THREADPOOL", "false", false],
   ["backend.useMmap", "TINYLLAMAD_BACKEND_USE_MMAP", "true", true],
   ["backend.prefillChunkTokens", "TINYLLAMAD_BACKEND_PREFILL_CHUNK_TOKENS", "128", 128],
+  ["backend.kvCacheType", "TINYLLAMAD_BACKEND_KV_CACHE_TYPE", "q8_0", "q8_0"],
+  ["backend.batchSize", "TINYLLAMAD_BACKEND_BATCH_SIZE", "128", 128],
+  ["backend.prefixReuse", "TINYLLAMAD_BACKEND_PREFIX_REUSE", "false", false],
+  ["backend.pinThreads", "TINYLLAMAD_BACKEND_PIN_THREADS", "false", false],
+  ["backend.sequenceStateMaxBytes", "TINYLLAMAD_BACKEND_SEQUENCE_STATE_MAX_BYTES", "0", 0],
+  ["backend.sequenceStateMinTokens", "TINYLLAMAD_BACKEND_SEQUENCE_STATE_MIN_TOKENS", "32", 32],
   ["npu.libraryPath", "TINYLLAMAD_NPU_LIBRARY_PATH", "/usr/lib/librkllmrt.so", "/usr/lib/librkllmrt.so"],
   ["npu.modelPath", "TINYLLAMAD_NPU_MODEL_PATH", "/models/tinyllama.rkllm", "/models/tinyllama.rkllm"],
   ["scheduler.parallelSequences", "TINYLLAMAD_SCHEDULER_PARALLEL_SEQUENCES", "2", 2],
@@ -67,11 +73,11 @@ const everySetting: ReadonlyArray<[key: string, env: string, text: string, loade
   ["limits.maxMessageBytes", "TINYLLAMAD_LIMITS_MAX_MESSAGE_BYTES", "2048", 2048],
   ["limits.maxPromptChars", "TINYLLAMAD_LIMITS_MAX_PROMPT_CHARS", "1000", 1000],
   ["ws.enabled", "TINYLLAMAD_WS_ENABLED", "false", false],
-  ["ws.host", "TINYLLAMAD_WS_HOST", "0.0.0.0", "0.0.0.0"],
-  ["ws.port", "TINYLLAMAD_WS_PORT", "9000", 9000],
-  ["ws.token", "TINYLLAMAD_WS_TOKEN", "tok", "tok"],
   ["ws.maxConnections", "TINYLLAMAD_WS_MAX_CONNECTIONS", "8", 8],
   ["ws.idleTimeoutMs", "TINYLLAMAD_WS_IDLE_TIMEOUT_MS", "0", 0],
+  ["http.host", "TINYLLAMAD_HTTP_HOST", "0.0.0.0", "0.0.0.0"],
+  ["http.port", "TINYLLAMAD_HTTP_PORT", "9000", 9000],
+  ["http.token", "TINYLLAMAD_HTTP_TOKEN", "tok", "tok"],
   [
     "http.allowedOrigins",
     "TINYLLAMAD_HTTP_ALLOWED_ORIGINS",
@@ -140,6 +146,12 @@ describe("defaults", () => {
         persistentThreadpool: true,
         useMmap: false,
         prefillChunkTokens: 0,
+        kvCacheType: "auto",
+        batchSize: 0,
+        prefixReuse: true,
+        pinThreads: true,
+        sequenceStateMaxBytes: 268435456,
+        sequenceStateMinTokens: 64,
       },
       npu: { libraryPath: "", modelPath: "" },
       scheduler: {
@@ -151,8 +163,16 @@ describe("defaults", () => {
         prefillTokensPerSecond: 0,
       },
       limits: { defaultMaxTokens: 128, maxMaxTokens: 2048, maxMessageBytes: 1048576, maxPromptChars: 32768 },
-      ws: { enabled: true, host: "127.0.0.1", port: 8765, token: "", maxConnections: 64, idleTimeoutMs: 300000 },
-      http: { allowedOrigins: [], allowedHosts: [], ui: true, compatibleApis: true },
+      ws: { enabled: true, maxConnections: 64, idleTimeoutMs: 300000 },
+      http: {
+        host: "127.0.0.1",
+        port: 8765,
+        token: "",
+        allowedOrigins: [],
+        allowedHosts: [],
+        ui: true,
+        compatibleApis: true,
+      },
       thermal: { limitCelsius: 80, pollMs: 10000 },
       hal: { root: "/", calibrate: true },
       admin: { token: "", modelDirectories: [], swapTimeoutMs: 120000 },
@@ -192,7 +212,7 @@ describe("defaults", () => {
     for (const setting of settings) assert.ok(setting.doc.length > 10, `${setting.key} needs a doc`);
     assert.deepEqual(
       settings.filter((setting) => setting.sensitive).map((setting) => setting.key),
-      ["ws.token", "admin.token", "mqtt.password"],
+      ["http.token", "admin.token", "mqtt.password"],
     );
   });
 });
@@ -228,33 +248,33 @@ describe("names derived from keys", () => {
 
 describe("precedence and sources", () => {
   it("a flag overrides env, which overrides the file, which overrides the default", () => {
-    const file = writeConfigFile({ ws: { port: 1111 } });
-    const env = { TINYLLAMAD_WS_PORT: "2222" };
-    const flags = ["--config", file, "--ws.port", "3333"];
+    const file = writeConfigFile({ http: { port: 1111 } });
+    const env = { TINYLLAMAD_HTTP_PORT: "2222" };
+    const flags = ["--config", file, "--http.port", "3333"];
 
-    assert.equal(load({ argv: flags, env }).config.ws.port, 3333);
-    assert.equal(load({ argv: flags, env }).sources["ws.port"], "arg");
-    assert.equal(load({ argv: ["--config", file], env }).config.ws.port, 2222);
-    assert.equal(load({ argv: ["--config", file], env }).sources["ws.port"], "env");
-    assert.equal(load({ argv: ["--config", file] }).config.ws.port, 1111);
-    assert.equal(load({ argv: ["--config", file] }).sources["ws.port"], "file");
-    assert.equal(load().sources["ws.port"], "default");
+    assert.equal(load({ argv: flags, env }).config.http.port, 3333);
+    assert.equal(load({ argv: flags, env }).sources["http.port"], "arg");
+    assert.equal(load({ argv: ["--config", file], env }).config.http.port, 2222);
+    assert.equal(load({ argv: ["--config", file], env }).sources["http.port"], "env");
+    assert.equal(load({ argv: ["--config", file] }).config.http.port, 1111);
+    assert.equal(load({ argv: ["--config", file] }).sources["http.port"], "file");
+    assert.equal(load().sources["http.port"], "default");
   });
 
   it("reports each key's own source when values come from everywhere at once", () => {
-    const file = writeConfigFile({ model: { path: "/from/file.gguf" }, ws: { host: "10.0.0.1" } });
+    const file = writeConfigFile({ model: { path: "/from/file.gguf" }, http: { host: "10.0.0.1" } });
     const loaded = load({
       argv: ["serve", "--config", file, "--log.level=debug"],
-      env: { TINYLLAMAD_WS_HOST: "0.0.0.0", TINYLLAMAD_MQTT_NODE_ID: "pi-4", UNRELATED: "x" },
+      env: { TINYLLAMAD_HTTP_HOST: "0.0.0.0", TINYLLAMAD_MQTT_NODE_ID: "pi-4", UNRELATED: "x" },
     });
     assert.equal(loaded.config.model.path, "/from/file.gguf");
-    assert.equal(loaded.config.ws.host, "0.0.0.0");
+    assert.equal(loaded.config.http.host, "0.0.0.0");
     assert.equal(loaded.config.mqtt.nodeId, "pi-4");
     assert.equal(loaded.config.log.level, "debug");
     const notDefault = Object.entries(loaded.sources).filter(([, source]) => source !== "default");
     assert.deepEqual(Object.fromEntries(notDefault), {
       "model.path": "file",
-      "ws.host": "env",
+      "http.host": "env",
       "mqtt.nodeId": "env",
       "log.level": "arg",
     });
@@ -262,10 +282,10 @@ describe("precedence and sources", () => {
 
   it("keeps flag text exactly as typed, negative numbers included", () => {
     const loaded = load({
-      argv: ["--ws.token", "0x10", "--mqtt.username", "1e3", "--backend.gpuLayers", "-1", "--log.prompts"],
+      argv: ["--http.token", "0x10", "--mqtt.username", "1e3", "--backend.gpuLayers", "-1", "--log.prompts"],
       env: { TINYLLAMAD_BACKEND_GPU_LAYERS: "5" },
     });
-    assert.equal(loaded.config.ws.token, "0x10");
+    assert.equal(loaded.config.http.token, "0x10");
     assert.equal(loaded.config.mqtt.username, "1e3");
     assert.equal(loaded.config.backend.gpuLayers, -1);
     assert.equal(loaded.config.log.prompts, true);
@@ -295,12 +315,12 @@ describe("config file", () => {
   });
 
   it("options.configFile is read, and --config takes its place", () => {
-    const optionFile = writeConfigFile({ ws: { port: 4000 } });
-    const flagFile = writeConfigFile({ ws: { port: 5000 } });
-    assert.equal(load({ configFile: optionFile }).config.ws.port, 4000);
+    const optionFile = writeConfigFile({ http: { port: 4000 } });
+    const flagFile = writeConfigFile({ http: { port: 5000 } });
+    assert.equal(load({ configFile: optionFile }).config.http.port, 4000);
     const loaded = load({ configFile: optionFile, argv: ["--config", flagFile] });
     assert.equal(loaded.configFile, flagFile);
-    assert.equal(loaded.config.ws.port, 5000);
+    assert.equal(loaded.config.http.port, 5000);
   });
 
   it("the default file is read when it exists and skipped when it does not", () => {
@@ -319,9 +339,9 @@ describe("config file", () => {
   });
 
   it("rejects an unknown key, naming it and the file", () => {
-    const file = writeConfigFile({ ws: { prot: 9000 } });
+    const file = writeConfigFile({ http: { prot: 9000 } });
     const error = configErrorFrom(() => load({ argv: ["--config", file] }));
-    assert.equal(error.message, `Invalid config: unknown key "ws.prot" in config file ${file}`);
+    assert.equal(error.message, `Invalid config: unknown key "http.prot" in config file ${file}`);
 
     const topLevel = writeConfigFile({ websocket: { port: 9000 } });
     assert.match(configErrorFrom(() => load({ configFile: topLevel })).message, /unknown key "websocket"/);
@@ -333,7 +353,7 @@ describe("config file", () => {
   });
 
   it("rejects a file that is not valid JSON", () => {
-    const file = writeConfigFile('{"ws": {"port": 9000,}}');
+    const file = writeConfigFile('{"http": {"port": 9000,}}');
     const error = configErrorFrom(() => load({ configFile: file }));
     assert.match(error.message, new RegExp(`config file ${file} is not valid JSON`));
   });
@@ -341,10 +361,10 @@ describe("config file", () => {
 
 describe("bad values", () => {
   it("a bad port from env names the key, the value, the variable and what was expected", () => {
-    const error = configErrorFrom(() => load({ env: { TINYLLAMAD_WS_PORT: "abc" } }));
+    const error = configErrorFrom(() => load({ env: { TINYLLAMAD_HTTP_PORT: "abc" } }));
     assert.equal(
       error.message,
-      'Invalid config: ws.port = "abc" (from env TINYLLAMAD_WS_PORT): must be a port number 0-65535',
+      'Invalid config: http.port = "abc" (from env TINYLLAMAD_HTTP_PORT): must be a port number 0-65535',
     );
   });
 
@@ -363,7 +383,7 @@ describe("bad values", () => {
   });
 
   it("numbers are read strictly: trailing junk, fractions and values below the minimum are rejected", () => {
-    assert.match(configErrorFrom(() => load({ env: { TINYLLAMAD_WS_PORT: "80abc" } })).message, /ws\.port/);
+    assert.match(configErrorFrom(() => load({ env: { TINYLLAMAD_HTTP_PORT: "80abc" } })).message, /http\.port/);
     assert.match(
       configErrorFrom(() => load({ argv: ["--model.contextSize", "1.5"] })).message,
       /model\.contextSize = "1\.5"/,
@@ -408,40 +428,84 @@ describe("bad values", () => {
   });
 
   it("never shows a sensitive value in an error", () => {
-    const file = writeConfigFile({ ws: { token: 987654321 } });
+    const file = writeConfigFile({ http: { token: 987654321 } });
     const error = configErrorFrom(() => load({ configFile: file }));
-    assert.match(error.message, /ws\.token = "\[redacted\]" .*must be a string/);
+    assert.match(error.message, /http\.token = "\[redacted\]" .*must be a string/);
     assert.doesNotMatch(error.message, /987654321/);
+  });
+});
+
+describe("renamed settings (ws.host/port/token → http.host/port/token)", () => {
+  it("the former flag, env var and file key still set the setting, each with a one-line warning", () => {
+    const file = writeConfigFile({ ws: { host: "10.0.0.2", enabled: false } });
+    const loaded = load({
+      argv: ["--config", file, "--ws.port", "9001"],
+      env: { TINYLLAMAD_WS_TOKEN: "old-secret" },
+    });
+    assert.equal(loaded.config.http.host, "10.0.0.2");
+    assert.equal(loaded.config.http.port, 9001);
+    assert.equal(loaded.config.http.token, "old-secret");
+    assert.equal(loaded.config.ws.enabled, false);
+    assert.deepEqual(
+      [loaded.sources["http.host"], loaded.sources["http.port"], loaded.sources["http.token"]],
+      ["file", "arg", "env"],
+    );
+    assert.deepEqual(loaded.warnings.sort(), [
+      `"ws.host" in ${file} is deprecated; use "http.host"`,
+      "--ws.port is deprecated; use --http.port",
+      "TINYLLAMAD_WS_TOKEN is deprecated; use TINYLLAMAD_HTTP_TOKEN",
+    ]);
+    assert.ok(loaded.warnings.every((warning) => !warning.includes("\n") && !warning.includes("old-secret")));
+  });
+
+  it("the current name wins over the former one in the same place; precedence between places is kept", () => {
+    assert.equal(load({ argv: ["--ws.port", "1", "--http.port", "2"] }).config.http.port, 2);
+    assert.equal(load({ argv: ["--http.port", "2", "--ws.port", "1"] }).config.http.port, 2);
+    assert.equal(load({ env: { TINYLLAMAD_WS_PORT: "1", TINYLLAMAD_HTTP_PORT: "2" } }).config.http.port, 2);
+    assert.equal(load({ argv: ["--ws.port", "3"], env: { TINYLLAMAD_HTTP_PORT: "2" } }).config.http.port, 3);
+    assert.deepEqual(load({ argv: ["--http.port", "2"] }).warnings, []);
+  });
+
+  it("a bad value under a former name is reported with that name", () => {
+    assert.match(
+      configErrorFrom(() => load({ env: { TINYLLAMAD_WS_PORT: "80abc" } })).message,
+      /http\.port = "80abc" \(from env TINYLLAMAD_WS_PORT\)/,
+    );
   });
 });
 
 describe("command line", () => {
   it("ignores positional arguments but rejects options that are not settings", () => {
-    assert.equal(load({ argv: ["serve", "extra"] }).config.ws.port, 8765);
+    assert.equal(load({ argv: ["serve", "extra"] }).config.http.port, 8765);
     assert.equal(
       configErrorFrom(() => load({ argv: ["serve", "--foo"] })).message,
       "Invalid config: unknown option --foo",
     );
-    assert.match(configErrorFrom(() => load({ argv: ["--ws.Port=1"] })).message, /unknown option --ws\.Port/);
+    assert.match(configErrorFrom(() => load({ argv: ["--http.Port=1"] })).message, /unknown option --http\.Port/);
+  });
+
+  it("names the closest real flag for a mistyped one", () => {
+    assert.match(configErrorFrom(() => load({ argv: ["--http.prot", "1"] })).message, /did you mean --http\.port\?/);
+    assert.match(configErrorFrom(() => load({ argv: ["--port", "1"] })).message, /did you mean --http\.port\?/);
   });
 
   it("rejects a flag without its value", () => {
-    assert.match(configErrorFrom(() => load({ argv: ["--ws.port"] })).message, /option --ws\.port needs a value/);
+    assert.match(configErrorFrom(() => load({ argv: ["--http.port"] })).message, /option --http\.port needs a value/);
     assert.match(configErrorFrom(() => load({ argv: ["--config"] })).message, /option --config needs a file path/);
   });
 });
 
 describe("printing", () => {
-  const secretEnv = { TINYLLAMAD_WS_TOKEN: "hunter2-token", TINYLLAMAD_MQTT_PASSWORD: "hunter2-password" };
+  const secretEnv = { TINYLLAMAD_HTTP_TOKEN: "hunter2-token", TINYLLAMAD_MQTT_PASSWORD: "hunter2-password" };
 
   it("text lists every key with its value, source and env var, redacting secrets", () => {
-    const text = formatConfig(load({ env: secretEnv, argv: ["--ws.port", "9000"] }), "text");
+    const text = formatConfig(load({ env: secretEnv, argv: ["--http.port", "9000"] }), "text");
     const lines = text.split("\n");
     assert.equal(lines.length, everySetting.length);
     assert.doesNotMatch(text, /hunter2/);
-    assert.match(text, /^ws\.token = "\[redacted\]" +# from env; env TINYLLAMAD_WS_TOKEN$/m);
+    assert.match(text, /^http\.token = "\[redacted\]" +# from env; env TINYLLAMAD_HTTP_TOKEN$/m);
     assert.match(text, /^mqtt\.password = "\[redacted\]" +# from env; env TINYLLAMAD_MQTT_PASSWORD$/m);
-    assert.match(text, /^ws\.port = 9000 +# from arg; env TINYLLAMAD_WS_PORT$/m);
+    assert.match(text, /^http\.port = 9000 +# from arg; env TINYLLAMAD_HTTP_PORT$/m);
     assert.match(text, /^model\.path = "" +# from default; env TINYLLAMAD_MODEL_PATH$/m);
   });
 
@@ -451,14 +515,19 @@ describe("printing", () => {
       Object.keys(json),
       everySetting.map(([key]) => key),
     );
-    assert.deepEqual(json["ws.token"], {
+    assert.deepEqual(json["http.token"], {
       value: "[redacted]",
       source: "env",
-      env: "TINYLLAMAD_WS_TOKEN",
-      flag: "--ws.token",
+      env: "TINYLLAMAD_HTTP_TOKEN",
+      flag: "--http.token",
     });
     assert.equal((json["mqtt.password"] as { value: unknown }).value, "[redacted]");
-    assert.deepEqual(json["ws.port"], { value: 8765, source: "default", env: "TINYLLAMAD_WS_PORT", flag: "--ws.port" });
+    assert.deepEqual(json["http.port"], {
+      value: 8765,
+      source: "default",
+      env: "TINYLLAMAD_HTTP_PORT",
+      flag: "--http.port",
+    });
   });
 
   it("credentials in a URL (mqtt.url, model.mirrorUrl) never print, in text, json or an error", () => {
@@ -477,7 +546,7 @@ describe("printing", () => {
 
   it("an empty secret shows as empty, so an unset token is visible", () => {
     const json = JSON.parse(formatConfig(load(), "json")) as Record<string, { value: unknown }>;
-    assert.equal(json["ws.token"]?.value, "");
+    assert.equal(json["http.token"]?.value, "");
   });
 
   it("docs/configuration.md is the output of writeConfigDocs", () => {

@@ -39,7 +39,7 @@ const common = [
   "256",
   "--mqtt.enabled",
   "false",
-  "--ws.port",
+  "--http.port",
   "0",
 ];
 

@@ -24,7 +24,7 @@ function npuDaemon(rkllmModel: string): DaemonProcess {
     "512",
     "--mqtt.enabled",
     "false",
-    "--ws.port",
+    "--http.port",
     "0",
   ]);
 }

@@ -38,7 +38,7 @@ const args = [
 
 describe("calibration", () => {
   it("measures npu and cpu once, serves on the faster, and reuses the result on the next start", async () => {
-    const first = new DaemonProcess([...args, "--ws.port", "0"]);
+    const first = new DaemonProcess([...args, "--http.port", "0"]);
     const url = await first.start(120_000);
     const done = first.logLines.find((l) => l.msg === "calibration done") as
       | { chosen: string; results: Array<{ backend: string; decodeTokensPerSecond: number | null }> }
@@ -53,7 +53,7 @@ describe("calibration", () => {
     assert.equal(health.backend, done.chosen);
     assert.equal((await first.stop()).code, 0);
 
-    const second = new DaemonProcess([...args, "--ws.port", "0"]);
+    const second = new DaemonProcess([...args, "--http.port", "0"]);
     await second.start(120_000);
     try {
       const cached = second.logLines.find((l) => l.msg === "calibration cached");

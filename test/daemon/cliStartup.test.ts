@@ -24,7 +24,7 @@ function runCli(args: string[], env: NodeJS.ProcessEnv = {}) {
 describe("tinyllamad serve start-up", () => {
   it("a missing model file stops start-up with exit 78 and says how to get a model", () => {
     const missing = join(scratch, "nope.gguf");
-    const result = runCli(["serve", "--model.path", missing, "--ws.port", "0"]);
+    const result = runCli(["serve", "--model.path", missing, "--http.port", "0"]);
     assert.equal(result.status, 78);
     assert.match(result.stderr, new RegExp(`model file not found: ${missing}`));
     assert.match(result.stderr, /models make-test/);
@@ -32,37 +32,37 @@ describe("tinyllamad serve start-up", () => {
   });
 
   it("without model.path it looks for the default model in the store and names that path", () => {
-    const result = runCli(["serve", "--ws.port", "0"]);
+    const result = runCli(["serve", "--http.port", "0"]);
     assert.equal(result.status, 78);
     assert.match(result.stderr, /tinyllamad\/models\/tinyllama-1\.1b-chat-v1\.0\.Q4_K_M\.gguf/);
   });
 
   it("an invalid config value stops start-up naming the key, the value and what was expected", () => {
-    const result = runCli(["serve"], { TINYLLAMAD_WS_PORT: "eighty" });
+    const result = runCli(["serve"], { TINYLLAMAD_HTTP_PORT: "eighty" });
     assert.equal(result.status, 78);
-    assert.match(result.stderr, /ws\.port/);
+    assert.match(result.stderr, /http\.port/);
     assert.match(result.stderr, /eighty/);
-    assert.match(result.stderr, /TINYLLAMAD_WS_PORT/);
+    assert.match(result.stderr, /TINYLLAMAD_HTTP_PORT/);
   });
 
   it("config --print shows effective values with their sources and redacts secrets", () => {
-    const result = runCli(["config", "--print", "--ws.port", "9000"], {
-      TINYLLAMAD_WS_TOKEN: "hunter2-secret",
+    const result = runCli(["config", "--print", "--http.port", "9000"], {
+      TINYLLAMAD_HTTP_TOKEN: "hunter2-secret",
       TINYLLAMAD_MQTT_NODE_ID: "barn-3",
     });
     assert.equal(result.status, 0, result.stderr);
-    assert.match(result.stdout, /ws\.port = 9000 +# from arg/);
+    assert.match(result.stdout, /http\.port = 9000 +# from arg/);
     assert.match(result.stdout, /mqtt\.nodeId = "barn-3" +# from env/);
     assert.match(result.stdout, /log\.level = "info" +# from default/);
-    assert.match(result.stdout, /ws\.token = "\[redacted\]"/);
+    assert.match(result.stdout, /http\.token = "\[redacted\]"/);
     assert.ok(!result.stdout.includes("hunter2-secret"));
-    const json = runCli(["config", "--print", "--json"], { TINYLLAMAD_WS_PORT: "8800" });
+    const json = runCli(["config", "--print", "--json"], { TINYLLAMAD_HTTP_PORT: "8800" });
     const parsed = JSON.parse(json.stdout) as Record<string, { value: unknown; source: string; env: string }>;
-    assert.deepEqual(parsed["ws.port"], {
-      ...parsed["ws.port"],
+    assert.deepEqual(parsed["http.port"], {
+      ...parsed["http.port"],
       value: 8800,
       source: "env",
-      env: "TINYLLAMAD_WS_PORT",
+      env: "TINYLLAMAD_HTTP_PORT",
     });
   });
 
@@ -77,7 +77,7 @@ describe("tinyllamad serve start-up", () => {
       big,
       "--hal.root",
       board,
-      "--ws.port",
+      "--http.port",
       "0",
       "--mqtt.enabled",
       "false",
@@ -96,8 +96,8 @@ describe("tinyllamad serve start-up", () => {
   });
 
   it("listening beyond loopback without a token is refused", () => {
-    const result = runCli(["serve", "--ws.host", "0.0.0.0", "--model.path", cliPath]);
+    const result = runCli(["serve", "--http.host", "0.0.0.0", "--model.path", cliPath]);
     assert.notEqual(result.status, 0);
-    assert.match(result.stderr, /ws\.token/);
+    assert.match(result.stderr, /http\.token/);
   });
 });

@@ -18,7 +18,7 @@ describe("crash policy", () => {
   for (const { kind, message, stack } of cases) {
     it(`${message}: a fatal line with the stack, then exit 70 at once`, async () => {
       const daemon = new DaemonProcess(
-        ["--model.path", testModelPath(), "--model.contextSize", "256", "--ws.port", "0", "--mqtt.enabled", "false"],
+        ["--model.path", testModelPath(), "--model.contextSize", "256", "--http.port", "0", "--mqtt.enabled", "false"],
         { TINYLLAMAD_TEST_CRASH: kind },
       );
       await daemon.start();
@@ -36,7 +36,7 @@ describe("crash policy", () => {
 
   it("without the variable, the daemon runs on and stops cleanly on SIGTERM", async () => {
     const daemon = new DaemonProcess([
-      ...["--model.path", testModelPath(), "--model.contextSize", "256", "--ws.port", "0", "--mqtt.enabled", "false"],
+      ...["--model.path", testModelPath(), "--model.contextSize", "256", "--http.port", "0", "--mqtt.enabled", "false"],
     ]);
     await daemon.start();
     assert.equal((await daemon.stop()).code, 0);

@@ -14,7 +14,7 @@ function daemonWithGrace(graceMs: number): DaemonProcess {
     testModelPath(),
     "--model.contextSize",
     "2048",
-    "--ws.port",
+    "--http.port",
     "0",
     "--mqtt.enabled",
     "false",

@@ -1,5 +1,5 @@
 /**
- * The HTTP APIs share the daemon's door rules: the bearer token (ws.token), the one scheduler's queue
+ * The HTTP APIs share the daemon's door rules: the bearer token (http.token), the one scheduler's queue
  * limit (429 with Retry-After, the E_ code in the body) and cancel when the client goes away.
  */
 import assert from "node:assert/strict";
@@ -7,31 +7,22 @@ import { before, describe, it } from "node:test";
 import { Ollama } from "ollama";
 import OpenAI from "openai";
 import { daemonForSuite } from "../support/daemonForSuite.js";
-import { testModelPath } from "../support/testModels.js";
+import { testDaemonFlags } from "../support/testDaemonFlags.js";
 
 const token = "http-api-test-token";
 const model = "tiny-q8_0-seed1";
 const messages = [{ role: "user" as const, content: "Talk about the weather for a long time." }];
 
 describe("HTTP APIs: token, queue limit, disconnect", () => {
-  const { daemon, url } = daemonForSuite([
-    "--model.path",
-    testModelPath(),
-    "--model.contextSize",
-    "512",
-    "--backend.threads",
-    "2",
-    "--scheduler.parallelSequences",
-    "1",
-    "--scheduler.maxQueue",
-    "1",
-    "--ws.port",
-    "0",
-    "--ws.token",
-    token,
-    "--mqtt.enabled",
-    "false",
-  ]);
+  const { daemon, url } = daemonForSuite(
+    testDaemonFlags({
+      "model.contextSize": "512",
+      "backend.threads": "2",
+      "scheduler.parallelSequences": "1",
+      "scheduler.maxQueue": "1",
+      "http.token": token,
+    }),
+  );
   let base = "";
 
   before(async () => {

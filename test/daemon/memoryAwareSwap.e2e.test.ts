@@ -43,7 +43,7 @@ async function swapAndWatch(board: string) {
   const daemon = new DaemonProcess(
     [
       ...["--model.path", first, "--model.contextSize", "256", "--scheduler.parallelSequences", "1"],
-      ...["--mqtt.enabled", "false", "--ws.port", "0", "--hal.root", board, "--hal.calibrate", "false"],
+      ...["--mqtt.enabled", "false", "--http.port", "0", "--hal.root", board, "--hal.calibrate", "false"],
       ...["--admin.modelDirectories", dirname(second)],
     ],
     { TINYLLAMAD_ADMIN_TOKEN: token },

@@ -17,7 +17,7 @@ describe("metrics and health over HTTP", () => {
     "256",
     "--mqtt.enabled",
     "false",
-    "--ws.port",
+    "--http.port",
     "0",
   ]);
   let base = "";
@@ -96,7 +96,7 @@ describe("metrics and health over HTTP", () => {
 describe("logs under systemd", () => {
   it("prefixes each JSON line with its syslog priority when JOURNAL_STREAM is set", async () => {
     const daemon = new DaemonProcess(
-      ["--model.path", "/nonexistent/model.gguf", "--mqtt.enabled", "false", "--ws.port", "0"],
+      ["--model.path", "/nonexistent/model.gguf", "--mqtt.enabled", "false", "--http.port", "0"],
       { JOURNAL_STREAM: "8:12345" },
     );
     await assert.rejects(daemon.start(20_000));

@@ -24,7 +24,7 @@ const serveArgs = (modelPath: string) => [
   "256",
   "--backend.threads",
   "2",
-  "--ws.port",
+  "--http.port",
   "0",
   "--mqtt.enabled",
   "false",

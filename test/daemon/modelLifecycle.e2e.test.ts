@@ -34,7 +34,7 @@ async function mirrorServing(file: string): Promise<{ url: string; server: Serve
   return { url: `http://127.0.0.1:${port}`, server };
 }
 
-const common = ["--model.contextSize", "256", "--mqtt.enabled", "false", "--ws.port", "0"];
+const common = ["--model.contextSize", "256", "--mqtt.enabled", "false", "--http.port", "0"];
 
 describe("model lifecycle", () => {
   it("pulls the default model on first start from the site mirror, verifies its sha256, then serves it", async () => {
@@ -102,7 +102,7 @@ describe("model lifecycle", () => {
     const second = makeTestModel({ shape: "tiny", quant: "q8_0", seed: 2, out: join(scratch, "second.gguf") }).path;
     const config = join(scratch, "config.json");
     writeFileSync(config, JSON.stringify({ model: { path: testModelPath(), contextSize: 512 } }));
-    const daemon = new DaemonProcess(["--config", config, "--mqtt.enabled", "false", "--ws.port", "0"]);
+    const daemon = new DaemonProcess(["--config", config, "--mqtt.enabled", "false", "--http.port", "0"]);
     const ws = await daemon.start();
     try {
       const client = await ProtocolClient.connect(ws);

@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { DaemonMetrics } from "../../daemon/metrics/DaemonMetrics.js";
 import { NodeStatus } from "../../daemon/NodeStatus.js";
 import type { BackendInfo } from "../../hal/backends/Backend.js";
 
@@ -35,6 +36,21 @@ function fedStatus(): NodeStatus {
 }
 
 describe("NodeStatus", () => {
+  it("feeds /metrics too: its state, queue and model are read at each scrape", async () => {
+    const status = fedStatus();
+    const metrics = new DaemonMetrics(status);
+    const scrape = async () => await metrics.render();
+    const serving = await scrape();
+    assert.match(serving, /^tinyllamad_ready 1$/m);
+    assert.match(serving, /^tinyllamad_queue_depth 3$/m);
+    assert.match(serving, /^tinyllamad_running_requests 1$/m);
+    assert.match(serving, /^tinyllamad_backend_info\{backend="cpu",model="tinyllama.gguf",version="[^"]+"\} 1$/m);
+    status.state = "stopping";
+    const stopping = await scrape();
+    assert.match(stopping, /^tinyllamad_ready 0$/m);
+    assert.doesNotMatch(stopping, /^tinyllamad_backend_info\{/m, "no model is served while stopping");
+  });
+
   it("feeds /healthz, the MQTT status and systemd's line the same figures", () => {
     const status = fedStatus();
     const health = status.health();

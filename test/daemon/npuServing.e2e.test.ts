@@ -7,24 +7,18 @@ import { describe, it } from "node:test";
 import { ProtocolClient } from "../../harness/ProtocolClient.js";
 import { daemonForSuite } from "../support/daemonForSuite.js";
 import { fakeRkllmLibraryPath, fakeRkllmModelPath } from "../support/fakeRkllmRuntime.js";
+import { testDaemonFlags } from "../support/testDaemonFlags.js";
 
 describe("tinyllamad serve --backend.kind npu", () => {
-  const { url } = daemonForSuite([
-    "--backend.kind",
-    "npu",
-    "--npu.libraryPath",
-    fakeRkllmLibraryPath(),
-    "--npu.modelPath",
-    fakeRkllmModelPath(),
-    "--model.contextSize",
-    "512",
-    "--scheduler.parallelSequences",
-    "1",
-    "--mqtt.enabled",
-    "false",
-    "--ws.port",
-    "0",
-  ]);
+  const { url } = daemonForSuite(
+    testDaemonFlags({
+      "backend.kind": "npu",
+      "npu.libraryPath": fakeRkllmLibraryPath(),
+      "npu.modelPath": fakeRkllmModelPath(),
+      "model.contextSize": "512",
+      "scheduler.parallelSequences": "1",
+    }),
+  );
 
   it("streams a chat answer over WebSocket and reports the npu backend", async () => {
     const client = await ProtocolClient.connect(url());

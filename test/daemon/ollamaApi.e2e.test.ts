@@ -8,25 +8,14 @@ import { before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { Ollama } from "ollama";
 import { daemonForSuite } from "../support/daemonForSuite.js";
-import { testModelPath } from "../support/testModels.js";
+import { testDaemonFlags } from "../support/testDaemonFlags.js";
 
 const run = promisify(execFile);
 const model = "tiny-q8_0-seed1:latest";
 const messages: Array<{ role: string; content: string }> = [{ role: "user", content: "Tell me about the forge." }];
 
 describe("Ollama-compatible API", () => {
-  const { url } = daemonForSuite([
-    "--model.path",
-    testModelPath(),
-    "--model.contextSize",
-    "512",
-    "--backend.threads",
-    "2",
-    "--ws.port",
-    "0",
-    "--mqtt.enabled",
-    "false",
-  ]);
+  const { url } = daemonForSuite(testDaemonFlags({ "model.contextSize": "512", "backend.threads": "2" }));
   let base = "";
   let ollama: Ollama;
 

@@ -9,7 +9,7 @@ import { promisify } from "node:util";
 import OpenAI from "openai";
 import { ProtocolClient } from "../../harness/ProtocolClient.js";
 import { daemonForSuite } from "../support/daemonForSuite.js";
-import { testModelPath } from "../support/testModels.js";
+import { testDaemonFlags } from "../support/testDaemonFlags.js";
 
 const run = promisify(execFile);
 const model = "tiny-q8_0-seed1";
@@ -19,20 +19,9 @@ const messages = [
 ];
 
 describe("OpenAI-compatible API", () => {
-  const { url } = daemonForSuite([
-    "--model.path",
-    testModelPath(),
-    "--model.contextSize",
-    "512",
-    "--backend.threads",
-    "2",
-    "--scheduler.parallelSequences",
-    "2",
-    "--ws.port",
-    "0",
-    "--mqtt.enabled",
-    "false",
-  ]);
+  const { url } = daemonForSuite(
+    testDaemonFlags({ "model.contextSize": "512", "backend.threads": "2", "scheduler.parallelSequences": "2" }),
+  );
   let wsUrl = "";
   let base = "";
   let openai: OpenAI;

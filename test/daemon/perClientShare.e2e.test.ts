@@ -8,28 +8,19 @@ import { describe, it } from "node:test";
 import type { ServerMessage } from "../../daemon/protocol/messages.js";
 import { ProtocolClient } from "../../harness/ProtocolClient.js";
 import { daemonForSuite } from "../support/daemonForSuite.js";
-import { testModelPath } from "../support/testModels.js";
+import { testDaemonFlags } from "../support/testDaemonFlags.js";
 
 describe("tinyllamad serve: a client's share of the queue", () => {
   // 4 waiting + 1 running admitted; half of that, rounded up: 3 per client.
-  const { url } = daemonForSuite([
-    "--model.path",
-    testModelPath(),
-    "--model.contextSize",
-    "512",
-    "--backend.threads",
-    "2",
-    "--scheduler.parallelSequences",
-    "1",
-    "--scheduler.maxQueue",
-    "4",
-    "--scheduler.maxQueueSharePerClient",
-    "0.5",
-    "--ws.port",
-    "0",
-    "--mqtt.enabled",
-    "false",
-  ]);
+  const { url } = daemonForSuite(
+    testDaemonFlags({
+      "model.contextSize": "512",
+      "backend.threads": "2",
+      "scheduler.parallelSequences": "1",
+      "scheduler.maxQueue": "4",
+      "scheduler.maxQueueSharePerClient": "0.5",
+    }),
+  );
 
   it("refuses a flooding client past its share with E_QUEUE_FULL, accepts another client and serves it before the backlog", async () => {
     const flooder = await ProtocolClient.connect(url());

@@ -25,7 +25,7 @@ describe("a long prefill on the full-size model", () => {
     "debug",
     "--mqtt.enabled",
     "false",
-    "--ws.port",
+    "--http.port",
     "0",
   ]);
   let client: ProtocolClient;

@@ -33,7 +33,7 @@ describe("thermal guard", () => {
       "256",
       "--mqtt.enabled",
       "false",
-      "--ws.port",
+      "--http.port",
       "0",
       "--hal.root",
       board,

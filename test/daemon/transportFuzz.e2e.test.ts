@@ -92,7 +92,7 @@ describe("fuzzing through the transports of a real daemon", () => {
       ...["--limits.maxPromptChars", String(limits.maxPromptChars)],
       ...["--limits.defaultMaxTokens", String(limits.defaultMaxTokens)],
       ...["--limits.maxMaxTokens", String(limits.maxMaxTokens)],
-      ...["--ws.port", "0", "--mqtt.url", broker.url, "--mqtt.nodeId", node, "--state.directory", state],
+      ...["--http.port", "0", "--mqtt.url", broker.url, "--mqtt.nodeId", node, "--state.directory", state],
     ]);
     url = await daemon.start();
   });

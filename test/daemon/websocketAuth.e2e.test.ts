@@ -1,5 +1,5 @@
 /**
- * With ws.token set, only clients presenting it (header or query) get a WebSocket.
+ * With http.token set, only clients presenting it (header or query) get a WebSocket.
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
@@ -24,8 +24,8 @@ function upgradeStatus(url: string, headers: Record<string, string> = {}): Promi
 
 describe("WebSocket bearer token", () => {
   const { daemon, url } = daemonForSuite(
-    ["--model.path", testModelPath(), "--model.contextSize", "256", "--ws.port", "0", "--mqtt.enabled", "false"],
-    { TINYLLAMAD_WS_TOKEN: token },
+    ["--model.path", testModelPath(), "--model.contextSize", "256", "--http.port", "0", "--mqtt.enabled", "false"],
+    { TINYLLAMAD_HTTP_TOKEN: token },
   );
 
   it("refuses a client without a token or with a wrong one (401)", async () => {

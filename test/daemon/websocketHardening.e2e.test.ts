@@ -35,7 +35,7 @@ async function closeOf(socket: WebSocket): Promise<{ code: number; reason: strin
 describe("WebSocket and HTTP hardening on loopback", () => {
   const daemon = new DaemonProcess([
     ...["--model.path", testModelPath(), "--model.contextSize", "256", "--mqtt.enabled", "false"],
-    ...["--ws.port", "0", "--limits.maxMessageBytes", String(maxMessageBytes)],
+    ...["--http.port", "0", "--limits.maxMessageBytes", String(maxMessageBytes)],
     ...["--ws.maxConnections", String(maxConnections), "--ws.idleTimeoutMs", String(idleTimeoutMs)],
     ...["--http.allowedOrigins", dashboard],
   ]);
@@ -259,10 +259,19 @@ describe("beyond loopback: the token guards /metrics and the health detail", () 
     const closedPort = await freePort();
     daemon = new DaemonProcess(
       [
-        ...["--model.path", testModelPath(), "--model.contextSize", "256", "--ws.host", "0.0.0.0", "--ws.port", "0"],
+        ...[
+          "--model.path",
+          testModelPath(),
+          "--model.contextSize",
+          "256",
+          "--http.host",
+          "0.0.0.0",
+          "--http.port",
+          "0",
+        ],
         ...["--mqtt.url", `mqtt://tester:${urlSecret}@127.0.0.1:${closedPort}`, "--mqtt.protocolVersion", "4"],
       ],
-      { TINYLLAMAD_WS_TOKEN: token },
+      { TINYLLAMAD_HTTP_TOKEN: token },
     );
     const url = await daemon.start();
     base = `http://127.0.0.1:${new URL(url).port}/`;

@@ -7,6 +7,7 @@ import { describe, it } from "node:test";
 import { getLlama, type Token } from "node-llama-cpp";
 import { ProtocolClient } from "../../harness/ProtocolClient.js";
 import { daemonForSuite } from "../support/daemonForSuite.js";
+import { testDaemonFlags } from "../support/testDaemonFlags.js";
 import { testModelPath } from "../support/testModels.js";
 
 const contextSize = 512;
@@ -41,22 +42,15 @@ async function nodeLlamaCppGreedy(modelPath: string, prompt: string, maxTokens: 
 
 describe("tinyllamad serve over WebSocket", () => {
   const modelPath = testModelPath();
-  const { daemon, url } = daemonForSuite([
-    "--model.path",
-    modelPath,
-    "--model.contextSize",
-    String(contextSize),
-    "--backend.threads",
-    String(threads),
-    "--scheduler.parallelSequences",
-    String(parallelSequences),
-    "--ws.port",
-    "0",
-    "--limits.maxMessageBytes",
-    "65536",
-    "--mqtt.enabled",
-    "false",
-  ]);
+  const { daemon, url } = daemonForSuite(
+    testDaemonFlags({
+      "model.path": modelPath,
+      "model.contextSize": String(contextSize),
+      "backend.threads": String(threads),
+      "scheduler.parallelSequences": String(parallelSequences),
+      "limits.maxMessageBytes": "65536",
+    }),
+  );
 
   it("answers /healthz on the same port", async () => {
     const response = await fetch(`${url().replace("ws://", "http://")}healthz`);

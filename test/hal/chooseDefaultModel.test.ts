@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { chooseDefaultModel, minimumDefaultContext } from "../../hal/plan/chooseDefaultModel.js";
-import { estimateMemoryBytes } from "../../hal/plan/estimateMemoryBytes.js";
+import { planMemoryProfile } from "../../hal/plan/planMemoryProfile.js";
 import { loadModelCatalog, type ModelCatalog } from "../../models/catalog/modelCatalog.js";
 import { testModel } from "../store/testCatalogEntry.js";
 import { probeBoardFixture } from "./probeBoardFixture.js";
@@ -27,12 +27,18 @@ describe("chooseDefaultModel on the fixture boards", () => {
     assert.equal(choice.entry.name, "tinyllama-1.1b-chat:q3_k_m");
     assert.equal(choice.fits, true);
     assert.ok(choice.contextSize >= minimumDefaultContext, `context ${choice.contextSize}`);
-    const needed = estimateMemoryBytes({
-      modelFileBytes: choice.entry.sizeBytes as number,
-      contextSize: choice.contextSize,
+    // The plan's memory profile for that file (q8_0 KV, a smaller batch, fewer sequences) fits.
+    const profile = planMemoryProfile({
+      contextSize: 2048,
       parallelSequences: defaults.parallelSequences,
-    }).totalBytes;
-    assert.ok(needed <= (hardware.memory.availableBytes as number), "model and context fit MemAvailable");
+      modelFileBytes: choice.entry.sizeBytes as number,
+      totalBytes: hardware.memory.totalBytes,
+      availableBytes: hardware.memory.availableBytes,
+      kvCacheType: "auto",
+      batchSize: 0,
+    });
+    assert.equal(profile.contextSize, choice.contextSize);
+    assert.ok(profile.estimate.totalBytes <= (hardware.memory.availableBytes as number), "fits MemAvailable");
     has(choice.reasons, /without dot-product .* → Q4_K_M first/);
     has(choice.reasons, /q4_k_m .* does not fit/);
     has(choice.reasons, /q4_0 .* does not fit/);

@@ -5,10 +5,14 @@
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { describe, it } from "node:test";
-import { estimateMemoryBytes, tinyLlamaKvBytesPerToken, tinyLlamaShape } from "../../hal/plan/estimateMemoryBytes.js";
+import {
+  daemonRuntimeBytes,
+  estimateMemoryBytes,
+  tinyLlamaKvBytesPerToken,
+} from "../../hal/plan/estimateMemoryBytes.js";
 import { compareVersions, type PlanConfig, type PlanModelInput, planBackend } from "../../hal/plan/planBackend.js";
+import { osReserveBytes } from "../../hal/plan/planMemoryProfile.js";
 import { hardwareDocPath, renderHardwareDoc } from "../../hal/plan/writePlanTable.js";
-import { estimateMemory, runtimeOverheadBytes } from "../../models/store/estimateFit.js";
 import { probeBoardFixture } from "./probeBoardFixture.js";
 
 const gguf: PlanModelInput = { format: "gguf", path: "tinyllama-1.1b-chat-v1.0.Q4_K_M.gguf", fileBytes: 669_000_000 };
@@ -137,41 +141,69 @@ describe("planBackend on the fixture boards", () => {
     has(sixteen.reasons, /^warning: 16 threads set in config, more than the 8 cores/);
   });
 
-  it("Raspberry Pi 4 1 GB, 2048 × 4 sequences: context shrunk to fit, with the reason", async () => {
+  it("Raspberry Pi 4 1 GB, 2048 × 4 sequences: q8_0 KV first, then a smaller batch, fewer sequences and a shorter context, with the reason", async () => {
     const hardware = await probeBoardFixture("rpi4-1gb");
-    const q2k: PlanModelInput = { format: "gguf", fileBytes: 482_000_000 };
-    const plan = planBackend(hardware, q2k, { ...auto, parallelSequences: 4 });
-    assert.equal(plan.contextSize, 1024);
-    has(plan.reasons, /context 2048 × 4 sequences needs .* but only 764 MiB is available → context shrunk to 1024/);
-    const available = hardware.memory.availableBytes!;
-    assert.ok(
-      estimateMemoryBytes({ modelFileBytes: 482_000_000, contextSize: 1024, parallelSequences: 4 }).totalBytes <=
-        available,
+    const q3km: PlanModelInput = { format: "gguf", fileBytes: 550_819_200 };
+    const plan = planBackend(hardware, q3km, { ...auto, parallelSequences: 4 });
+    assert.deepEqual(
+      [plan.kvCacheType, plan.batchSize, plan.parallelSequences, plan.contextSize],
+      ["q8_0", 128, 2, 1024],
     );
-    assert.ok(
-      estimateMemoryBytes({ modelFileBytes: 482_000_000, contextSize: 2048, parallelSequences: 4 }).totalBytes >
-        available,
+    has(
+      plan.reasons,
+      /4 sequences × 2048 tokens, f16 KV, batch 512 needs .*, more than a 726 MiB budget .* → 2 sequences × 1024 tokens, q8_0 KV, batch 128/,
     );
+    assert.equal(plan.memoryProfile.fits, true);
+    assert.ok(plan.memoryProfile.estimate.totalBytes <= (hardware.memory.availableBytes as number));
+    assert.ok(plan.memoryProfile.estimate.totalBytes + osReserveBytes <= (hardware.memory.totalBytes as number));
     has(plan.reasons, /^warning: the Raspberry Pi reports under-voltage now/);
   });
 
-  it("never shrinks below 256; warns when even that does not fit", async () => {
+  it("never shrinks below 1 sequence × 256; warns when even that does not fit", async () => {
     const q8: PlanModelInput = { format: "gguf", fileBytes: 1_170_000_000 };
     const plan = planBackend(await probeBoardFixture("rpi4-1gb"), q8, auto);
-    assert.equal(plan.contextSize, 256);
-    has(plan.reasons, /^warning: memory: .* even context 256 needs .* → expect swapping or the OOM killer/);
+    assert.deepEqual([plan.parallelSequences, plan.contextSize], [1, 256]);
+    assert.equal(plan.memoryProfile.fits, false);
+    has(
+      plan.reasons,
+      /^warning: memory: .* even 1 sequence × 256 tokens, q8_0 KV, batch 128 needs .* → expect swapping or the OOM killer/,
+    );
+  });
+
+  it("keeps what the config forces (f16 KV, batch 512) and gives up sequences and context instead", async () => {
+    const q3km: PlanModelInput = { format: "gguf", fileBytes: 550_819_200 };
+    const plan = planBackend(await probeBoardFixture("rpi4-1gb"), q3km, {
+      ...auto,
+      parallelSequences: 4,
+      kvCacheType: "f16",
+      batchSize: 512,
+    });
+    assert.deepEqual([plan.kvCacheType, plan.batchSize], ["f16", 512]);
+    assert.ok(plan.parallelSequences * plan.contextSize < 4 * 2048);
   });
 });
 
 describe("estimateMemoryBytes", () => {
-  it("is the model store's estimate with TinyLlama's shape: model + KV cache + compute buffers + runtime", () => {
+  it("model + KV cache (f16 or q8_0) + compute buffers for one batch + the daemon's runtime", () => {
     assert.equal(tinyLlamaKvBytesPerToken, 22_528);
     const estimate = estimateMemoryBytes({ modelFileBytes: 669_000_000, contextSize: 2048, parallelSequences: 4 });
     assert.equal(estimate.kvCacheBytes, 22 * 2 * 256 * 2 * 2048 * 4);
-    // 512-token ubatch × (32,000 logits + 2 × 2048) × 4 bytes, plus the 64 MiB runtime.
-    assert.equal(estimate.overheadBytes, 512 * (32_000 + 2 * 2048) * 4 + runtimeOverheadBytes);
-    const store = estimateMemory(669_000_000, tinyLlamaShape, { contextSize: 2048, sequences: 4 });
-    assert.equal(estimate.totalBytes, store.totalBytes);
+    // 512-token ubatch × (32,000 logits + 2 × 2048) × 4 bytes.
+    assert.equal(estimate.computeBufferBytes, 512 * (32_000 + 2 * 2048) * 4);
+    assert.equal(
+      estimate.totalBytes,
+      669_000_000 + estimate.kvCacheBytes + estimate.computeBufferBytes + daemonRuntimeBytes,
+    );
+    const q8 = estimateMemoryBytes({
+      modelFileBytes: 669_000_000,
+      contextSize: 2048,
+      parallelSequences: 4,
+      kvCacheType: "q8_0",
+      batchSize: 128,
+    });
+    // q8_0: 34 bytes per 32 values.
+    assert.equal(q8.kvCacheBytes, (22 * 2 * 256 * 34 * 2048 * 4) / 32);
+    assert.equal(q8.computeBufferBytes, 128 * (32_000 + 2 * 2048) * 4);
   });
 });
 

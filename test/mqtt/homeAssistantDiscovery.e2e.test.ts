@@ -88,7 +88,7 @@ function daemonFor(broker: MosquittoBroker, state: string, extra: string[]): Dae
       testModelPath(),
       "--model.contextSize",
       "256",
-      "--ws.port",
+      "--http.port",
       "0",
       "--mqtt.url",
       broker.url,
@@ -102,7 +102,7 @@ function daemonFor(broker: MosquittoBroker, state: string, extra: string[]): Dae
       state,
       ...extra,
     ],
-    { TINYLLAMAD_WS_TOKEN: wsToken, TINYLLAMAD_ADMIN_TOKEN: adminToken },
+    { TINYLLAMAD_HTTP_TOKEN: wsToken, TINYLLAMAD_ADMIN_TOKEN: adminToken },
   );
 }
 

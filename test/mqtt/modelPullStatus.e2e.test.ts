@@ -45,7 +45,7 @@ function pullingDaemon(
       writeTestModelCatalog(scratch, defaultFile),
       "--model.contextSize",
       "256",
-      "--ws.port",
+      "--http.port",
       String(wsPort),
       "--mqtt.url",
       broker.url,

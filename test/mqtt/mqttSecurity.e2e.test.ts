@@ -24,7 +24,7 @@ function daemonArgs(extra: string[]): string[] {
     "256",
     "--ws.enabled",
     "false",
-    "--ws.port",
+    "--http.port",
     "0",
     "--mqtt.nodeId",
     "secure",

@@ -21,7 +21,7 @@ function daemonArgs(extra: string[]): string[] {
     testModelPath(),
     "--model.contextSize",
     "512",
-    "--ws.port",
+    "--http.port",
     "0",
     "--mqtt.nodeId",
     node,

@@ -27,7 +27,7 @@ function daemonArgs(node: string, brokerUrl: string): string[] {
     testModelPath(),
     "--model.contextSize",
     "256",
-    "--ws.port",
+    "--http.port",
     "0",
     "--mqtt.url",
     brokerUrl,

@@ -98,7 +98,7 @@ describe("the tinyllamad Ansible role", { skip: missingTool(), timeout: 15 * 60_
     "256",
     "--backend.threads",
     "2",
-    "--ws.port",
+    "--http.port",
     "0",
     "--mqtt.enabled",
     "false",
@@ -132,7 +132,6 @@ describe("the tinyllamad Ansible role", { skip: missingTool(), timeout: 15 * 60_
       tinyllamad_min_free_disk_mb: 16,
       tinyllamad_health_timeout_s: 6,
       tinyllamad_health_interval_s: 1,
-      tinyllamad_cpu_affinity: "4-7",
     };
   });
 
@@ -165,7 +164,7 @@ describe("the tinyllamad Ansible role", { skip: missingTool(), timeout: 15 * 60_
     assert.equal(config.mqtt.nodeId, "board-a");
     assert.equal(config.mqtt.url, "mqtt://broker.example:1883");
     assert.equal(config.mqtt.passwordFile, join(prefix, "etc/tinyllamad/mqtt-password"));
-    assert.equal(config.ws.port, livePort);
+    assert.equal(config.http.port, livePort);
     assert.equal(readFileSync(join(prefix, "etc/tinyllamad/mqtt-password"), "utf8"), "s3cret\n");
     assert.ok(!JSON.stringify(config).includes("s3cret"), "the password is not in config.json");
     assert.equal(sha256Of(config.model.path), sha256Of(modelPath), "the model was placed");
@@ -173,9 +172,18 @@ describe("the tinyllamad Ansible role", { skip: missingTool(), timeout: 15 * 60_
       readFileSync(join(prefix, "etc/systemd/system/tinyllamad.service"), "utf8"),
       readFileSync(join(projectRoot(), "deploy/systemd/tinyllamad.service"), "utf8"),
     );
+    // CPUAffinity= from the plan on the board (here this machine: doctor --json with the written config).
+    const doctor = JSON.parse(
+      execFileSync(
+        process.execPath,
+        [cliPath, "doctor", "--json", "--config", join(prefix, "etc/tinyllamad/config.json")],
+        { encoding: "utf8" },
+      ),
+    ) as { plan: { cpuList: number[] } };
+    assert.ok(doctor.plan.cpuList.length > 0);
     assert.match(
       readFileSync(join(prefix, "etc/systemd/system/tinyllamad.service.d/50-ansible.conf"), "utf8"),
-      /^CPUAffinity=4-7$/m,
+      new RegExp(`^CPUAffinity=${doctor.plan.cpuList.join(" ")}$`, "m"),
     );
     const check = execFileSync(
       process.execPath,
@@ -198,9 +206,14 @@ describe("the tinyllamad Ansible role", { skip: missingTool(), timeout: 15 * 60_
       "board-good": { tinyllamad_root_prefix: join(scratch, "good"), tinyllamad_ws_port: livePort },
     });
     const inventory = join(scratch, "rollout.yml");
-    writeInventory(inventory, common, hosts(livePort));
+    // An explicit list still takes the plan's place.
+    writeInventory(inventory, { ...common, tinyllamad_cpu_affinity: "4-7" }, hosts(livePort));
     const v1 = await run("ansible-playbook", ["-i", inventory, "site.yml"]);
     assert.equal(v1.code, 0, v1.output);
+    assert.match(
+      readFileSync(join(scratch, "good/etc/systemd/system/tinyllamad.service.d/50-ansible.conf"), "utf8"),
+      /^CPUAffinity=4-7$/m,
+    );
 
     writeInventory(inventory, { ...common, tinyllamad_version: "9.0.2" }, hosts(deadPort));
     const v2 = await run("ansible-playbook", ["-i", inventory, "site.yml"]);
@@ -217,7 +230,7 @@ describe("the tinyllamad Ansible role", { skip: missingTool(), timeout: 15 * 60_
       "the new release stays unpacked beside",
     );
     const restored = JSON.parse(readFileSync(join(scratch, "bad/etc/tinyllamad/config.json"), "utf8"));
-    assert.equal(restored.ws.port, livePort, "the previous configuration is restored");
+    assert.equal(restored.http.port, livePort, "the previous configuration is restored");
     assert.ok(!v2.recap.has("board-good"), `the rollout stopped before the next batch:\n${v2.output}`);
     assert.equal(
       readlinkSync(join(scratch, "good/opt/tinyllamad/current")),

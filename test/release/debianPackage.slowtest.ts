@@ -150,7 +150,7 @@ describe("the amd64 Debian package, installed into a throwaway root", {
     const config = JSON.parse(printed.stdout) as Record<string, { value: unknown }>;
     assert.equal(config["model.pullOnStart"]?.value, true, "the first start pulls the board's default model");
     assert.equal(config["model.path"]?.value, "", "model.path empty: the board's default model");
-    assert.equal(config["ws.host"]?.value, "127.0.0.1", "serves on loopback until the admin opens it (with a token)");
+    assert.equal(config["http.host"]?.value, "127.0.0.1", "serves on loopback until the admin opens it (with a token)");
     assert.equal(config["state.directory"]?.value, "/var/lib/tinyllamad");
   });
 

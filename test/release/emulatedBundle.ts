@@ -23,7 +23,7 @@ export function serveFlags(modelPath: string, stateDirectory: string, backend = 
     backend,
     "--backend.threads",
     "2",
-    "--ws.port",
+    "--http.port",
     "0",
     "--mqtt.enabled",
     "false",

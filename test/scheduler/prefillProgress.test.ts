@@ -37,7 +37,7 @@ function observed(backend: Backend, onReport: (progress: PrefillProgress) => voi
     load: (options) => backend.load(options),
     unload: () => backend.unload(),
     info: () => backend.info(),
-    checkFits: (job) => backend.checkFits(job),
+    countPromptTokens: (job) => backend.countPromptTokens(job),
     generate: (job, callbacks, signal) =>
       backend.generate(
         job,

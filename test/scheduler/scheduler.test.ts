@@ -70,6 +70,31 @@ describe("Scheduler with one sequence", () => {
       await scheduler.stop(1000);
     });
 
+    it("refuses a prompt the context cannot hold with E_PROMPT_TOO_LONG at admission, never queueing it", async () => {
+      const scheduler = new Scheduler({ backend, maxQueue: 8, concurrency: 1 });
+      scheduler.start();
+      const running = scheduler.submit(request("running", { max_tokens: 1000 }), new RecordingSink());
+      const queueDepths: number[] = [];
+      scheduler.on("load", (stats) => queueDepths.push(stats.queued));
+      const tooLong = new RecordingSink();
+      // The context holds 1024 tokens; this prompt is well over that (a few tokens per repetition).
+      const refused = scheduler.submit(request("too-long", { prompt: "numbers 1 2 3 4 ".repeat(400) }), tooLong);
+      running.cancel();
+      assert.deepEqual(
+        tooLong.messages.map((m) => (m.type === "error" ? m.error.code : m.type)),
+        ["E_PROMPT_TOO_LONG"],
+        "answered within submit, while the one sequence is still busy",
+      );
+      assert.equal(refused.started, false);
+      assert.ok(
+        queueDepths.every((depth) => depth === 0),
+        `nothing was ever queued: ${queueDepths.join(",")}`,
+      );
+      assert.equal(scheduler.stats().accepted, 1);
+      await running.finished;
+      await scheduler.stop(1000);
+    });
+
     it("ends a request past its deadline with E_DEADLINE_EXCEEDED, queued or running", async () => {
       const scheduler = new Scheduler({ backend, maxQueue: 8, concurrency: 1 });
       scheduler.start();

@@ -25,7 +25,7 @@ export function mqttNodeFlags(options: MqttNodeOptions): string[] {
     ...(options.maxQueue === undefined ? [] : ["--scheduler.maxQueue", String(options.maxQueue)]),
     "--ws.enabled",
     "false",
-    "--ws.port",
+    "--http.port",
     "0",
     ...(options.brokerUrl === undefined ? [] : ["--mqtt.url", options.brokerUrl]),
     "--mqtt.nodeId",

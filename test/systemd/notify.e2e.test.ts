@@ -19,7 +19,7 @@ describe("systemd notify protocol", () => {
   it("READY after the model loads, STATUS lines, watchdog pings, RELOADING on SIGHUP, STOPPING on SIGTERM", async () => {
     await listener.start();
     const daemon = new DaemonProcess(
-      ["--model.path", testModelPath(), "--model.contextSize", "256", "--mqtt.enabled", "false", "--ws.port", "0"],
+      ["--model.path", testModelPath(), "--model.contextSize", "256", "--mqtt.enabled", "false", "--http.port", "0"],
       { NOTIFY_SOCKET: listener.path, WATCHDOG_USEC: "400000" },
     );
     const url = await daemon.start();
@@ -84,7 +84,7 @@ describe("systemd notify protocol", () => {
         "debug",
         "--mqtt.enabled",
         "false",
-        "--ws.port",
+        "--http.port",
         "0",
       ],
       { NOTIFY_SOCKET: listener.path, WATCHDOG_USEC: "300000" },
@@ -139,7 +139,7 @@ describe("systemd notify protocol", () => {
         "500",
         "--mqtt.enabled",
         "false",
-        "--ws.port",
+        "--http.port",
         "0",
       ],
       { NOTIFY_SOCKET: listener.path, WATCHDOG_USEC: "300000" },
@@ -174,7 +174,7 @@ describe("systemd notify protocol", () => {
   it("sends nothing at all without NOTIFY_SOCKET", async () => {
     const before = listener.received.length;
     const daemon = new DaemonProcess(
-      ["--model.path", testModelPath(), "--model.contextSize", "256", "--mqtt.enabled", "false", "--ws.port", "0"],
+      ["--model.path", testModelPath(), "--model.contextSize", "256", "--mqtt.enabled", "false", "--http.port", "0"],
       { NOTIFY_SOCKET: "", WATCHDOG_USEC: "400000" },
     );
     await daemon.start();

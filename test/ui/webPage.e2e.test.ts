@@ -43,9 +43,9 @@ function daemonFlags(state: string, extra: string[] = []): string[] {
     "2048",
     "--backend.threads",
     "1",
-    "--ws.port",
+    "--http.port",
     "0",
-    "--ws.token",
+    "--http.token",
     token,
     "--mqtt.embeddedPort",
     "0",
@@ -186,7 +186,9 @@ describe("the web page in headless Chromium", { skip: !existsSync(chromiumPath) 
     await page.waitForFunction(() => (document.querySelector(".turn.assistant span")?.textContent ?? "").length > 0, {
       timeout: 60_000,
     });
-    await page.click("#cancel");
+    // By keyboard: a mouse click aims at coordinates, and the streaming text moves the layout under it.
+    await page.focus("#cancel");
+    await page.keyboard.press("Enter");
     await page.waitForSelector(".turn.assistant[data-finish]", { timeout: 60_000 });
     assert.equal(
       await page.$eval(".turn.assistant", (element) => (element as BrowserGlobal).dataset.finish),

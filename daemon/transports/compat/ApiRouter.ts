@@ -1,6 +1,6 @@
 /**
  * The routes of one HTTP API on the daemon's HTTP server, with what every route of every HTTP API
- * does first: the bearer token (ws.token; Host and Origin were checked by the server's policy before
+ * does first: the bearer token (http.token; Host and Origin were checked by the server's policy before
  * this), CORS headers for the origins of http.allowedOrigins (and their preflights), the body read
  * within limits.maxMessageBytes, and every refusal answered in the API's own error shape with the
  * status of httpStatusForCode. An unexpected exception is logged and answered E_INTERNAL.

@@ -1,5 +1,5 @@
 /**
- * The daemon's HTTP listener (ws.host:ws.port): health (/healthz liveness, /readyz readiness),
+ * The daemon's HTTP listener (http.host:http.port): health (/healthz liveness, /readyz readiness),
  * Prometheus metrics (/metrics), the upgrade to the WebSocket API, and the routes plugins add (the
  * OpenAI- and Ollama-compatible APIs). Every request and upgrade
  * passes the Host/Origin policy first; a route or upgrade handler that throws answers 500

@@ -14,7 +14,7 @@ import os from "node:os";
 import type { ErrorCode } from "../../protocol/errorCodes.js";
 
 export interface RequestOriginPolicyOptions {
-  /** The address the server is bound to (ws.host). */
+  /** The address the server is bound to (http.host). */
   bindHost: string;
   /** http.allowedHosts: further names/addresses; "*" accepts any Host. */
   allowedHosts: readonly string[];

@@ -1,7 +1,7 @@
 /**
  * GET /healthz, /readyz and /metrics. On a loopback address they are open, as only local programs
  * can reach them. Beyond loopback their detail (model, backend, queue, temperatures, fallback
- * reasons, every metric) is for holders of ws.token only: without it /healthz and /readyz say only
+ * reasons, every metric) is for holders of http.token only: without it /healthz and /readyz say only
  * their status (enough for a load balancer's or systemd's liveness probe) and /metrics is 401.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -9,9 +9,9 @@ import { bearerTokenMatches, isLoopbackHost } from "../transportSecurity.js";
 import { type HttpServer, sendJson } from "./HttpServer.js";
 
 export interface HealthRoutesOptions {
-  /** The address the server is bound to (ws.host). */
+  /** The address the server is bound to (http.host). */
   host: string;
-  /** ws.token: the bearer token that unlocks the detail beyond loopback (empty: detail stays local). */
+  /** http.token: the bearer token that unlocks the detail beyond loopback (empty: detail stays local). */
   token: string;
   /** The daemon's health: `ready`, `alive` and `state` decide the status; the rest is detail. */
   health: () => { ready: boolean } & Record<string, unknown>;
@@ -51,8 +51,8 @@ function refuseWithoutToken(response: ServerResponse, token: string): void {
       code: "E_UNAUTHORIZED",
       message:
         token.length > 0
-          ? "a valid bearer token (ws.token) is required for /metrics beyond loopback"
-          : "ws.token is not set, so /metrics is served on loopback addresses only",
+          ? "a valid bearer token (http.token) is required for /metrics beyond loopback"
+          : "http.token is not set, so /metrics is served on loopback addresses only",
     },
   });
 }

@@ -42,7 +42,7 @@ export class WebSocketTransport {
   private connectionsOpened = 0;
 
   constructor(private readonly options: WebSocketTransportOptions) {
-    assertTokenWhenExposed("ws.host", options.host, "ws.token", options.token);
+    assertTokenWhenExposed("http.host", options.host, "http.token", options.token);
   }
 
   start(): void {

@@ -1,5 +1,5 @@
 /**
- * The node's token (ws.token), asked once and kept in this tab's sessionStorage: gone when the tab
+ * The node's token (http.token), asked once and kept in this tab's sessionStorage: gone when the tab
  * closes, never in localStorage, the URL or a cookie. Sent as `Authorization: Bearer` (fetch) or as
  * the WebSocket subprotocol `tinyllamad.bearer.<base64url>` (a browser cannot set WebSocket headers).
  */

@@ -23,19 +23,23 @@ import type {
   GenerationInput,
   GenerationJob,
   GenerationResult,
+  PromptTokenCount,
 } from "../Backend.js";
 import { assertPromptFits } from "../text/assertPromptFits.js";
 import { ChatTemplate } from "../text/ChatTemplate.js";
 import { StopStringMatcher } from "../text/StopStringMatcher.js";
 import { JsonSchemaSubsetError, toGrammarSchema } from "./checkJsonSchemaSubset.js";
 import { type BatchGathering, gatherSequencesIntoBatches } from "./gatherSequencesIntoBatches.js";
+import { openSequenceStateStore } from "./openSequenceStateStore.js";
 import {
   enablePersistentThreadpool,
   pauseIdlePersistentThreadpools,
   persistentThreadpoolState,
 } from "./persistentThreadpool/persistentThreadpool.js";
 import { prefillInChunks } from "./prefillInChunks.js";
+import { prepareSequence } from "./prepareSequence.js";
 import { SequencePool } from "./SequencePool.js";
+import type { SequenceStateEvent, SequenceStateStore } from "./SequenceStateStore.js";
 import { TokenTextStream } from "./TokenTextStream.js";
 
 /**
@@ -59,6 +63,8 @@ interface Loaded {
   model: LlamaModel;
   context: LlamaContext;
   pool: SequencePool;
+  /** Evaluated sequences saved to disk (undefined: off). */
+  states: SequenceStateStore | undefined;
   /** The batching hook on the context (parallelSequences > 1 and node-llama-cpp's internals as expected). */
   batching: BatchGathering | undefined;
   chatTemplate: ChatTemplate | undefined;
@@ -90,6 +96,27 @@ export interface LlamaCppBackendOptions {
    * looked at (prefillInChunks.ts); 0 or absent: the context's batch size (512 by default).
    */
   prefillChunkTokens?: number;
+  /** Reuse a sequence's cached prefix for a new prompt (default true); false for cold benchmarks. */
+  prefixReuse?: boolean;
+  /** vulkan: model layers offloaded to the GPU; -1 or absent: all of them (gpuLayersToOffload). */
+  gpuLayers?: number;
+  /**
+   * Save the evaluated state of a sequence about to be overwritten to disk, and load it back when its
+   * conversation returns (SequenceStateStore); absent: off. `minTokens` also bounds what the pool
+   * overwrites lightly (SequencePool).
+   */
+  sequenceStates?: { directory: string; maxBytes: number; minTokens: number };
+  /** Told of each sequence state saved, restored, evicted, replaced, rejected or failed. */
+  onSequenceState?: (event: SequenceStateEvent) => void;
+}
+
+/**
+ * node-llama-cpp's gpuLayers for a backend kind and the backend.gpuLayers setting: none on the CPU
+ * build; on Vulkan "max" for -1 (every layer), else that many layers (the rest run on the CPU).
+ */
+export function gpuLayersToOffload(kind: "cpu" | "vulkan", configured = -1): number | "max" {
+  if (kind === "cpu") return 0;
+  return configured < 0 ? "max" : configured;
 }
 
 export class LlamaCppBackend implements Backend {
@@ -136,7 +163,7 @@ export class LlamaCppBackend implements Backend {
         throw new Error("the Vulkan build found no usable Vulkan device");
       const model = await llama.loadModel({
         modelPath: options.modelPath,
-        gpuLayers: this.kind === "vulkan" ? "max" : 0,
+        gpuLayers: gpuLayersToOffload(this.kind, this.options.gpuLayers),
         useMmap: this.options.useMmap ?? false,
         loadSignal: options.signal,
         onLoadProgress: options.onProgress,
@@ -145,7 +172,15 @@ export class LlamaCppBackend implements Backend {
         contextSize: options.contextSize,
         sequences: options.parallelSequences,
         threads: { ideal: options.threads, min: options.threads },
-        flashAttention: flashAttentionOption(this.options.flashAttention ?? "auto"),
+        // A quantized V cache needs flash attention in llama.cpp: q8_0 asks for it unless forced off.
+        flashAttention:
+          options.kvCacheType === "q8_0" && (this.options.flashAttention ?? "auto") === "auto"
+            ? true
+            : flashAttentionOption(this.options.flashAttention ?? "auto"),
+        ...(options.kvCacheType === "q8_0"
+          ? { experimentalKvCacheKeyType: "Q8_0" as const, experimentalKvCacheValueType: "Q8_0" as const }
+          : {}),
+        ...(options.batchSize ? { batchSize: options.batchSize } : {}),
         createSignal: options.signal,
       });
       const batching =
@@ -156,11 +191,19 @@ export class LlamaCppBackend implements Backend {
           "this node-llama-cpp lacks the internals that gather every running sequence into each batch: concurrent requests decode a step apart",
         );
       const sequences = Array.from({ length: options.parallelSequences }, () => context.getSequence());
+      const states = await openSequenceStateStore(this.options, {
+        modelPath: options.modelPath,
+        kind: this.kind,
+        contextSize: context.contextSize,
+        sequences: options.parallelSequences,
+        flashAttention: this.options.flashAttention ?? "auto",
+      });
       this.loaded = {
         llama,
         model,
         context,
-        pool: new SequencePool(sequences),
+        pool: new SequencePool(sequences, this.options.prefixReuse ?? true, this.options.sequenceStates?.minTokens),
+        states,
         batching,
         chatTemplate: resolveChatTemplate(model, options.chatTemplate),
         options,
@@ -213,11 +256,13 @@ export class LlamaCppBackend implements Backend {
     return this.requireLoaded().model;
   }
 
-  async checkFits(job: GenerationJob): Promise<number> {
+  countPromptTokens(job: GenerationJob): PromptTokenCount {
     const loaded = this.requireLoaded();
-    const tokens = this.tokenizeInput(loaded, job.input);
-    assertPromptFits(tokens.length, loaded.context.contextSize);
-    return tokens.length;
+    return {
+      tokens: this.tokenizeInput(loaded, job.input).length,
+      contextSize: loaded.context.contextSize,
+      approximate: false,
+    };
   }
 
   async generate(job: GenerationJob, callbacks: GenerationCallbacks, signal: AbortSignal): Promise<GenerationResult> {
@@ -240,9 +285,9 @@ export class LlamaCppBackend implements Backend {
     let text = "";
     let completionTokens = 0;
     let finishReason: GenerationResult["finishReason"] = "stop";
-    // Keep at least one prompt token to evaluate: its logits sample the first new token.
-    const reused = Math.min(lease.reusableTokens, promptTokens.length - 1);
-    const toEvaluate = promptTokens.slice(reused);
+    let reused = 0;
+    let restored = 0;
+    let toEvaluate: Token[] = promptTokens;
     let evaluatedPromptTokens = 0;
     const prefillOver = () => {
       if (evaluatedPromptTokens === toEvaluate.length) return;
@@ -254,11 +299,14 @@ export class LlamaCppBackend implements Backend {
       });
     };
     try {
-      if (sequence.nextTokenIndex > reused) {
-        // Takes the context's lock: let in at the next step, not after the running generations.
-        const erase = () => sequence.eraseContextTokenRanges([{ start: reused, end: sequence.nextTokenIndex }]);
-        await (loaded.batching ? loaded.batching.letIn(erase) : erase());
-      }
+      const prepared = await prepareSequence(sequence, promptTokens, lease.reusableTokens, {
+        batching: loaded.batching,
+        states: loaded.states,
+        minStateTokens: this.options.sequenceStates?.minTokens ?? 64,
+      });
+      reused = prepared.reusedTokens;
+      restored = prepared.restoredTokens;
+      toEvaluate = promptTokens.slice(reused);
       if (maxTokens <= 0) finishReason = "length";
       else {
         const prefill = await prefillInChunks(
@@ -335,6 +383,7 @@ export class LlamaCppBackend implements Backend {
       promptTokens: promptTokens.length,
       completionTokens,
       reusedPromptTokens: reused,
+      restoredPromptTokens: restored,
       evaluatedPromptTokens,
     };
   }

@@ -25,6 +25,7 @@ import type {
   GenerationInput,
   GenerationJob,
   GenerationResult,
+  PromptTokenCount,
 } from "../Backend.js";
 import { assertPromptFits } from "../text/assertPromptFits.js";
 import { ChatTemplate } from "../text/ChatTemplate.js";
@@ -187,11 +188,13 @@ export class RkllmBackend implements Backend {
     };
   }
 
-  async checkFits(job: GenerationJob): Promise<number> {
+  countPromptTokens(job: GenerationJob): PromptTokenCount {
     const loaded = this.requireLoaded();
-    const promptTokens = this.countTokens(this.renderInput(loaded, job.input));
-    assertPromptFits(promptTokens, loaded.options.contextSize, { approximate: true });
-    return promptTokens;
+    return {
+      tokens: this.countTokens(this.renderInput(loaded, job.input)),
+      contextSize: loaded.options.contextSize,
+      approximate: true,
+    };
   }
 
   async generate(job: GenerationJob, callbacks: GenerationCallbacks, signal: AbortSignal): Promise<GenerationResult> {
