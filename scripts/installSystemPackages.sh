@@ -2,7 +2,7 @@
 # The Debian packages the test suites run against (real Mosquitto, systemd-analyze, a C compiler, qemu …),
 # checked before `npm test` (pretest) and `npm run test:slow` / `npm run bench` (their pre-scripts).
 #
-#   scripts/installSystemPackages.sh test|slow
+#   scripts/installSystemPackages.sh test|slow|vulkan-build
 #
 # As root, missing packages are installed with apt-get (on a fresh Debian 12 nothing is set up by hand).
 # As another user, it stops at once (exit 1) with the one command to run, so a test run never fails suite
@@ -20,12 +20,19 @@ test_packages="git gcc libc6-dev mosquitto mosquitto-clients openssl procps pyth
 # (cross compiler, qemu-user-static with binfmt, arm64 libc), the Ansible role, lavapipe for Vulkan, and
 # lintian for the Debian package.
 slow_packages="$test_packages g++ make cmake gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static binfmt-support ansible ansible-lint mesa-vulkan-drivers libvulkan1 lintian"
-slow_foreign_packages="libc6:arm64 libstdc++6:arm64"
+# libvulkan1:arm64 and mesa-vulkan-drivers:arm64 (its v3dv): the linux-arm64-vulkan bundle's Vulkan binaries
+# load under qemu and find no device, as on a board whose Mesa has no driver for its GPU.
+slow_foreign_packages="libc6:arm64 libstdc++6:arm64 libvulkan1:arm64 mesa-vulkan-drivers:arm64"
+# `cross-compile.sh linux-arm64-vulkan` (deploy/release/buildVulkanArm64.sh): the aarch64 C++ cross compiler,
+# cmake, Debian 12's glslc (the shaders it cannot compile are guarded) and git (llama.cpp's source bundle).
+# The Vulkan headers and loader come from pinned Debian 13 packages the build fetches itself.
+vulkan_build_packages="g++-aarch64-linux-gnu cmake glslc git"
 
 case "$suite" in
   test) wanted="$test_packages" foreign="" ;;
-  slow) wanted="$slow_packages" foreign="$slow_foreign_packages" ;;
-  *) echo "usage: $0 test|slow" >&2 && exit 2 ;;
+  slow) wanted="$slow_packages $vulkan_build_packages" foreign="$slow_foreign_packages" ;;
+  vulkan-build) wanted="$vulkan_build_packages" foreign="" ;;
+  *) echo "usage: $0 test|slow|vulkan-build" >&2 && exit 2 ;;
 esac
 
 [ "${TINYLLAMAD_SKIP_SYSTEM_PACKAGES:-0}" = 1 ] && exit 0

@@ -4,88 +4,19 @@
  * node-llama-cpp prebuilt, the tiny generated model — and its greedy output equals the x86-64 daemon's.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { createInterface } from "node:readline";
 import { after, before, describe, it } from "node:test";
 import { DaemonProcess } from "../../harness/DaemonProcess.js";
-import { ProtocolClient } from "../../harness/ProtocolClient.js";
 import { testModelPath } from "../support/testModels.js";
 import { prepareAarch64Emulation } from "./aarch64Emulation.js";
+import { elfIdentity, greedy, serveFlags, startBundle } from "./emulatedBundle.js";
 import { type Bundle, buildBundle, sha256Of, unpackBundle } from "./releaseBundle.js";
 
-const prompt = "The robot in the garden said";
-const maxTokens = 32;
 const skipReason = prepareAarch64Emulation();
-
-function serveFlags(modelPath: string, stateDirectory: string): string[] {
-  return [
-    "--model.path",
-    modelPath,
-    "--model.contextSize",
-    "512",
-    "--backend.kind",
-    "cpu",
-    "--backend.threads",
-    "2",
-    "--http.port",
-    "0",
-    "--mqtt.enabled",
-    "false",
-    "--state.directory",
-    stateDirectory,
-  ];
-}
-
-/** ELF class and machine of a file: "2 183" is ELF64 aarch64. */
-function elfIdentity(path: string): string {
-  const header = readFileSync(path).subarray(0, 20);
-  assert.equal(header.subarray(0, 4).toString("latin1"), "\x7fELF", `${path} is an ELF file`);
-  return `${header[4]} ${header.readUInt16LE(18)}`;
-}
-
-/** Runs the unpacked bundle's launcher; resolves with its WebSocket URL once it logs "serving". */
-async function startBundle(root: string, args: string[]): Promise<{ child: ChildProcess; url: string; log: string[] }> {
-  const child = spawn(join(root, "bin", "tinyllamad"), ["serve", ...args], {
-    cwd: dirname(root),
-    env: { PATH: process.env.PATH, HOME: dirname(root), QEMU_CPU: "cortex-a72" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const log: string[] = [];
-  child.stderr?.on("data", (chunk: Buffer) => log.push(chunk.toString()));
-  const serving = new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on("line", (text) => {
-      log.push(text);
-      try {
-        const line = JSON.parse(text) as { msg?: string; websocket?: string };
-        if (line.msg === "serving") resolve(String(line.websocket));
-      } catch {
-        // not a JSON log line; kept in `log` for the failure message
-      }
-    });
-    child.once("exit", (code) => reject(new Error(`the bundle's daemon exited (${code}):\n${log.join("\n")}`)));
-    setTimeout(
-      () => reject(new Error(`the bundle's daemon did not serve in 180 s:\n${log.join("\n")}`)),
-      180_000,
-    ).unref();
-  });
-  return { child, url: await serving, log };
-}
-
-async function greedy(url: string): Promise<{ text: string; tokens: number }> {
-  const client = await ProtocolClient.connect(url);
-  try {
-    const answer = await client.request({ id: "greedy", prompt, max_tokens: maxTokens, temperature: 0 }, 180_000);
-    assert.equal(answer.final.type, "done", JSON.stringify(answer.final));
-    if (answer.final.type !== "done") throw new Error("unreachable");
-    return { text: answer.final.text, tokens: answer.final.usage.completion_tokens };
-  } finally {
-    await client.close();
-  }
-}
 
 describe("the linux-arm64 release bundle under qemu-aarch64", { skip: skipReason, timeout: 20 * 60_000 }, () => {
   const scratch = mkdtempSync(join(tmpdir(), "tinyllamad-arm64-"));

@@ -21,13 +21,14 @@ export function releaseDirectory(): string {
   return process.env.TINYLLAMAD_RELEASE_DIR ?? join(projectRoot(), "dist", "release");
 }
 
-export function buildBundle(target: string): Bundle {
+/** `timeoutMs`: the linux-arm64-vulkan target compiles llama.cpp when its cache is cold (≈450 s on 2 idle cores). */
+export function buildBundle(target: string, timeoutMs = 15 * 60_000): Bundle {
   const version = (JSON.parse(readFileSync(join(projectRoot(), "package.json"), "utf8")) as { version: string })
     .version;
   const result = spawnSync(join(projectRoot(), "cross-compile.sh"), [target], {
     cwd: projectRoot(),
     encoding: "utf8",
-    timeout: 15 * 60_000,
+    timeout: timeoutMs,
     env: { ...process.env, TINYLLAMAD_RELEASE_DIR: releaseDirectory() },
   });
   if (result.status !== 0)
@@ -49,8 +50,12 @@ export function unpackBundle(bundle: Bundle): string {
   return join(directory, bundle.name);
 }
 
-/** The Debian package cross-compile.sh made beside a linux-arm64 or linux-x64 bundle. */
-export function debianPackageOf(bundle: Bundle, debianArchitecture: "arm64" | "amd64"): string {
+/** The Debian package cross-compile.sh made beside a bundle (tinyllamad-vulkan for linux-arm64-vulkan). */
+export function debianPackageOf(
+  bundle: Bundle,
+  debianArchitecture: "arm64" | "amd64",
+  packageName = "tinyllamad",
+): string {
   const version = bundle.name.split("-")[1] ?? "";
-  return join(releaseDirectory(), `tinyllamad_${version}_${debianArchitecture}.deb`);
+  return join(releaseDirectory(), `${packageName}_${version}_${debianArchitecture}.deb`);
 }

@@ -1,0 +1,91 @@
+/**
+ * Running an unpacked aarch64 release bundle's daemon under qemu-user (binfmt_misc, see aarch64Emulation.ts)
+ * as a board would run it, and asking it one greedy question: shared by the arm64 bundle tests.
+ */
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { createInterface } from "node:readline";
+import { ProtocolClient } from "../../harness/ProtocolClient.js";
+
+export const greedyPrompt = "The robot in the garden said";
+const maxTokens = 32;
+
+/** `serve` flags for a small, quick daemon on a free port with its own state folder. */
+export function serveFlags(modelPath: string, stateDirectory: string, backend = "cpu"): string[] {
+  return [
+    "--model.path",
+    modelPath,
+    "--model.contextSize",
+    "512",
+    "--backend.kind",
+    backend,
+    "--backend.threads",
+    "2",
+    "--http.port",
+    "0",
+    "--mqtt.enabled",
+    "false",
+    "--state.directory",
+    stateDirectory,
+  ];
+}
+
+/** ELF class and machine of a file: "2 183" is ELF64 aarch64. */
+export function elfIdentity(path: string): string {
+  const header = readFileSync(path).subarray(0, 20);
+  assert.equal(header.subarray(0, 4).toString("latin1"), "\x7fELF", `${path} is an ELF file`);
+  return `${header[4]} ${header.readUInt16LE(18)}`;
+}
+
+/**
+ * Runs the unpacked bundle's launcher (QEMU_CPU=cortex-a72, a Raspberry Pi 4, unless `env` says otherwise);
+ * resolves with its WebSocket URL once it logs "serving".
+ */
+export async function startBundle(
+  root: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ child: ChildProcess; url: string; log: string[] }> {
+  const child = spawn(join(root, "bin", "tinyllamad"), ["serve", ...args], {
+    cwd: dirname(root),
+    env: { PATH: process.env.PATH, HOME: dirname(root), QEMU_CPU: "cortex-a72", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const log: string[] = [];
+  child.stderr?.on("data", (chunk: Buffer) => log.push(chunk.toString()));
+  const serving = new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on("line", (text) => {
+      log.push(text);
+      try {
+        const line = JSON.parse(text) as { msg?: string; websocket?: string };
+        if (line.msg === "serving") resolve(String(line.websocket));
+      } catch {
+        // not a JSON log line; kept in `log` for the failure message
+      }
+    });
+    child.once("exit", (code) => reject(new Error(`the bundle's daemon exited (${code}):\n${log.join("\n")}`)));
+    setTimeout(
+      () => reject(new Error(`the bundle's daemon did not serve in 180 s:\n${log.join("\n")}`)),
+      180_000,
+    ).unref();
+  });
+  return { child, url: await serving, log };
+}
+
+/** One greedy (temperature 0) generation of 32 tokens. */
+export async function greedy(url: string): Promise<{ text: string; tokens: number }> {
+  const client = await ProtocolClient.connect(url);
+  try {
+    const answer = await client.request(
+      { id: "greedy", prompt: greedyPrompt, max_tokens: maxTokens, temperature: 0 },
+      180_000,
+    );
+    assert.equal(answer.final.type, "done", JSON.stringify(answer.final));
+    if (answer.final.type !== "done") throw new Error("unreachable");
+    return { text: answer.final.text, tokens: answer.final.usage.completion_tokens };
+  } finally {
+    await client.close();
+  }
+}
