@@ -312,6 +312,9 @@ build_target() {
   mkdir -p "$stage/dist" "$stage/runtime/bin" "$stage/bin" "$stage/etc" "$stage/systemd/dropins"
   local part
   for part in $bundled_parts; do cp -R "$compiled_js/$part" "$stage/dist/$part"; done
+  # The model catalog is data the daemon reads at run time (board default model, doctor, models catalog).
+  mkdir -p "$stage/models/catalog"
+  cp "$repo_root/models/catalog/catalog.json" "$stage/models/catalog/catalog.json"
   build_threadpool_library "$target" "$stage"
   cp -R "$staged_modules" "$stage/node_modules"
   [ -z "$deb_flavour" ] || add_vulkan_binaries "$stage"

@@ -88,6 +88,14 @@ describe("the linux-arm64 release bundle under qemu-aarch64", { skip: skipReason
     const help = spawnSync(join(root, "bin", "tinyllamad"), ["serve", "--help"], { encoding: "utf8", env, cwd: "/" });
     assert.equal(help.status, 0, help.stderr);
     assert.match(help.stdout, /Usage: tinyllamad serve/);
+    // The catalog travels with the bundle: the board's default model, doctor and `models catalog` read it.
+    const catalog = spawnSync(join(root, "bin", "tinyllamad"), ["models", "catalog", "--json"], {
+      encoding: "utf8",
+      env,
+      cwd: "/",
+    });
+    assert.equal(catalog.status, 0, catalog.stderr);
+    assert.match(catalog.stdout, /TinyLlama/i);
   });
 
   it("serves a greedy generation under emulation equal to the x86-64 daemon's", async () => {
