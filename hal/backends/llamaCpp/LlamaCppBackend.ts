@@ -41,6 +41,7 @@ import { prepareSequence } from "./prepareSequence.js";
 import { SequencePool } from "./SequencePool.js";
 import type { SequenceStateEvent, SequenceStateStore } from "./SequenceStateStore.js";
 import { TokenTextStream } from "./TokenTextStream.js";
+import { vulkanUnavailableReason } from "./vulkanUnavailableReason.js";
 
 /**
  * The load error with the reason llama.cpp logged ("tensor 'output.weight' data is not within the
@@ -177,6 +178,9 @@ export class LlamaCppBackend implements Backend {
           this.options.onLog?.("error", text);
         } else if (level === LlamaLogLevel.warn) this.options.onLog?.("warn", text);
       },
+    }).catch((error: unknown) => {
+      // The Vulkan build rejected by node-llama-cpp's load test: the fallback names why, as doctor does.
+      throw this.kind === "vulkan" ? new Error(vulkanUnavailableReason(error)) : error;
     });
     this.loadErrors = [];
     try {

@@ -5,6 +5,7 @@
  */
 import { getLlama, LlamaLogLevel } from "node-llama-cpp";
 import { classifyVulkanDeviceName, type VulkanReport } from "../../probes/vulkanReport.js";
+import { vulkanUnavailableReason } from "./vulkanUnavailableReason.js";
 
 export async function probeVulkanDevices(): Promise<VulkanReport> {
   let llama: Awaited<ReturnType<typeof getLlama>> | undefined;
@@ -21,7 +22,7 @@ export async function probeVulkanDevices(): Promise<VulkanReport> {
       reason: `Vulkan devices: ${names.join(", ")}`,
     };
   } catch (error) {
-    return { available: false, devices: [], reason: `no Vulkan: ${(error as Error).message.split("\n")[0]}` };
+    return { available: false, devices: [], reason: vulkanUnavailableReason(error) };
   } finally {
     await llama?.dispose();
   }
