@@ -176,6 +176,11 @@ describe("the web page in headless Chromium", { skip: !existsSync(chromiumPath) 
     await page.$eval("#max-tokens", (element) => {
       (element as BrowserGlobal).value = "1800";
     });
+    // Greedy: the random-weight model then runs all 1800 tokens without an end of text (checked), so
+    // the answer is still streaming when Cancel is pressed; sampled, it could stop by itself first.
+    await page.$eval("#temperature", (element) => {
+      (element as BrowserGlobal).value = "0";
+    });
     await page.$eval("#system-prompt", (element) => {
       (element as BrowserGlobal).value = "";
     });
