@@ -1,6 +1,7 @@
 /**
  * Fuzzing through the transports (issue 15): random and hostile frames sent to a real daemon over
- * WebSocket and over MQTT 5 (a real Mosquitto, every frame with its own response topic). Each frame
+ * WebSocket and over MQTT 5 (a real Mosquitto, every frame with its own response topic), and random
+ * bodies posted to the OpenAI- and Ollama-compatible HTTP APIs. Each frame
  * must get exactly one error answer with the code the protocol parser gives it, in order, and the
  * daemon must still serve a real request afterwards and never exit. The frames come from fast-check
  * with a fixed seed, so a run is bounded and a failure is reproducible.
@@ -101,6 +102,45 @@ describe("fuzzing through the transports of a real daemon", () => {
     if (daemon) assert.equal((await daemon.stop()).code, 0, "the daemon never exited on its own");
     await broker.dispose();
     rmSync(state, { recursive: true, force: true });
+  });
+
+  it("OpenAI and Ollama HTTP APIs: every random body gets a 2xx or a 4xx with a JSON error, never a 5xx, and the daemon still serves", async () => {
+    const base = url.replace("ws://", "http://");
+    const apiField = fc.oneof(
+      fieldName,
+      fc.constantFrom("model", "stream", "n", "tools", "response_format", "format", "options", "keep_alive", "seed"),
+      fc.constantFrom("max_completion_tokens", "stream_options", "top_p", "presence_penalty", "logit_bias", "raw"),
+    );
+    // Bodies that reach past the envelope: a served model and a message, then random fields over them.
+    const chatLike = fc
+      .array(fc.tuple(apiField, fieldValue), { maxLength: 4 })
+      .map((fields) =>
+        [["model", "tiny-q8_0-seed1"], ["messages", [{ role: "user", content: "Hi" }]], ["prompt", "Hi"], ...fields]
+          .map(([key, value]) => `${JSON.stringify(key)}:${JSON.stringify(value) ?? "null"}`)
+          .join(","),
+      )
+      .map((body) => `{${body}}`);
+    const bodies = fc.sample(fc.oneof(frame, chatLike, chatLike), { numRuns: 160, seed: 19 });
+    const paths = ["/v1/chat/completions", "/v1/completions", "/api/chat", "/api/generate"];
+    for (const [index, body] of bodies.entries()) {
+      if (Buffer.byteLength(body) > 60_000) continue;
+      const path = paths[index % paths.length]!;
+      const response = await fetch(`${base}${path.slice(1)}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body,
+      });
+      const text = await response.text();
+      assert.ok(response.status < 500, `${path} answered ${response.status} to ${body}: ${text.slice(0, 300)}`);
+      if (response.status >= 400) {
+        const error = (JSON.parse(text) as { error?: unknown }).error;
+        assert.ok(error, `${path}: a ${response.status} carries an error: ${text.slice(0, 300)}`);
+      }
+    }
+    const client = await ProtocolClient.connect(url);
+    const answer = await client.request({ id: "after-http-fuzz", prompt: "Hello", max_tokens: 4, temperature: 0 });
+    assert.equal(answer.final.type, "done");
+    await client.close();
   });
 
   it("WebSocket: every random frame gets exactly one error, with the parser's code, and the daemon still serves", async () => {
