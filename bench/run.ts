@@ -18,6 +18,7 @@ import { type DecodeRow, renderSvgChart, writeReport } from "./benchReport.js";
 import { runLlamaBench } from "./legs/llamaBenchLeg.js";
 import { runNpcWorkload } from "./legs/npcWorkload.js";
 import { llamaCppTools } from "./tools/llamaCppTools.js";
+import { arm64Footprint } from "./workloads/arm64Footprint.js";
 import type { BenchContext } from "./workloads/benchContext.js";
 import { concurrentStreams } from "./workloads/concurrentStreams.js";
 import { decodeProfile } from "./workloads/decodeProfile.js";
@@ -121,6 +122,11 @@ async function main(): Promise<void> {
         ...(quick ? {} : { [`${shape} Q2_K`]: benchModel(tools.llamaQuantize, shape, "Q2_K") }),
       }),
     decodeProfile: () => decodeProfile({ ...ctx, reps: quick ? 2 : 4 }),
+    // The 1 GB Pi 4's plan with its default model's quantization (Q3_K_M), under qemu-aarch64.
+    arm64Footprint: () =>
+      quick
+        ? Promise.resolve({ skipped: "--quick: the arm64 bundle under qemu is measured by the full run" })
+        : arm64Footprint(ctx, benchModel(tools.llamaQuantize, shape, "Q3_K_M"), `${shape} Q3_K_M`),
   };
   const only = values.only?.split(",");
   const resultsDir = process.env.TINYLLAMAD_BENCH_RESULTS ?? join(projectRoot(), "bench", "results");
@@ -160,7 +166,11 @@ async function main(): Promise<void> {
     seconds: (Date.now() - started) / 1000,
   };
   rmSync(join(resultsDir, "partial.json"), { force: true });
-  const base = join(resultsDir, `${report.date.slice(0, 10)}-${hostname()}${quick ? "-quick" : ""}`);
+  // A partial run (--only) never overwrites a full run's report of the same day.
+  const base = join(
+    resultsDir,
+    `${report.date.slice(0, 10)}-${hostname()}${quick ? "-quick" : ""}${only ? `-only-${only.join("-")}` : ""}`,
+  );
   writeReport(`${base}.json`, report);
   const single = results.singleStream as
     | { rows: Array<{ name: string; decodeTokensPerSecond: { median: number; min: number; max: number } }> }

@@ -5,8 +5,8 @@ import { join } from "node:path";
 import { DaemonProcess } from "../../harness/DaemonProcess.js";
 import { MqttProbeClient } from "../../harness/MqttProbeClient.js";
 import { ProtocolClient } from "../../harness/ProtocolClient.js";
+import { type ProcessMemory, processMemory } from "../../harness/processMemory.js";
 import { type GenerationTiming, timingFrom } from "../measurements.js";
-import { type ProcessMemory, processMemory } from "../processMemory.js";
 
 export interface DaemonLegOptions {
   modelPath: string;

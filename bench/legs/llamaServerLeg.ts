@@ -1,9 +1,9 @@
 /** llama.cpp's own llama-server, driven over HTTP with streaming, as the reference. */
 import { type ChildProcess, spawn } from "node:child_process";
 import { freePort } from "../../harness/freePort.js";
+import { type ProcessMemory, processMemory } from "../../harness/processMemory.js";
 import { terminateChild } from "../../harness/terminateChild.js";
 import { type GenerationTiming, timingFrom } from "../measurements.js";
-import { type ProcessMemory, processMemory } from "../processMemory.js";
 
 export interface ServerTiming extends GenerationTiming {
   promptTokens: number;

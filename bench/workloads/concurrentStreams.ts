@@ -3,10 +3,11 @@
  * against tinyllamad with 4 sequences, both cold, in turns; aggregate generated tokens (from usage)
  * per second of wall time. Also each process's memory idle and at its peak under 4 streams.
  */
+
+import { type ProcessMemory, peakMemoryDuring } from "../../harness/processMemory.js";
 import { DaemonLeg } from "../legs/daemonLeg.js";
 import { LlamaServer } from "../legs/llamaServerLeg.js";
 import { ratioSpread, summarize } from "../measurements.js";
-import { type ProcessMemory, peakMemoryDuring } from "../processMemory.js";
 import { uniquePrompt } from "../uniquePrompt.js";
 import { type BenchContext, inTurns } from "./benchContext.js";
 

@@ -7,9 +7,9 @@
 import { statSync } from "node:fs";
 import { estimateMemoryBytes, type KvCacheType } from "../../hal/plan/estimateMemoryBytes.js";
 import { planMemoryProfile } from "../../hal/plan/planMemoryProfile.js";
+import { peakMemoryDuring } from "../../harness/processMemory.js";
 import { DaemonLeg } from "../legs/daemonLeg.js";
 import { LlamaServer } from "../legs/llamaServerLeg.js";
-import { peakMemoryDuring } from "../processMemory.js";
 import { uniquePrompt } from "../uniquePrompt.js";
 import type { BenchContext } from "./benchContext.js";
 

@@ -16,9 +16,9 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { cliPath, DaemonProcess } from "../../harness/DaemonProcess.js";
 import { freePort } from "../../harness/freePort.js";
+import { sha256Of } from "../../harness/releaseBundle.js";
 import { projectRoot } from "../../models/projectCacheDirectory.js";
 import { testModelPath } from "../support/testModels.js";
-import { sha256Of } from "./releaseBundle.js";
 
 const ansibleDirectory = join(projectRoot(), "deploy", "ansible");
 

@@ -10,11 +10,12 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSyn
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { prepareAarch64Emulation } from "../../harness/aarch64Emulation.js";
 import { DaemonProcess } from "../../harness/DaemonProcess.js";
+import { type Bundle, buildBundle, sha256Of, unpackBundle } from "../../harness/releaseBundle.js";
+import { startBundle } from "../../harness/startBundle.js";
 import { testModelPath } from "../support/testModels.js";
-import { prepareAarch64Emulation } from "./aarch64Emulation.js";
-import { elfIdentity, greedy, serveFlags, startBundle } from "./emulatedBundle.js";
-import { type Bundle, buildBundle, sha256Of, unpackBundle } from "./releaseBundle.js";
+import { elfIdentity, greedy, serveFlags } from "./emulatedBundle.js";
 
 const skipReason = prepareAarch64Emulation();
 

@@ -16,10 +16,11 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { prepareAarch64Emulation } from "../../harness/aarch64Emulation.js";
+import { type Bundle, buildBundle, debianPackageOf, sha256Of, unpackBundle } from "../../harness/releaseBundle.js";
+import { startBundle } from "../../harness/startBundle.js";
 import { testModelPath } from "../support/testModels.js";
-import { prepareAarch64Emulation } from "./aarch64Emulation.js";
-import { elfIdentity, greedy, serveFlags, startBundle } from "./emulatedBundle.js";
-import { type Bundle, buildBundle, debianPackageOf, sha256Of, unpackBundle } from "./releaseBundle.js";
+import { elfIdentity, greedy, serveFlags } from "./emulatedBundle.js";
 
 const v3dvDriver = "/usr/share/vulkan/icd.d/broadcom_icd.aarch64.json";
 // Opt-in (TINYLLAMAD_VULKAN_BUNDLE=1): a clean checkout (CI) has no cached build, and the cold llama.cpp

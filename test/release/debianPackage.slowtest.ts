@@ -21,8 +21,8 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { buildBundle, debianPackageOf } from "../../harness/releaseBundle.js";
 import { projectRoot } from "../../models/projectCacheDirectory.js";
-import { buildBundle, debianPackageOf } from "./releaseBundle.js";
 
 function skipReason(): string | undefined {
   if (process.platform !== "linux") return "dpkg needs Linux";

@@ -3,10 +3,7 @@
  * as a board would run it, and asking it one greedy question: shared by the arm64 bundle tests.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { createInterface } from "node:readline";
 import { ProtocolClient } from "../../harness/ProtocolClient.js";
 
 export const greedyPrompt = "The robot in the garden said";
@@ -37,41 +34,6 @@ export function elfIdentity(path: string): string {
   const header = readFileSync(path).subarray(0, 20);
   assert.equal(header.subarray(0, 4).toString("latin1"), "\x7fELF", `${path} is an ELF file`);
   return `${header[4]} ${header.readUInt16LE(18)}`;
-}
-
-/**
- * Runs the unpacked bundle's launcher (QEMU_CPU=cortex-a72, a Raspberry Pi 4, unless `env` says otherwise);
- * resolves with its WebSocket URL once it logs "serving".
- */
-export async function startBundle(
-  root: string,
-  args: string[],
-  env: Record<string, string> = {},
-): Promise<{ child: ChildProcess; url: string; log: string[] }> {
-  const child = spawn(join(root, "bin", "tinyllamad"), ["serve", ...args], {
-    cwd: dirname(root),
-    env: { PATH: process.env.PATH, HOME: dirname(root), QEMU_CPU: "cortex-a72", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const log: string[] = [];
-  child.stderr?.on("data", (chunk: Buffer) => log.push(chunk.toString()));
-  const serving = new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on("line", (text) => {
-      log.push(text);
-      try {
-        const line = JSON.parse(text) as { msg?: string; websocket?: string };
-        if (line.msg === "serving") resolve(String(line.websocket));
-      } catch {
-        // not a JSON log line; kept in `log` for the failure message
-      }
-    });
-    child.once("exit", (code) => reject(new Error(`the bundle's daemon exited (${code}):\n${log.join("\n")}`)));
-    setTimeout(
-      () => reject(new Error(`the bundle's daemon did not serve in 180 s:\n${log.join("\n")}`)),
-      180_000,
-    ).unref();
-  });
-  return { child, url: await serving, log };
 }
 
 /** One greedy (temperature 0) generation of 32 tokens. */

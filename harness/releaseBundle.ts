@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { projectRoot } from "../../models/projectCacheDirectory.js";
+import { projectRoot } from "../models/projectCacheDirectory.js";
 
 export interface Bundle {
   archive: string;
