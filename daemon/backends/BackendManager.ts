@@ -9,63 +9,43 @@
  * one then fails, the old one is loaded again.
  *
  * Decisions read typed results (`plan.memory.kind === "too-large"`), never an error's words.
+ *
+ * This file is that story; its parts live beside it: loadBackend (one load, with progress),
+ * swapMemoryPlan (side by side or unload-first), fallbackChain, DefaultModelSource (which file, and
+ * its first pull), ServingQuantization and PrefillRateEstimate (figures for the status).
  */
-import { existsSync, statSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { basename } from "node:path";
 import type { Backend, BackendInfo, BackendKind } from "../../hal/backends/Backend.js";
-import type { SequenceStateEvent } from "../../hal/backends/llamaCpp/SequenceStateStore.js";
 import type { Calibration } from "../../hal/calibration/calibrateBackends.js";
-import { expectedPrefillRate } from "../../hal/plan/expectedPrefillRate.js";
 import type { BackendPlan } from "../../hal/plan/planBackend.js";
-import { type HardwareReport, probeHardware } from "../../hal/probes/probeHardware.js";
-import { pinThreadsToCpus } from "../../hal/threads/pinThreadsToCpus.js";
-import { defaultStoreDirectory, ModelMissingError, resolveModelPath } from "../../models/store/defaultModelLocation.js";
-import { inspectModel } from "../../models/store/inspectModel.js";
+import type { HardwareReport } from "../../hal/probes/probeHardware.js";
+import { defaultStoreDirectory, ModelMissingError } from "../../models/store/defaultModelLocation.js";
 import { assertGgufModelFile } from "../admin/assertGgufModelFile.js";
 import { resolveSwapModelPath } from "../admin/resolveSwapModelPath.js";
 import { settleWithin } from "../admin/settleWithin.js";
 import { type SwapOutcome, swapFailure } from "../admin/swapOutcome.js";
-import { type BoardDefaultModel, boardDefaultModel } from "../boardDefaultModel.js";
 import type { TinyllamadConfig } from "../config/configSchema.js";
-import type { Logger } from "../logging/createLogger.js";
 import { ModelLoadError } from "../ModelLoadError.js";
-import type { BackendFallback, NodeStatus } from "../NodeStatus.js";
-import { pullDefaultModel } from "../pullDefaultModel.js";
+import type { BackendFallback } from "../NodeStatus.js";
 import type { Scheduler } from "../scheduler/Scheduler.js";
+import type { BackendManagerOptions } from "./BackendManagerOptions.js";
 import { calibrateWithCache } from "./calibrateWithCache.js";
-import { createBackend } from "./createBackend.js";
+import { DefaultModelSource } from "./DefaultModelSource.js";
+import { failureOf } from "./failureOf.js";
 import { fallbackChain } from "./fallbackChain.js";
+import type { LoadTarget } from "./LoadTarget.js";
+import { loadBackend } from "./loadBackend.js";
 import { ModelTooLargeError } from "./ModelTooLargeError.js";
+import { PrefillRateEstimate } from "./PrefillRateEstimate.js";
 import { planForModel } from "./planForModel.js";
+import type { ReplaceResult } from "./ReplaceResult.js";
+import { ServingQuantization } from "./ServingQuantization.js";
+import { swapMemoryPlan } from "./swapMemoryPlan.js";
 
-export interface BackendManagerOptions {
-  /** The configuration now (a SIGHUP may change it). */
-  config: () => TinyllamadConfig;
-  /** A logger for a component ("models", "backend", "hal"), with that component's level. */
-  logFor: (component: string) => Logger;
-  status: NodeStatus;
-  /** Aborted when the daemon stops: a start still pulling or loading gives up. */
-  signal?: AbortSignal;
-  /** Told whenever a backend starts serving (metrics). */
-  onServing?: (info: BackendInfo) => void;
-  onDecodeBatch?: (sequences: number) => void;
-  onSequenceState?: (event: SequenceStateEvent) => void;
-  /** Builds an unloaded backend; defaults to the real ones. */
-  createBackend?: (kind: BackendKind) => Backend;
-}
-
-/** What a model and its plan would be loaded as. */
-interface LoadTarget {
-  kind: BackendKind;
-  plan: BackendPlan;
-  path: string;
-}
-
-type ReplaceResult =
-  | { kind: "replaced"; info: BackendInfo }
-  | { kind: "timeout" }
-  | { kind: "stopping" }
-  | { kind: "failed"; error: unknown };
+// Callers import these with the manager, as they did when they were declared here.
+export type { BackendManagerOptions };
+export { failureOf };
 
 export class BackendManager {
   private backend: Backend | undefined;
@@ -74,16 +54,18 @@ export class BackendManager {
   private plan: BackendPlan | undefined;
   private hardware: HardwareReport | undefined;
   private chain: BackendKind[] = [];
-  private defaultModel: BoardDefaultModel | undefined;
+  private readonly models: DefaultModelSource;
   private swapping = false;
   /** Memory the board had for models before the first load (null: unknown): the budget of a swap. */
   private memoryBudget: number | null | undefined;
-  private prefillRate: { key: string; tokensPerSecond: number | null } | undefined;
+  private readonly prefillRate = new PrefillRateEstimate();
   readonly fallbacks: BackendFallback[] = [];
   calibration: Calibration | undefined;
-  private servingQuantization: { path: string; value: string | null } | undefined;
+  private readonly servingQuantization = new ServingQuantization();
 
-  constructor(private readonly options: BackendManagerOptions) {}
+  constructor(private readonly options: BackendManagerOptions) {
+    this.models = new DefaultModelSource(options);
+  }
 
   /** The scheduler the serving backend is handed to. */
   attach(scheduler: Scheduler): void {
@@ -102,7 +84,7 @@ export class BackendManager {
 
   /** The serving model's quantization as its GGUF header names it (null: unknown, or not read yet). */
   get quantization(): string | null {
-    return this.servingQuantization?.path === this.loaded?.path ? (this.servingQuantization?.value ?? null) : null;
+    return this.servingQuantization.of(this.loaded?.path);
   }
 
   private get config(): TinyllamadConfig {
@@ -110,19 +92,13 @@ export class BackendManager {
   }
 
   /** `model.path`, or when it is empty this board's default model (chosen once, reasons logged). */
-  async resolveModel(configured: string): Promise<string> {
-    if (configured.length > 0) return configured;
-    if (!this.defaultModel) {
-      this.defaultModel = boardDefaultModel(await probeHardware(this.config.hal.root), this.config);
-      const { entry, path, reasons } = this.defaultModel;
-      this.options.logFor("models").info({ model: entry.name, path, reasons }, "default model for this board");
-    }
-    return this.defaultModel.path;
+  resolveModel(configured: string): Promise<string> {
+    return this.models.resolve(configured);
   }
 
   /** The same, synchronously, once resolveModel has chosen (before that: the catalog's default file). */
   modelPathNow(configured: string): string {
-    return configured.length > 0 ? configured : (this.defaultModel?.path ?? resolveModelPath(""));
+    return this.models.pathNow(configured);
   }
 
   /** Plans the backend for a model; refuses a missing file and (typed) one that cannot fit. */
@@ -131,33 +107,13 @@ export class BackendManager {
     this.hardware = hardware;
     if (this.memoryBudget === undefined && this.backend === undefined) this.memoryBudget = plan.memory.haveBytes;
     if (plan.backend !== "npu" && !existsSync(modelPath)) throw new ModelMissingError(modelPath);
-    if (plan.memory.kind === "too-large") {
-      const reason = plan.reasons.find((line) => line.startsWith("warning: memory:")) ?? "";
-      throw new ModelTooLargeError(
-        `${basename(modelPath)} does not fit this board's memory: ${reason.replace(/^warning: /, "")}. ` +
-          "`tinyllamad doctor` lists the catalog models that fit.",
-        plan.memory.needBytes,
-        plan.memory.haveBytes,
-      );
-    }
+    if (plan.memory.kind === "too-large") throw ModelTooLargeError.forPlan(modelPath, plan.reasons, plan.memory);
     return plan;
   }
 
   /** First start without the default model: pull it into the store, with progress. */
-  async pull(modelPath: string): Promise<void> {
-    if (!this.defaultModel) throw new ModelMissingError(modelPath);
-    const model = basename(modelPath);
-    await pullDefaultModel({
-      entry: this.defaultModel.entry,
-      path: modelPath,
-      mirrorUrl: this.config.model.mirrorUrl,
-      allowUnverified: this.config.model.allowUnverified,
-      log: this.options.logFor("models"),
-      onProgress: (progress) => this.options.status.progress.pulling(model, progress),
-      ...(this.options.signal ? { signal: this.options.signal } : {}),
-    });
-    // The load comes next: say so before the state changes, so no status pairs "loading" with a download.
-    this.options.status.progress.loading(model, 0);
+  pull(modelPath: string): Promise<void> {
+    return this.models.pull(modelPath);
   }
 
   /**
@@ -206,7 +162,7 @@ export class BackendManager {
       hardware: this.hardware,
       modelPath,
       force,
-      load: (kind) => this.loadBackend({ kind, plan, path: modelPath }),
+      load: (kind) => loadBackend({ kind, plan, path: modelPath }, this.options),
       log: this.options.logFor("hal"),
       onMeasuring: (text) => this.options.status.activity(text, 120_000),
     });
@@ -292,19 +248,6 @@ export class BackendManager {
     }
   }
 
-  /** Reads the header in the background: the status shows the quantization once known, serving never waits. */
-  private readQuantization(path: string): void {
-    if (path.endsWith(".rkllm")) return;
-    inspectModel(path).then(
-      (inspection) => {
-        this.servingQuantization = { path, value: inspection.quantization };
-      },
-      () => {
-        this.servingQuantization = { path, value: null };
-      },
-    );
-  }
-
   /** The one load → swap → unload path. With a time limit, a late load is freed when it arrives. */
   private async replace(target: LoadTarget, timeoutMs?: number): Promise<ReplaceResult> {
     const current = this.backend;
@@ -312,19 +255,12 @@ export class BackendManager {
     const log = this.options.logFor("models");
     let unloadedFirst = false;
     if (current && previous) {
-      const needBytes = previous.plan.memory.needBytes + target.plan.memory.needBytes;
-      const haveBytes = this.memoryBudget ?? null;
-      unloadedFirst = haveBytes !== null && needBytes > haveBytes;
-      this.options.status.swap = {
-        mode: unloadedFirst ? "unload-first" : "side-by-side",
-        from: basename(previous.path),
-        to: basename(target.path),
-        need_bytes: needBytes,
-        have_bytes: haveBytes,
-      };
+      const swap = swapMemoryPlan(previous, target, this.memoryBudget);
+      unloadedFirst = swap.mode === "unload-first";
+      this.options.status.swap = swap;
       if (unloadedFirst) {
         log.warn(
-          { from: previous.path, to: target.path, needBytes, haveBytes },
+          { from: previous.path, to: target.path, needBytes: swap.need_bytes, haveBytes: swap.have_bytes },
           "both models do not fit memory together: draining and unloading the old one first",
         );
         await this.scheduler?.detachBackend();
@@ -333,7 +269,7 @@ export class BackendManager {
       }
     }
     try {
-      const loading = this.loadBackend(target);
+      const loading = loadBackend(target, this.options);
       const settled =
         timeoutMs === undefined
           ? { done: true as const, value: await loading }
@@ -362,7 +298,7 @@ export class BackendManager {
   private async install(next: Backend, target: LoadTarget): Promise<BackendInfo> {
     this.backend = next;
     this.loaded = target;
-    this.readQuantization(target.path);
+    this.servingQuantization.read(target.path);
     const info = next.info();
     this.options.onServing?.(info);
     const swapped = this.scheduler?.swapBackend(next, info.parallelSequences);
@@ -375,7 +311,7 @@ export class BackendManager {
   /** After an unload-first swap failed: the old model again, so the node keeps serving what it served. */
   private async restore(previous: LoadTarget): Promise<void> {
     try {
-      await this.install(await this.loadBackend(previous), previous);
+      await this.install(await loadBackend(previous, this.options), previous);
       this.options.logFor("models").warn({ model: previous.path }, "the old model is serving again");
     } catch (error) {
       this.options
@@ -385,56 +321,6 @@ export class BackendManager {
           "the old model could not be loaded again: no model is loaded",
         );
     }
-  }
-
-  private async loadBackend({ kind, plan, path }: LoadTarget): Promise<Backend> {
-    const { config } = this;
-    const modelPath = kind === "npu" ? config.npu.modelPath : path;
-    if (kind === "npu" && modelPath.length === 0) throw new Error("npu.modelPath is empty: no .rkllm model");
-    if (kind !== "npu" && !existsSync(modelPath)) throw new ModelMissingError(modelPath);
-    const backend =
-      this.options.createBackend?.(kind) ??
-      createBackend(kind, config, this.options.logFor("llama.cpp"), {
-        onDecodeBatch: this.options.onDecodeBatch,
-        onSequenceState: this.options.onSequenceState,
-      });
-    const model = basename(modelPath);
-    this.options.logFor("backend").info({ kind, modelPath, threads: plan.threads }, "loading model");
-    if (config.backend.pinThreads) this.pinThreads(plan);
-    this.options.status.activity(`loading model ${model} on ${kind}`, 60_000);
-    this.options.status.progress.loading(model, 0);
-    let lastReported = -1;
-    await backend.load({
-      modelPath,
-      contextSize: plan.contextSize,
-      parallelSequences: plan.parallelSequences,
-      kvCacheType: plan.kvCacheType,
-      batchSize: plan.batchSize,
-      threads: plan.threads,
-      onProgress: (fraction) => {
-        this.options.status.progress.loading(model, fraction);
-        const percent = Math.floor(fraction * 10) * 10;
-        if (percent > lastReported) {
-          lastReported = percent;
-          this.options.status.activity(`loading model ${model} on ${kind} ${percent} %`, 60_000);
-        }
-      },
-    });
-    return backend;
-  }
-
-  /** Before a load: the threads it starts inherit the plan's cores (hal/threads/pinThreadsToCpus). */
-  private pinThreads(plan: BackendPlan): void {
-    const pinned = pinThreadsToCpus(plan.cpuList);
-    const log = this.options.logFor("backend");
-    if (pinned.kind === "pinned")
-      log.info({ cpus: pinned.cpus, threads: pinned.threads }, "threads pinned to the planned cores");
-    // A plan for cores this process may not use (another board's tree, a cpuset) is not a fault.
-    else
-      log[pinned.kind === "failed" ? "warn" : "info"](
-        { planned: plan.cpuList, reason: pinned.reason },
-        "threads not pinned",
-      );
   }
 
   private recordFallback(from: BackendKind, error: unknown, message: string, extra: object = {}): void {
@@ -453,13 +339,7 @@ export class BackendManager {
       return null; // unloaded (stopping): nothing runs on it
     }
     if (info === undefined) return null;
-    const key = `${info.kind}:${info.modelPath}`;
-    if (this.prefillRate?.key !== key) {
-      const modelBytes = existsSync(info.modelPath) ? statSync(info.modelPath).size : 0;
-      const board = this.hardware?.board.id ?? "generic-unknown";
-      this.prefillRate = { key, tokensPerSecond: expectedPrefillRate(board, info.kind, modelBytes).tokensPerSecond };
-    }
-    return this.prefillRate.tokensPerSecond;
+    return this.prefillRate.tokensPerSecond(info, this.hardware?.board.id ?? "generic-unknown");
   }
 
   async unload(): Promise<void> {
@@ -467,13 +347,4 @@ export class BackendManager {
     this.backend = undefined;
     await backend?.unload();
   }
-}
-
-/** A failure as the status topic's model_progress reports it. */
-export function failureOf(error: unknown): { code: string; message: string } {
-  const code = (error as { code?: unknown })?.code;
-  return {
-    code: typeof code === "string" && code.startsWith("E_") ? code : "E_BACKEND",
-    message: error instanceof Error ? error.message : String(error),
-  };
 }

@@ -2,117 +2,46 @@
  * A bounded, prioritised queue in front of one backend. It owns the lifecycle of every accepted
  * request and guarantees that each one ends with exactly one final message (done or error), however
  * it ends: finished, cancelled, past its deadline, failed, or cut off by shutdown.
+ *
+ * This file is the lifecycle itself (admit, dispatch, run, end); the rules it applies live beside it:
+ * admissionRefusal (which requests are refused), FairQueue (which runs next), BackendOccupancy (when a
+ * swapped-out backend may be freed), GracePeriod (shutdown), doneMessage and endCauseError (answers).
  */
 import { EventEmitter } from "node:events";
 import type { Backend, GenerationResult, PrefillProgress } from "../../hal/backends/Backend.js";
-import { checkFits } from "../../hal/backends/checkFits.js";
 import { isProtocolError, ProtocolError } from "../protocol/errorCodes.js";
 import type { FinalMessage, GenerateRequest, ServerMessage } from "../protocol/messages.js";
+import { admissionRefusal } from "./admissionRefusal.js";
+import { BackendOccupancy } from "./BackendOccupancy.js";
+import { doneMessage } from "./doneMessage.js";
+import { endCauseError } from "./endCauseError.js";
 import { FairQueue } from "./FairQueue.js";
+import { GracePeriod } from "./GracePeriod.js";
+import { perClientLimit } from "./perClientLimit.js";
+import type { RequestHandle } from "./RequestHandle.js";
+import type { ResponseSink } from "./ResponseSink.js";
+import { requestAcceptedLogFields } from "./requestAcceptedLogFields.js";
+import { requestFinishedLogFields } from "./requestFinishedLogFields.js";
+import { type EndCause, ScheduledJob } from "./ScheduledJob.js";
+import type { SchedulerEvents } from "./SchedulerEvents.js";
+import type { SchedulerOptions } from "./SchedulerOptions.js";
+import type { SchedulerStats } from "./SchedulerStats.js";
 import { toGenerationJob } from "./toGenerationJob.js";
 
-/** Where the answers of one request go; implemented by each transport. */
-export interface ResponseSink {
-  send(message: ServerMessage): void;
-  /**
-   * Who sent the request (a WebSocket connection, an MQTT reply route): the unit of per-client
-   * fairness. Requests without one share a single anonymous client.
-   */
-  readonly client?: string | undefined;
-}
-
-/** The client of requests whose sink names none; no transport key is empty. */
-const anonymousClient = "";
-
-export interface SchedulerOptions {
-  /**
-   * The backend to run on. Without one (the model is still being pulled or loaded), accepted
-   * requests wait in the queue until `swapBackend` gives it one.
-   */
-  backend?: Backend | undefined;
-  maxQueue: number;
-  /**
-   * The most one client may hold (waiting + running), as a fraction (0 < x <= 1) of what the
-   * scheduler admits at once (maxQueue + concurrency), rounded up, at least 1. 1 (the default)
-   * leaves only the shared limits.
-   */
-  maxQueueSharePerClient?: number | undefined;
-  /** Generations run at once (the backend's parallel sequences); 0 while there is no backend. */
-  concurrency: number;
-  /** Log prompt text (debug level) when requests are accepted. */
-  logPrompts?: boolean;
-  log?: {
-    info(object: object, message: string): void;
-    warn(object: object, message: string): void;
-    debug(object: object, message: string): void;
-  };
-}
-
-export interface RequestHandle {
-  /** Ends the request with finish_reason "cancelled" (queued or running). No-op once finished. */
-  cancel(): void;
-  readonly finished: Promise<FinalMessage>;
-  /** Whether it has left the queue and runs (a transport may withdraw one still queued at shutdown). */
-  readonly started: boolean;
-}
-
-export interface SchedulerStats {
-  queued: number;
-  running: number;
-  accepted: number;
-  completed: number;
-  failed: number;
-  cancelled: number;
-  tokensGenerated: number;
-}
-
-type EndCause = "cancelled" | "deadline" | "shutdown";
+// Callers import these with the scheduler, as they did when they were declared here.
+export type { RequestHandle, ResponseSink, SchedulerEvents, SchedulerOptions, SchedulerStats };
 
 type Priority = GenerateRequest["priority"];
 
-interface Job {
-  request: GenerateRequest;
-  sink: ResponseSink;
-  client: string;
-  acceptedAt: number;
-  startedAt?: number;
-  firstTokenAt?: number;
-  lastTokenAt?: number;
-  /**
-   * Tokens the backend evaluates before this job next shows progress: the prompt chunk in flight
-   * during the prefill, one after it (a decode step); 0 before the backend first reports.
-   */
-  tokensInFlight: number;
-  seq: number;
-  text: string;
-  abort: AbortController;
-  endCause?: EndCause;
-  deadlineTimer?: NodeJS.Timeout;
-  done: boolean;
-  finished: Promise<FinalMessage>;
-  resolveFinished(message: FinalMessage): void;
-}
-
-export interface SchedulerEvents {
-  /** A request ended (for metrics). */
-  finished: [message: FinalMessage, timings: { completionTokens: number }];
-  /** The backend threw (not a client error): the daemon may fall back to another backend. */
-  backendFailed: [backend: Backend, error: unknown];
-  /** Queue depth or running count changed. */
-  load: [stats: SchedulerStats];
-}
-
 export class Scheduler extends EventEmitter<SchedulerEvents> {
-  private readonly queue = new FairQueue<Job, Priority>();
-  private readonly running = new Set<Job>();
+  private readonly queue = new FairQueue<ScheduledJob, Priority>();
+  private readonly running = new Set<ScheduledJob>();
   /** Generations still running on each backend (old ones finish after a swap). */
-  private readonly runningOn = new Map<Backend, number>();
-  private readonly backendIdle = new Map<Backend, () => void>();
+  private readonly occupancy = new BackendOccupancy();
   private accepting = false;
   private notReadyReason: string | undefined;
   private batchPaused = false;
-  private drained: (() => void) | undefined;
-  private endGrace: (() => void) | undefined;
+  private readonly gracePeriod = new GracePeriod();
   /** When a running generation last made progress (started, produced text, or ended). */
   private lastProgressAt = performance.now();
   private readonly counters = { accepted: 0, completed: 0, failed: 0, cancelled: 0, tokensGenerated: 0 };
@@ -129,18 +58,8 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   async stop(graceMs: number): Promise<void> {
     this.accepting = false;
     // Without a backend nothing queued can ever run: no grace period to wait out.
-    if (this.options.backend !== undefined && this.inFlight() > 0) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, graceMs);
-        this.drained = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-        this.endGrace = this.drained;
-      });
-    }
-    this.drained = undefined;
-    this.endGrace = undefined;
+    if (this.options.backend !== undefined && this.inFlight() > 0) await this.gracePeriod.wait(graceMs);
+    this.gracePeriod.close();
     for (const job of this.queue.waitingItems()) this.endQueued(job, "shutdown");
     const stillRunning = [...this.running];
     for (const job of stillRunning) this.abortRunning(job, "shutdown");
@@ -162,8 +81,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     this.options.concurrency = concurrency;
     this.emitLoad();
     this.dispatch();
-    if (previous !== undefined && (this.runningOn.get(previous) ?? 0) > 0)
-      await new Promise<void>((resolve) => this.backendIdle.set(previous, resolve));
+    if (previous !== undefined && this.occupancy.isBusy(previous)) await this.occupancy.untilIdle(previous);
     return previous;
   }
 
@@ -177,8 +95,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     this.options.backend = undefined;
     this.options.concurrency = 0;
     this.emitLoad();
-    if (previous !== undefined && (this.runningOn.get(previous) ?? 0) > 0)
-      await new Promise<void>((resolve) => this.backendIdle.set(previous, resolve));
+    if (previous !== undefined && this.occupancy.isBusy(previous)) await this.occupancy.untilIdle(previous);
     return previous;
   }
 
@@ -199,7 +116,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
 
   /** Ends a shutdown's grace period now: what is still running is ended with E_SHUTTING_DOWN. */
   endGracePeriod(): void {
-    this.endGrace?.();
+    this.gracePeriod.end();
   }
 
   /** Settings a configuration reload may change. */
@@ -253,10 +170,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
 
   /** The most requests one client may have waiting and running together. */
   perClientLimit(): number {
-    const share = this.options.maxQueueSharePerClient ?? 1;
-    const admitted = this.options.maxQueue + this.options.concurrency;
-    // The epsilon keeps float noise (0.1 × 30 = 3.0000000000000004) from rounding up a whole request.
-    return Math.max(1, Math.ceil(share * admitted - 1e-9));
+    return perClientLimit(this.options);
   }
 
   /** Thermal or operator control: batch-priority work waits while paused. */
@@ -270,87 +184,31 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
    * message; this method never throws for a request.
    */
   submit(request: GenerateRequest, sink: ResponseSink): RequestHandle {
-    let resolveFinished!: (message: FinalMessage) => void;
-    const finished = new Promise<FinalMessage>((resolve) => {
-      resolveFinished = resolve;
+    const job = new ScheduledJob(request, sink);
+    const handle = job.handle(() => this.endEarly(job, "cancelled"));
+    const refusal = admissionRefusal(request, job.client, {
+      accepting: this.accepting,
+      notReadyReason: this.notReadyReason,
+      backend: this.options.backend,
+      maxQueue: this.options.maxQueue,
+      hasRoom: (client) => this.hasRoom(client),
+      heldBy: (client) => this.queue.heldBy(client),
+      perClientLimit: () => this.perClientLimit(),
     });
-    const job: Job = {
-      request,
-      sink,
-      client: sink.client ?? anonymousClient,
-      acceptedAt: performance.now(),
-      tokensInFlight: 0,
-      seq: 0,
-      text: "",
-      abort: new AbortController(),
-      done: false,
-      finished,
-      resolveFinished,
-    };
-    const handle: RequestHandle = {
-      cancel: () => this.cancel(job),
-      finished,
-      get started() {
-        return job.startedAt !== undefined;
-      },
-    };
-    if (!this.accepting) {
-      this.fail(job, new ProtocolError("E_SHUTTING_DOWN"));
-      return handle;
-    }
-    if (this.notReadyReason !== undefined) {
-      this.fail(job, new ProtocolError("E_NOT_READY", this.notReadyReason));
-      return handle;
-    }
-    const tooLong = this.promptTooLong(request);
-    if (tooLong !== undefined) {
-      this.fail(job, tooLong);
-      return handle;
-    }
-    if (!this.hasRoom()) {
-      this.fail(job, new ProtocolError("E_QUEUE_FULL", `the queue is full (${this.options.maxQueue} waiting)`));
-      return handle;
-    }
-    if (!this.hasRoom(job.client)) {
-      const held = `${this.queue.heldBy(job.client)} requests waiting or running`;
-      const message = `this client's share of the queue is full: it has ${held}, the most one client may (${this.perClientLimit()}, scheduler.maxQueueSharePerClient); retry when one ends`;
-      this.fail(job, new ProtocolError("E_QUEUE_FULL", message));
+    if (refusal !== undefined) {
+      this.fail(job, refusal);
       return handle;
     }
     this.counters.accepted += 1;
-    this.options.log?.debug(
-      {
-        id: request.id,
-        priority: request.priority,
-        max_tokens: request.max_tokens,
-        ...(this.options.logPrompts ? { prompt: request.prompt, messages: request.messages } : {}),
-      },
-      "request accepted",
-    );
+    this.options.log?.debug(requestAcceptedLogFields(request, this.options.logPrompts), "request accepted");
     if (request.deadline_ms !== undefined) {
-      job.deadlineTimer = setTimeout(() => this.expire(job), request.deadline_ms);
+      job.deadlineTimer = setTimeout(() => this.endEarly(job, "deadline"), request.deadline_ms);
       job.deadlineTimer.unref();
     }
     this.queue.push(job, job.client, request.priority);
     this.emitLoad();
     this.dispatch();
     return handle;
-  }
-
-  /**
-   * The admission check: a prompt the backend's context cannot hold is refused before it is queued,
-   * whatever transport it came in on. Without a backend yet (loading) it is checked when it runs.
-   */
-  private promptTooLong(request: GenerateRequest): ProtocolError | undefined {
-    const backend = this.options.backend;
-    if (backend === undefined) return undefined;
-    try {
-      checkFits(backend, toGenerationJob(request));
-      return undefined;
-    } catch (error) {
-      // Anything else (a tokenizer fault) is the run's to report, as E_BACKEND with a fallback.
-      return isProtocolError(error) ? error : undefined;
-    }
   }
 
   private inFlight(): number {
@@ -368,11 +226,11 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     }
   }
 
-  private async run(job: Job, backend: Backend): Promise<void> {
+  private async run(job: ScheduledJob, backend: Backend): Promise<void> {
     job.startedAt = performance.now();
     if (this.running.size === 1) this.lastProgressAt = job.startedAt;
     this.emitLoad();
-    this.runningOn.set(backend, (this.runningOn.get(backend) ?? 0) + 1);
+    this.occupancy.started(backend);
     try {
       const result = await backend.generate(
         toGenerationJob(job.request),
@@ -394,23 +252,18 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
         this.emit("backendFailed", backend, error);
       }
     } finally {
-      const left = (this.runningOn.get(backend) ?? 1) - 1;
-      this.runningOn.set(backend, left);
-      if (left === 0) {
-        this.backendIdle.get(backend)?.();
-        this.backendIdle.delete(backend);
-      }
+      this.occupancy.ended(backend);
       this.lastProgressAt = performance.now();
       this.running.delete(job);
       this.queue.ended(job.client);
       this.emitLoad();
       this.dispatch();
-      if (this.inFlight() === 0) this.drained?.();
+      if (this.inFlight() === 0) this.gracePeriod.end();
     }
   }
 
   /** A prefill chunk done (or begun): progress for the liveness check, however long the prompt. */
-  private onPrefill(job: Job, progress: PrefillProgress): void {
+  private onPrefill(job: ScheduledJob, progress: PrefillProgress): void {
     this.lastProgressAt = performance.now();
     job.tokensInFlight = progress.nextChunkTokens > 0 ? progress.nextChunkTokens : 1;
     if (progress.evaluatedTokens > 0 && progress.nextChunkTokens > 0)
@@ -420,7 +273,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       );
   }
 
-  private onText(job: Job, text: string): void {
+  private onText(job: ScheduledJob, text: string): void {
     if (job.done || text.length === 0) return;
     job.lastTokenAt = performance.now();
     this.lastProgressAt = job.lastTokenAt;
@@ -428,61 +281,26 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     if (job.request.stream) this.send(job, { type: "token", id: job.request.id, seq: job.seq++, text });
   }
 
-  private complete(job: Job, result: GenerationResult): void {
+  private complete(job: ScheduledJob, result: GenerationResult): void {
     this.counters.tokensGenerated += result.completionTokens;
-    if (job.endCause === "deadline") {
-      this.fail(job, new ProtocolError("E_DEADLINE_EXCEEDED", `deadline of ${job.request.deadline_ms} ms passed`));
-      return;
-    }
-    if (job.endCause === "shutdown") {
-      this.fail(job, new ProtocolError("E_SHUTTING_DOWN", "the daemon stopped before the request finished"));
-      return;
-    }
-    const decodeMs = (job.lastTokenAt ?? 0) - (job.firstTokenAt ?? 0);
-    this.finish(
-      job,
-      {
-        type: "done",
-        id: job.request.id,
-        text: result.text,
-        finish_reason: result.finishReason,
-        usage: {
-          prompt_tokens: result.promptTokens,
-          completion_tokens: result.completionTokens,
-          cached_prompt_tokens: result.reusedPromptTokens,
-          evaluated_prompt_tokens: result.evaluatedPromptTokens,
-        },
-        timings: {
-          queue_ms: round((job.startedAt ?? job.acceptedAt) - job.acceptedAt),
-          ttft_ms: job.firstTokenAt === undefined ? null : round(job.firstTokenAt - job.acceptedAt),
-          tokens_per_s:
-            result.completionTokens > 1 && decodeMs > 0
-              ? round(((result.completionTokens - 1) * 1000) / decodeMs)
-              : null,
-        },
-      },
-      result.completionTokens,
-    );
+    const ended = endCauseError(job);
+    if (ended !== undefined) this.fail(job, ended);
+    else this.finish(job, doneMessage(job, result), result.completionTokens);
   }
 
-  private cancel(job: Job): void {
+  /** A cancel or a deadline: a running job is aborted (its backend returns early), a queued one ends here. */
+  private endEarly(job: ScheduledJob, cause: "cancelled" | "deadline"): void {
     if (job.done) return;
-    if (this.running.has(job)) this.abortRunning(job, "cancelled");
-    else this.endQueued(job, "cancelled");
+    if (this.running.has(job)) this.abortRunning(job, cause);
+    else this.endQueued(job, cause);
   }
 
-  private expire(job: Job): void {
-    if (job.done) return;
-    if (this.running.has(job)) this.abortRunning(job, "deadline");
-    else this.endQueued(job, "deadline");
-  }
-
-  private abortRunning(job: Job, cause: EndCause): void {
+  private abortRunning(job: ScheduledJob, cause: EndCause): void {
     job.endCause ??= cause;
     job.abort.abort(new Error(cause));
   }
 
-  private endQueued(job: Job, cause: EndCause): void {
+  private endQueued(job: ScheduledJob, cause: EndCause): void {
     this.queue.remove(job, job.client, job.request.priority);
     this.emitLoad();
     job.endCause = cause;
@@ -494,14 +312,14 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       reusedPromptTokens: 0,
       evaluatedPromptTokens: 0,
     });
-    if (this.inFlight() === 0) this.drained?.();
+    if (this.inFlight() === 0) this.gracePeriod.end();
   }
 
-  private fail(job: Job, error: ProtocolError): void {
+  private fail(job: ScheduledJob, error: ProtocolError): void {
     this.finish(job, { type: "error", id: job.request.id, error: { code: error.code, message: error.message } }, 0);
   }
 
-  private finish(job: Job, message: FinalMessage, completionTokens: number): void {
+  private finish(job: ScheduledJob, message: FinalMessage, completionTokens: number): void {
     if (job.done) return;
     job.done = true;
     clearTimeout(job.deadlineTimer);
@@ -509,23 +327,12 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     else if (message.finish_reason === "cancelled") this.counters.cancelled += 1;
     else this.counters.completed += 1;
     this.send(job, message);
-    this.options.log?.info(
-      message.type === "done"
-        ? {
-            id: message.id,
-            outcome: message.finish_reason,
-            completion_tokens: message.usage.completion_tokens,
-            prompt_tokens: message.usage.prompt_tokens,
-            ...message.timings,
-          }
-        : { id: message.id, outcome: "error", code: message.error.code },
-      "request finished",
-    );
+    this.options.log?.info(requestFinishedLogFields(message), "request finished");
     job.resolveFinished(message);
     this.emit("finished", message, { completionTokens });
   }
 
-  private send(job: Job, message: ServerMessage): void {
+  private send(job: ScheduledJob, message: ServerMessage): void {
     try {
       job.sink.send(message);
     } catch (error) {
@@ -540,7 +347,3 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
 
 const bothPriorities: readonly Priority[] = ["interactive", "batch"];
 const interactiveOnly: readonly Priority[] = ["interactive"];
-
-function round(value: number): number {
-  return Math.round(value * 10) / 10;
-}
