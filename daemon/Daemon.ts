@@ -5,7 +5,8 @@
  * topic shows the pull and the load; requests get E_NOT_READY during a pull and wait during the load)
  * → the model pulled, calibrated, loaded (BackendManager) → the "after-model" plugins (thermal) →
  * serving. Stop, on SIGTERM: stop accepting (plugins in reverse) → the scheduler's grace period →
- * plugins stopped in reverse → the model unloaded. SIGHUP applies the reloadable settings.
+ * plugins stopped in reverse → the resident conversations saved to disk (at most another grace
+ * period) → the model unloaded. SIGHUP applies the reloadable settings.
  *
  * The node's figures live in NodeStatus, the model and its backend in BackendManager, every transport
  * in a plugin (plugins/daemonPlugins.ts).
@@ -46,6 +47,8 @@ export class Daemon {
   readonly backends: BackendManager;
   private readonly metrics = new DaemonMetrics(this.status);
   private readonly startAbort = new AbortController();
+  /** A second SIGTERM: ends the saving of resident sequence states at a stop too. */
+  private readonly stopNow = new AbortController();
   private readonly limits: ProtocolLimits;
   private readonly componentLevels: Map<string, LogLevel>;
   private readonly started: DaemonPlugin[] = [];
@@ -244,13 +247,19 @@ export class Daemon {
     for (const plugin of reversed) await plugin.stopAccepting?.();
     await this.scheduler?.stop(this.config.scheduler.shutdownGraceMs);
     for (const plugin of reversed) await plugin.stop();
-    await this.backends.unload();
+    // The resident conversations are saved to disk within another grace period (TimeoutStopSec allows for both).
+    const { shutdownGraceMs } = this.config.scheduler;
+    await this.backends.unload(AbortSignal.any([AbortSignal.timeout(shutdownGraceMs), this.stopNow.signal]));
     this.status.state = "stopped";
     this.log.info({ component: "daemon", stats: this.scheduler?.stats() }, "stopped");
   }
 
-  /** A second SIGTERM: end the grace period now (running requests end with E_SHUTTING_DOWN). */
+  /**
+   * A second SIGTERM: end the grace period now (running requests end with E_SHUTTING_DOWN), and the
+   * saving of the resident sequence states.
+   */
   cutShutdownShort(): void {
+    this.stopNow.abort();
     this.scheduler?.endGracePeriod();
   }
 

@@ -265,7 +265,7 @@ export class BackendManager {
         );
         await this.scheduler?.detachBackend();
         this.backend = undefined;
-        await current.unload();
+        await current.unload({ signal: this.savingBound() });
       }
     }
     try {
@@ -304,7 +304,7 @@ export class BackendManager {
     const swapped = this.scheduler?.swapBackend(next, info.parallelSequences);
     this.options.status.progress.ready(basename(info.modelPath));
     const old = await swapped;
-    if (old !== undefined && old !== next) await old.unload();
+    if (old !== undefined && old !== next) await old.unload({ signal: this.savingBound() });
     return info;
   }
 
@@ -342,9 +342,15 @@ export class BackendManager {
     return this.prefillRate.tokensPerSecond(info, this.hardware?.board.id ?? "generic-unknown");
   }
 
-  async unload(): Promise<void> {
+  /** `signal` ends the saving of resident sequence states (Backend.unload): the stop's bound. */
+  async unload(signal?: AbortSignal): Promise<void> {
     const backend = this.backend;
     this.backend = undefined;
-    await backend?.unload();
+    await backend?.unload({ signal });
+  }
+
+  /** A swap saves the old model's resident conversations for as long as a stop would (shutdownGraceMs). */
+  private savingBound(): AbortSignal {
+    return AbortSignal.timeout(this.config.scheduler.shutdownGraceMs);
   }
 }

@@ -281,7 +281,7 @@ const configSchema: SchemaOf<TinyllamadConfig> = {
       format: nonNegativeInteger,
     }),
     shutdownGraceMs: setting({
-      doc: "On shutdown, milliseconds to let running requests finish before they are cancelled.",
+      doc: "On shutdown, milliseconds to let running requests finish before they are cancelled; then at most as long again to save the conversations resident in the sequences to disk (backend.sequenceStateMaxBytes), which a model swap allows the old model too. A second SIGTERM ends both at once.",
       default: 10000,
       format: nonNegativeInteger,
     }),

@@ -102,7 +102,7 @@ export class DaemonMetrics {
     });
     this.sequenceStates = new Counter({
       name: "tinyllamad_sequence_states_total",
-      help: "Evaluated sequence states on disk (backend.sequenceStateMaxBytes), by event: saved (a conversation about to be overwritten), restored (loaded back instead of evaluated), evicted (least recently used, for room), replaced (by a longer state of the same conversation), rejected (corrupt, unreadable or refused by llama.cpp: deleted), failed (not saved: disk full or read-only).",
+      help: "Evaluated sequence states on disk (backend.sequenceStateMaxBytes), by event: saved (a conversation about to be overwritten, or resident at a stop or model swap), restored (loaded back instead of evaluated), evicted (least recently used, for room), replaced (by a longer state of the same conversation), rejected (corrupt, unreadable or refused by llama.cpp: deleted), failed (not saved: disk full or read-only), unsaved (resident at a stop or model swap, but the time to save it, scheduler.shutdownGraceMs, ran out).",
       labelNames: ["event"],
       registers,
     });

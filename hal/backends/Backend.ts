@@ -105,10 +105,21 @@ export interface PromptTokenCount {
   approximate: boolean;
 }
 
+export interface UnloadOptions {
+  /** Ends the saving of resident sequence states (a deadline, a second SIGTERM); absent: no limit. */
+  signal?: AbortSignal | undefined;
+  /** false: free at once, saving nothing (a calibration run's prompts are no conversation); default true. */
+  saveStates?: boolean;
+}
+
 export interface Backend {
   readonly kind: BackendKind;
   load(options: BackendLoadOptions): Promise<void>;
-  unload(): Promise<void>;
+  /**
+   * Frees the model. A backend that keeps prompt prefixes (llama.cpp) first saves the resident
+   * conversations worth keeping to disk, until `options.signal` aborts: a stop or swap never waits longer.
+   */
+  unload(options?: UnloadOptions): Promise<void>;
   info(): BackendInfo;
   /**
    * The prompt tokens of a job and the context they must fit, synchronously and cheaply: the

@@ -57,7 +57,8 @@ export async function calibrateBackends(
         error: (error as Error).message.split("\n")[0],
       });
     } finally {
-      await backend?.unload().catch(() => undefined);
+      // The calibration prompts are no conversation to keep on disk.
+      await backend?.unload({ saveStates: false }).catch(() => undefined);
     }
   }
   const measured = results.filter((r) => r.decodeTokensPerSecond !== null);

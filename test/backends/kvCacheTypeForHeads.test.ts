@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { kvCacheTypeForHeads } from "../../hal/backends/llamaCpp/LlamaCppBackend.js";
+import { kvCacheTypeForHeads } from "../../hal/backends/llamaCpp/kvCacheTypeForHeads.js";
 
 describe("kvCacheTypeForHeads", () => {
   it("keeps q8_0 for TinyLlama's 64-wide heads (2048 / 32)", () => {

@@ -5,7 +5,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Ajv2020 } from "ajv/dist/2020.js";
-import { gpuLayersToOffload, LlamaCppBackend } from "../../hal/backends/llamaCpp/LlamaCppBackend.js";
+import { gpuLayersToOffload } from "../../hal/backends/llamaCpp/gpuLayersToOffload.js";
+import { LlamaCppBackend } from "../../hal/backends/llamaCpp/LlamaCppBackend.js";
 import { testModelPath } from "../support/testModels.js";
 import { collect, describeBackendContract, jobFor } from "./backendContract.js";
 

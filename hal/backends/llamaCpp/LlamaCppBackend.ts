@@ -4,12 +4,9 @@
  * are decoded together in one batch per step.
  */
 import {
-  getLlama,
   type Llama,
   type LlamaContext,
   LlamaGrammarEvaluationState,
-  type LlamaJsonSchemaGrammar,
-  LlamaLogLevel,
   type LlamaModel,
   type Token,
 } from "node-llama-cpp";
@@ -20,16 +17,18 @@ import type {
   BackendKind,
   BackendLoadOptions,
   GenerationCallbacks,
-  GenerationInput,
   GenerationJob,
   GenerationResult,
   PromptTokenCount,
+  UnloadOptions,
 } from "../Backend.js";
 import { assertPromptFits } from "../text/assertPromptFits.js";
-import { ChatTemplate } from "../text/ChatTemplate.js";
-import { StopStringMatcher } from "../text/StopStringMatcher.js";
-import { JsonSchemaSubsetError, toGrammarSchema } from "./checkJsonSchemaSubset.js";
+import type { ChatTemplate } from "../text/ChatTemplate.js";
+import { createLlamaContext } from "./createLlamaContext.js";
 import { type BatchGathering, gatherSequencesIntoBatches } from "./gatherSequencesIntoBatches.js";
+import { gpuLayersToOffload } from "./gpuLayersToOffload.js";
+import { JsonSchemaGrammars } from "./JsonSchemaGrammars.js";
+import { openLlama } from "./openLlama.js";
 import { openSequenceStateStore } from "./openSequenceStateStore.js";
 import {
   enablePersistentThreadpool,
@@ -38,26 +37,13 @@ import {
 } from "./persistentThreadpool/persistentThreadpool.js";
 import { prefillInChunks } from "./prefillInChunks.js";
 import { prepareSequence } from "./prepareSequence.js";
+import { resolveChatTemplate } from "./resolveChatTemplate.js";
 import { SequencePool } from "./SequencePool.js";
 import type { SequenceStateEvent, SequenceStateStore } from "./SequenceStateStore.js";
-import { TokenTextStream } from "./TokenTextStream.js";
-import { vulkanUnavailableReason } from "./vulkanUnavailableReason.js";
-
-/**
- * The load error with the reason llama.cpp logged ("tensor 'output.weight' data is not within the
- * file bounds, model is corrupted or incomplete"), without the C function-name prefixes.
- */
-function withLlamaCppReasons(error: unknown, lines: string[] | undefined): unknown {
-  const reasons = (lines ?? [])
-    .map((line) => line.replace(/^\w+: (error loading model: )?/, ""))
-    .filter((line) => line !== "failed to load model");
-  if (!(error instanceof Error) || reasons.length === 0) return error;
-  return new Error(`${error.message}: ${reasons.join("; ")}`, { cause: error });
-}
-
-/** Tokens looked back on for repeat_penalty, as llama.cpp's default. */
-const repeatPenaltyWindow = 64;
-const grammarCacheSize = 16;
+import { sampleAnswer } from "./sampleAnswer.js";
+import { saveResidentStates } from "./saveResidentStates.js";
+import { tokenizeInput } from "./tokenizeInput.js";
+import { withLlamaCppReasons } from "./withLlamaCppReasons.js";
 
 interface Loaded {
   llama: Llama;
@@ -107,45 +93,14 @@ export interface LlamaCppBackendOptions {
    * overwrites lightly (SequencePool).
    */
   sequenceStates?: { directory: string; maxBytes: number; minTokens: number };
-  /** Told of each sequence state saved, restored, evicted, replaced, rejected or failed. */
+  /** Told of each sequence state saved, restored, evicted, replaced, rejected, failed or left unsaved. */
   onSequenceState?: (event: SequenceStateEvent) => void;
-}
-
-/**
- * node-llama-cpp's gpuLayers for a backend kind and the backend.gpuLayers setting: none on the CPU
- * build; on Vulkan "max" for -1 (every layer), else that many layers (the rest run on the CPU).
- */
-export function gpuLayersToOffload(kind: "cpu" | "vulkan", configured = -1): number | "max" {
-  if (kind === "cpu") return 0;
-  return configured < 0 ? "max" : configured;
-}
-
-/** Elements per q8_0 block: llama.cpp stores a q8_0 K/V cache only for heads a multiple of this wide. */
-const q8BlockSize = 32;
-
-/**
- * The KV type a model can hold: q8_0 only where every head's width divides into q8_0 blocks
- * (TinyLlama's 64-wide heads do; the 16-wide heads of the test models do not), else f16 — the
- * memory plan may choose q8_0 without reading the model, and a failed context must not stop a board.
- */
-export function kvCacheTypeForHeads(
-  requested: "f16" | "q8_0" | undefined,
-  metadata: {
-    embedding_length?: number;
-    attention?: { head_count?: number; key_length?: number; value_length?: number };
-  },
-): "f16" | "q8_0" | undefined {
-  if (requested !== "q8_0") return requested;
-  const heads = metadata.attention?.head_count;
-  const derived = heads && metadata.embedding_length ? metadata.embedding_length / heads : undefined;
-  const widths = [metadata.attention?.key_length ?? derived, metadata.attention?.value_length ?? derived];
-  return widths.every((width) => width !== undefined && width % q8BlockSize === 0) ? "q8_0" : "f16";
 }
 
 export class LlamaCppBackend implements Backend {
   readonly kind: "cpu" | "vulkan";
   private loaded: Loaded | undefined;
-  private readonly grammars = new Map<string, Promise<LlamaJsonSchemaGrammar<never>>>();
+  private readonly grammars = new JsonSchemaGrammars();
   private hasGenerated = false;
   private activeGenerations = 0;
   /** llama.cpp's error lines while a load runs: node-llama-cpp's own error says only "Failed to load model". */
@@ -165,22 +120,9 @@ export class LlamaCppBackend implements Backend {
           `no persistent CPU threadpool (${threadpool.reason}): llama.cpp will start its worker threads on every token`,
         );
     }
-    const llama = await getLlama({
-      gpu: this.kind === "vulkan" ? "vulkan" : false,
-      build: "never",
-      maxThreads: options.threads,
-      logLevel: LlamaLogLevel.warn,
-      logger: (level, message) => {
-        const text = message.trim();
-        if (text.length === 0) return;
-        if (level === LlamaLogLevel.error || level === LlamaLogLevel.fatal) {
-          this.loadErrors?.push(text);
-          this.options.onLog?.("error", text);
-        } else if (level === LlamaLogLevel.warn) this.options.onLog?.("warn", text);
-      },
-    }).catch((error: unknown) => {
-      // The Vulkan build rejected by node-llama-cpp's load test: the fallback names why, as doctor does.
-      throw this.kind === "vulkan" ? new Error(vulkanUnavailableReason(error)) : error;
+    const llama = await openLlama(this.kind, options.threads, (level, text) => {
+      if (level === "error") this.loadErrors?.push(text);
+      this.options.onLog?.(level, text);
     });
     this.loadErrors = [];
     try {
@@ -194,26 +136,9 @@ export class LlamaCppBackend implements Backend {
         loadSignal: options.signal,
         onLoadProgress: options.onProgress,
       });
-      const kvCacheType = kvCacheTypeForHeads(options.kvCacheType, model.fileInfo.architectureMetadata);
-      if (kvCacheType !== options.kvCacheType)
-        this.options.onLog?.(
-          "warn",
-          `q8_0 KV cache needs attention heads a multiple of ${q8BlockSize} wide; this model's are not: using f16`,
-        );
-      const context = await model.createContext({
-        contextSize: options.contextSize,
-        sequences: options.parallelSequences,
-        threads: { ideal: options.threads, min: options.threads },
-        // A quantized V cache needs flash attention in llama.cpp: q8_0 asks for it unless forced off.
-        flashAttention:
-          kvCacheType === "q8_0" && (this.options.flashAttention ?? "auto") === "auto"
-            ? true
-            : flashAttentionOption(this.options.flashAttention ?? "auto"),
-        ...(kvCacheType === "q8_0"
-          ? { experimentalKvCacheKeyType: "Q8_0" as const, experimentalKvCacheValueType: "Q8_0" as const }
-          : {}),
-        ...(options.batchSize ? { batchSize: options.batchSize } : {}),
-        createSignal: options.signal,
+      const context = await createLlamaContext(model, options, {
+        flashAttention: this.options.flashAttention ?? "auto",
+        onLog: this.options.onLog,
       });
       const batching =
         options.parallelSequences > 1 ? gatherSequencesIntoBatches(context, this.options.onDecodeBatch) : undefined;
@@ -249,14 +174,35 @@ export class LlamaCppBackend implements Backend {
     }
   }
 
-  async unload(): Promise<void> {
+  /**
+   * Saves the resident conversations worth keeping to disk first (saveResidentStates: a restart or a
+   * swap back loads them instead of evaluating them), within `options.signal`, then frees the model.
+   * A save still writing when the signal aborts keeps the context until it ends, unawaited.
+   */
+  async unload(options: UnloadOptions = {}): Promise<void> {
     const loaded = this.loaded;
     this.loaded = undefined;
     this.grammars.clear();
     if (loaded === undefined) return;
-    await loaded.context.dispose();
-    await loaded.model.dispose();
-    await loaded.llama.dispose();
+    if (loaded.states !== undefined && options.saveStates !== false) {
+      const { batching } = loaded;
+      const saving = await saveResidentStates(loaded.pool.residentSequences(), loaded.states, {
+        minTokens: this.options.sequenceStates?.minTokens ?? 64,
+        letIn: <T>(work: () => Promise<T>) => (batching ? batching.letIn(work) : work()),
+        signal: options.signal,
+        onLog: this.options.onLog,
+      });
+      if (saving.unsaved > 0 || saving.stillWriting)
+        this.options.onLog?.(
+          "warn",
+          `the time to save the resident sequence states ran out: ${saving.unsaved} not saved${saving.stillWriting ? ", one still being written (the model is freed once it is done)" : ""}`,
+        );
+      if (saving.stillWriting) {
+        void saving.pending.then(() => disposeLoaded(loaded)).catch(() => undefined);
+        return;
+      }
+    }
+    await disposeLoaded(loaded);
   }
 
   info(): BackendInfo {
@@ -291,7 +237,7 @@ export class LlamaCppBackend implements Backend {
   countPromptTokens(job: GenerationJob): PromptTokenCount {
     const loaded = this.requireLoaded();
     return {
-      tokens: this.tokenizeInput(loaded, job.input).length,
+      tokens: tokenizeInput(loaded.model, loaded.chatTemplate, job.input).length,
       contextSize: loaded.context.contextSize,
       approximate: false,
     };
@@ -299,7 +245,7 @@ export class LlamaCppBackend implements Backend {
 
   async generate(job: GenerationJob, callbacks: GenerationCallbacks, signal: AbortSignal): Promise<GenerationResult> {
     const loaded = this.requireLoaded();
-    const promptTokens = this.tokenizeInput(loaded, job.input);
+    const promptTokens = tokenizeInput(loaded.model, loaded.chatTemplate, job.input);
     assertPromptFits(promptTokens.length, loaded.context.contextSize);
     if (signal.aborted) return cancelledBeforeStart(promptTokens.length);
     const maxTokens = Math.min(job.maxTokens, loaded.context.contextSize - promptTokens.length);
@@ -308,7 +254,7 @@ export class LlamaCppBackend implements Backend {
         ? undefined
         : new LlamaGrammarEvaluationState({
             model: loaded.model,
-            grammar: await this.grammarFor(loaded, job.jsonSchema),
+            grammar: await this.grammars.grammarFor(loaded.llama, job.jsonSchema),
           });
 
     const lease = loaded.pool.acquire(job.session, promptTokens);
@@ -351,56 +297,23 @@ export class LlamaCppBackend implements Backend {
         evaluatedPromptTokens = prefill.evaluatedTokens;
         if (prefill.aborted) finishReason = "cancelled";
         else {
-          const history: Token[] = promptTokens.slice(-repeatPenaltyWindow);
-          const textStream = new TokenTextStream(loaded.model, promptTokens);
-          const stops = new StopStringMatcher(job.stop);
-          const { temperature, topK, topP, minP, seed, repeatPenalty } = job.sampling;
-          const tokens = sequence.evaluate(toEvaluate.slice(prefill.evaluatedTokens), {
-            temperature,
-            topK,
-            topP,
-            minP,
-            seed,
-            grammarEvaluationState: grammarState,
-            repeatPenalty:
-              repeatPenalty !== undefined && repeatPenalty !== 1
-                ? { penalty: repeatPenalty, punishTokens: () => history.slice(-repeatPenaltyWindow) }
-                : undefined,
-          });
-          for await (const token of tokens) {
-            if (completionTokens === 0) {
+          const answer = await sampleAnswer(sequence, loaded.model, {
+            job,
+            promptTokens,
+            rest: toEvaluate.slice(prefill.evaluatedTokens),
+            maxTokens,
+            grammarState,
+            signal,
+            onFirstToken: () => {
               prefillOver();
               this.hasGenerated = true;
               callbacks.onFirstToken?.();
-            }
-            completionTokens += 1;
-            history.push(token);
-            const step = stops.push(textStream.push(token));
-            if (step.text.length > 0) {
-              text += step.text;
-              callbacks.onText(step.text);
-            }
-            if (step.stopped) break;
-            if (signal.aborted) {
-              finishReason = "cancelled";
-              break;
-            }
-            if (completionTokens >= maxTokens) {
-              finishReason = "length";
-              break;
-            }
-          }
+            },
+            onText: callbacks.onText,
+          });
           // The end of the sequence came first: the last chunk was evaluated all the same.
           prefillOver();
-          if (signal.aborted) finishReason = "cancelled";
-          if (finishReason !== "cancelled") {
-            const rest = stops.push(textStream.flush());
-            const tail = rest.stopped ? rest.text : rest.text + stops.flush();
-            if (tail.length > 0) {
-              text += tail;
-              callbacks.onText(tail);
-            }
-          }
+          ({ text, completionTokens, finishReason } = answer);
         }
       }
     } finally {
@@ -426,47 +339,6 @@ export class LlamaCppBackend implements Backend {
     return chunk > 0 ? chunk : loaded.context.batchSize;
   }
 
-  private tokenizeInput(loaded: Loaded, input: GenerationInput): Token[] {
-    const { model } = loaded;
-    let body: Token[];
-    if (input.kind === "prompt") body = model.tokenize(input.prompt, false);
-    else {
-      if (loaded.chatTemplate === undefined)
-        throw new ProtocolError(
-          "E_BAD_REQUEST",
-          "this model has no chat template: send 'prompt' instead of 'messages'",
-        );
-      body = model.tokenize(loaded.chatTemplate.render(input.messages), true);
-    }
-    const bos = model.tokens.bos;
-    return bos !== null && model.tokens.shouldPrependBosToken && body[0] !== bos ? [bos, ...body] : body;
-  }
-
-  private async grammarFor(loaded: Loaded, schema: Record<string, unknown>): Promise<LlamaJsonSchemaGrammar<never>> {
-    let grammarSchema: Record<string, unknown>;
-    try {
-      grammarSchema = toGrammarSchema(schema);
-    } catch (error) {
-      if (!(error instanceof JsonSchemaSubsetError)) throw error;
-      throw new ProtocolError("E_BAD_SCHEMA", `json_schema is not supported: ${error.message}`);
-    }
-    const key = JSON.stringify(grammarSchema);
-    let grammar = this.grammars.get(key);
-    if (grammar === undefined) {
-      grammar = loaded.llama.createGrammarForJsonSchema(grammarSchema as never) as Promise<
-        LlamaJsonSchemaGrammar<never>
-      >;
-      this.grammars.set(key, grammar);
-      if (this.grammars.size > grammarCacheSize) this.grammars.delete(this.grammars.keys().next().value as string);
-    }
-    try {
-      return await grammar;
-    } catch (error) {
-      this.grammars.delete(key);
-      throw new ProtocolError("E_BAD_SCHEMA", `json_schema is not supported: ${(error as Error).message}`);
-    }
-  }
-
   private requireLoaded(): Loaded {
     if (this.loaded === undefined) throw new ProtocolError("E_NOT_READY", "no model is loaded");
     return this.loaded;
@@ -484,16 +356,8 @@ function cancelledBeforeStart(promptTokens: number): GenerationResult {
   };
 }
 
-function flashAttentionOption(mode: "auto" | "on" | "off"): "auto" | boolean {
-  return mode === "auto" ? "auto" : mode === "on";
-}
-
-function resolveChatTemplate(model: LlamaModel, override: string | undefined): ChatTemplate | undefined {
-  const source =
-    override !== undefined && override.length > 0
-      ? override
-      : (model.fileInfo.metadata.tokenizer?.chat_template as string | undefined);
-  if (source === undefined) return undefined;
-  const piece = (token: Token | null) => (token === null ? "" : model.detokenize([token], true));
-  return new ChatTemplate(source, { bos: piece(model.tokens.bos), eos: piece(model.tokens.eos) });
+async function disposeLoaded(loaded: Loaded): Promise<void> {
+  await loaded.context.dispose();
+  await loaded.model.dispose();
+  await loaded.llama.dispose();
 }

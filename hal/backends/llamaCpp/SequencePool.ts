@@ -78,6 +78,17 @@ export class SequencePool {
     };
   }
 
+  /**
+   * The free sequences that hold tokens, the most recently used first: what a stop saves to disk, in
+   * the order the conversations are most likely to come back.
+   */
+  residentSequences(): LlamaContextSequence[] {
+    return this.slots
+      .filter((slot) => !slot.busy && slot.sequence.nextTokenIndex > 0)
+      .sort((a, b) => b.lastUsed - a.lastUsed)
+      .map((slot) => slot.sequence);
+  }
+
   private sameSession(scored: Scored[], session: string | undefined): Scored | undefined {
     return session === undefined ? undefined : scored.find((candidate) => candidate.slot.session === session);
   }

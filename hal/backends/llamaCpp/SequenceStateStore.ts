@@ -25,8 +25,19 @@ import { join } from "node:path";
 import type { LlamaContextSequence, Token } from "node-llama-cpp";
 import { commonPrefixLength } from "./commonPrefixLength.js";
 
-/** "opened": the store has read what is on disk (usedBytes says how much); the rest, one state each. */
-export type SequenceStateEventKind = "opened" | "saved" | "restored" | "evicted" | "replaced" | "rejected" | "failed";
+/**
+ * "opened": the store has read what is on disk (usedBytes says how much); the rest, one state each.
+ * "unsaved": resident at a stop or model unload, but its time to save ran out first.
+ */
+export type SequenceStateEventKind =
+  | "opened"
+  | "saved"
+  | "restored"
+  | "evicted"
+  | "replaced"
+  | "rejected"
+  | "failed"
+  | "unsaved";
 
 export interface SequenceStateEvent {
   kind: SequenceStateEventKind;
@@ -202,6 +213,11 @@ export class SequenceStateStore {
       if (known === undefined) await rm(statePath, { force: true }).catch(() => undefined);
       this.failed(tokens.length, error);
     }
+  }
+
+  /** A state there was no time left to save (a stop's or an unload's bound): counted, so a short bound shows. */
+  countUnsaved(tokens: number): void {
+    if (this.usable) this.emit("unsaved", tokens);
   }
 
   /**
