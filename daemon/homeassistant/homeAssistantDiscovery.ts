@@ -92,107 +92,82 @@ interface EntitySpec {
   fields: Record<string, unknown>;
 }
 
-function sensor(objectId: string, name: string, path: string, extra: Record<string, unknown> = {}): EntitySpec {
-  return { component: "sensor", objectId, fields: { name, value_template: figureTemplate(path), ...extra } };
+/** An entity: its name, then its own fields in the order they are published. */
+function entity(
+  component: DiscoveryComponent,
+  objectId: string,
+  name: string,
+  fields: Record<string, unknown>,
+): EntitySpec {
+  return { component, objectId, fields: { name, ...fields } };
 }
 
 function entities(options: DiscoveryOptions): EntitySpec[] {
   const status = nodeTopics(options.baseTopic, options.nodeId).status;
   const topics = homeAssistantTopics(options.baseTopic, options.nodeId);
-  const fromStatus = { state_topic: status };
+  /** A sensor showing one figure of the status topic's JSON ('None' while it is missing or null). */
+  const figure = (objectId: string, name: string, path: string, fields: Record<string, unknown>) =>
+    entity("sensor", objectId, name, { value_template: figureTemplate(path), state_topic: status, ...fields });
   const list: EntitySpec[] = [
-    {
-      component: "sensor",
-      objectId: "state",
-      fields: {
-        name: "State",
-        ...fromStatus,
-        value_template: "{{ value_json.state }}",
-        device_class: "enum",
-        options: [...statusStates],
-        icon: "mdi:robot-outline",
-      },
-    },
-    sensor("tokens_per_second", "Tokens per second", "tokens_per_s", {
-      ...fromStatus,
+    entity("sensor", "state", "State", {
+      state_topic: status,
+      value_template: "{{ value_json.state }}",
+      device_class: "enum",
+      options: [...statusStates],
+      icon: "mdi:robot-outline",
+    }),
+    figure("tokens_per_second", "Tokens per second", "tokens_per_s", {
       unit_of_measurement: "tok/s",
       state_class: "measurement",
       suggested_display_precision: 1,
       icon: "mdi:speedometer",
     }),
-    sensor("queue_depth", "Queue depth", "queue.queued", {
-      ...fromStatus,
-      state_class: "measurement",
-      icon: "mdi:tray-full",
-    }),
-    sensor("requests_completed", "Requests completed", "requests.completed", {
-      ...fromStatus,
+    figure("queue_depth", "Queue depth", "queue.queued", { state_class: "measurement", icon: "mdi:tray-full" }),
+    figure("requests_completed", "Requests completed", "requests.completed", {
       state_class: "total_increasing",
       icon: "mdi:check-circle-outline",
     }),
-    sensor("requests_failed", "Requests failed", "requests.failed", {
-      ...fromStatus,
+    figure("requests_failed", "Requests failed", "requests.failed", {
       state_class: "total_increasing",
       icon: "mdi:alert-circle-outline",
     }),
-    sensor("temperature", "Temperature", "temperature_celsius", {
-      ...fromStatus,
+    figure("temperature", "Temperature", "temperature_celsius", {
       device_class: "temperature",
       unit_of_measurement: "°C",
       state_class: "measurement",
     }),
-    {
-      component: "binary_sensor",
-      objectId: "throttled",
-      fields: {
-        name: "Throttled",
-        ...fromStatus,
-        value_template:
-          "{{ 'None' if value_json.throttled is not defined else ('ON' if value_json.throttled else 'OFF') }}",
-        payload_on: "ON",
-        payload_off: "OFF",
-        device_class: "problem",
-      },
-    },
-    sensor("model", "Model", "model", { ...fromStatus, entity_category: "diagnostic", icon: "mdi:brain" }),
-    sensor("backend", "Backend", "backend", { ...fromStatus, entity_category: "diagnostic", icon: "mdi:chip" }),
-    {
-      component: "button",
-      objectId: "reload",
-      fields: {
-        name: "Reload configuration",
-        command_topic: topics.reload,
-        payload_press: reloadPayload,
-        entity_category: "config",
-        icon: "mdi:reload",
-      },
-    },
+    entity("binary_sensor", "throttled", "Throttled", {
+      state_topic: status,
+      value_template:
+        "{{ 'None' if value_json.throttled is not defined else ('ON' if value_json.throttled else 'OFF') }}",
+      payload_on: "ON",
+      payload_off: "OFF",
+      device_class: "problem",
+    }),
+    figure("model", "Model", "model", { entity_category: "diagnostic", icon: "mdi:brain" }),
+    figure("backend", "Backend", "backend", { entity_category: "diagnostic", icon: "mdi:chip" }),
+    entity("button", "reload", "Reload configuration", {
+      command_topic: topics.reload,
+      payload_press: reloadPayload,
+      entity_category: "config",
+      icon: "mdi:reload",
+    }),
   ];
   if (options.ask)
     list.push(
-      {
-        component: "text",
-        objectId: "ask",
-        fields: {
-          name: "Ask",
-          command_topic: topics.ask,
-          min: 1,
-          max: Math.min(homeAssistantMaxState, options.maxPromptChars),
-          mode: "text",
-          icon: "mdi:chat-question-outline",
-        },
-      },
-      {
-        component: "sensor",
-        objectId: "answer",
-        fields: {
-          name: "Answer",
-          state_topic: topics.answer,
-          value_template: "{{ value_json.state }}",
-          json_attributes_topic: topics.answer,
-          icon: "mdi:chat-outline",
-        },
-      },
+      entity("text", "ask", "Ask", {
+        command_topic: topics.ask,
+        min: 1,
+        max: Math.min(homeAssistantMaxState, options.maxPromptChars),
+        mode: "text",
+        icon: "mdi:chat-question-outline",
+      }),
+      entity("sensor", "answer", "Answer", {
+        state_topic: topics.answer,
+        value_template: "{{ value_json.state }}",
+        json_attributes_topic: topics.answer,
+        icon: "mdi:chat-outline",
+      }),
     );
   return list;
 }

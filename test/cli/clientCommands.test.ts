@@ -10,40 +10,25 @@ import { once } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { after, describe, it } from "node:test";
 import { TinyllamadError } from "../../client/TinyllamadError.js";
 import { describeClientFailure } from "../../daemon/commands/describeClientFailure.js";
-import { cliPath, DaemonProcess, type LogLine } from "../../harness/DaemonProcess.js";
+import { cliPath, type LogLine } from "../../harness/DaemonProcess.js";
+import { daemonForSuite } from "../support/daemonForSuite.js";
 import { TmuxPane } from "../support/TmuxPane.js";
-import { testModelPath } from "../support/testModels.js";
+import { testDaemonFlags } from "../support/testDaemonFlags.js";
 
 const token = "chat-test-token-3";
 const scratch = mkdtempSync(join(tmpdir(), "tinyllamad-client-commands-"));
-const daemon = new DaemonProcess([
-  "--model.path",
-  testModelPath(),
-  "--model.contextSize",
-  "2048",
-  "--backend.threads",
-  "1",
-  "--http.port",
-  "0",
-  "--http.token",
-  token,
-  "--mqtt.enabled",
-  "false",
-  "--state.directory",
-  join(scratch, "state"),
-]);
-let url = "";
-
-before(async () => {
-  url = await daemon.start();
-});
-after(async () => {
-  await daemon.stop();
-  rmSync(scratch, { recursive: true, force: true });
-});
+const { daemon, url } = daemonForSuite(
+  testDaemonFlags({
+    "model.contextSize": 2048,
+    "backend.threads": 1,
+    "http.token": token,
+    "state.directory": join(scratch, "state"),
+  }),
+);
+after(() => rmSync(scratch, { recursive: true, force: true }));
 
 const finished = (): LogLine[] => daemon.logLines.filter((line) => line.msg === "request finished");
 /** The daemon's log line of the nth request it finished (1-based), once it has finished it. */
@@ -58,7 +43,7 @@ describe("tinyllamad chat in a terminal", () => {
     for (const pane of panes) pane.kill();
   });
   const chat = (...args: string[]) => {
-    const pane = TmuxPane.start([process.execPath, cliPath, "chat", "--url", url, "--token", token, ...args]);
+    const pane = TmuxPane.start([process.execPath, cliPath, "chat", "--url", url(), "--token", token, ...args]);
     panes.push(pane);
     return pane;
   };
@@ -71,6 +56,12 @@ describe("tinyllamad chat in a terminal", () => {
     pane.type("/set max_tokens 8");
     pane.sendKeys("Enter");
     await pane.waitFor(/Set max_tokens to 8\./);
+    // Greedy answers make the conversation the same on every run; the long answer below then runs all
+    // its 1900 tokens on the test model without an end of text (checked), so it is still streaming when
+    // Ctrl-C lands. Sampled, the random-weight model could end it by itself first.
+    pane.type("/set temperature 0");
+    pane.sendKeys("Enter");
+    await pane.waitFor(/Set temperature to 0\./);
     pane.type("/system You are terse.");
     pane.sendKeys("Enter");
     await pane.waitFor(/Set the system message\./);
@@ -131,7 +122,7 @@ describe("tinyllamad chat in a terminal", () => {
     pane.sendKeys("C-c");
     pane.type("/set");
     pane.sendKeys("Enter");
-    await pane.waitFor(/max_tokens 4\ntemperature|max_tokens 4\n>>>/);
+    await pane.waitFor(/max_tokens 4\ntemperature 0\n>>>/);
     assert.doesNotMatch(pane.capture(), /\[exit/, "Ctrl-C with text typed only clears the line");
     pane.type("/bye");
     pane.sendKeys("Enter");
@@ -150,7 +141,7 @@ describe("tinyllamad chat in a terminal", () => {
   });
 
   it("says what is wrong and exits 77 with a wrong token", async () => {
-    const pane = TmuxPane.start([process.execPath, cliPath, "chat", "--url", url, "--token", "wrong"]);
+    const pane = TmuxPane.start([process.execPath, cliPath, "chat", "--url", url(), "--token", "wrong"]);
     panes.push(pane);
     const text = await pane.waitFor(/\[exit \d+\]/);
     assert.match(text, /E_UNAUTHORIZED/);
@@ -160,7 +151,7 @@ describe("tinyllamad chat in a terminal", () => {
 
 describe("tinyllamad run", () => {
   const run = (args: string[], env: NodeJS.ProcessEnv = {}) =>
-    spawnSync(cliPath, ["run", "--url", url, ...args], {
+    spawnSync(cliPath, ["run", "--url", url(), ...args], {
       encoding: "utf8",
       env: { ...process.env, TINYLLAMAD_TOKEN: token, ...env },
       timeout: 60_000,
@@ -180,7 +171,7 @@ describe("tinyllamad run", () => {
     const piped = (command: string) =>
       spawnSync("sh", ["-c", command], {
         encoding: "utf8",
-        env: { ...process.env, TINYLLAMAD_TOKEN: token, CLI: cliPath, URL: url },
+        env: { ...process.env, TINYLLAMAD_TOKEN: token, CLI: cliPath, URL: url() },
         timeout: 60_000,
       });
     const alone = piped('printf "Hello there" | "$CLI" run --url "$URL" --max-tokens 3 --json');
@@ -213,7 +204,10 @@ describe("tinyllamad run", () => {
   });
 
   it("Ctrl-C (SIGINT) cancels the answer at the daemon and exits 130", async () => {
-    const child = spawn(cliPath, ["run", "--url", url, "--max-tokens", "1900", "Tell a long story"], {
+    // Greedy, this prompt runs all 1900 tokens on the test model without an end of text (checked): the
+    // answer is still streaming when SIGINT lands.
+    const long = ["--max-tokens", "1900", "--temperature", "0", "Tell a long story"];
+    const child = spawn(cliPath, ["run", "--url", url(), ...long], {
       env: { ...process.env, TINYLLAMAD_TOKEN: token },
     });
     let stderr = "";

@@ -8,10 +8,11 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
-import { cliPath, DaemonProcess } from "../../harness/DaemonProcess.js";
+import { after, describe, it } from "node:test";
+import { cliPath } from "../../harness/DaemonProcess.js";
 import { projectRoot } from "../../models/projectCacheDirectory.js";
-import { testModelPath } from "../support/testModels.js";
+import { daemonForSuite } from "../support/daemonForSuite.js";
+import { testDaemonFlags } from "../support/testDaemonFlags.js";
 
 const scratch = mkdtempSync(join(tmpdir(), "tinyllamad-command-"));
 after(() => rmSync(scratch, { recursive: true, force: true }));
@@ -138,35 +139,13 @@ describe("tinyllamad as a command", () => {
 });
 
 describe("tinyllamad ask", () => {
-  const daemon = new DaemonProcess([
-    "--model.path",
-    testModelPath(),
-    "--model.contextSize",
-    "256",
-    "--backend.threads",
-    "1",
-    "--http.port",
-    "0",
-    "--mqtt.enabled",
-    "false",
-    "--state.directory",
-    join(scratch, "state"),
-  ]);
-  let url = "";
-
-  before(async () => {
-    url = await daemon.start();
-  });
-
-  after(async () => {
-    await daemon.stop();
-  });
+  const { url } = daemonForSuite(testDaemonFlags({ "backend.threads": 1, "state.directory": join(scratch, "state") }));
 
   it("asks a running daemon one question from any directory and prints the streamed answer", () => {
-    const result = tinyllamad(["ask", "--url", url, "--max-tokens", "8", "Hi", "there!"], { cwd: "/" });
+    const result = tinyllamad(["ask", "--url", url(), "--max-tokens", "8", "Hi", "there!"], { cwd: "/" });
     assert.equal(result.status, 0, result.stderr);
     assert.ok(result.stdout.trim().length > 0, "the answer's text is printed");
-    const json = tinyllamad(["ask", "--url", url, "--max-tokens", "4", "--json", "Hi!"]);
+    const json = tinyllamad(["ask", "--url", url(), "--max-tokens", "4", "--json", "Hi!"]);
     assert.equal(json.status, 0, json.stderr);
     const messages = json.stdout
       .trim()
@@ -176,7 +155,7 @@ describe("tinyllamad ask", () => {
   });
 
   it("finds the daemon from the configuration's http.port when no --url is given", () => {
-    const port = new URL(url).port;
+    const port = new URL(url()).port;
     const result = tinyllamad(["ask", "--http.port", port, "--max-tokens", "4", "Hello"]);
     assert.equal(result.status, 0, result.stderr);
   });
@@ -186,7 +165,7 @@ describe("tinyllamad ask", () => {
     const oneLiner = readme.split("\n").find((line) => line.startsWith("node --experimental-websocket -e "));
     assert.ok(oneLiner, "README has the node one-liner");
     assert.ok(oneLiner.includes("ws://127.0.0.1:8765/"), "it talks to the default address");
-    const result = spawnSync("sh", ["-c", oneLiner.replace("ws://127.0.0.1:8765/", url)], {
+    const result = spawnSync("sh", ["-c", oneLiner.replace("ws://127.0.0.1:8765/", url())], {
       cwd: "/",
       encoding: "utf8",
       timeout: 60_000,
@@ -199,7 +178,7 @@ describe("tinyllamad ask", () => {
     const nothing = tinyllamad(["ask", "--url", "ws://127.0.0.1:9/", "Hello"]);
     assert.equal(nothing.status, 69, "ask is run's older name: run's exit codes (docs/client.md)");
     assert.match(nothing.stderr, /cannot reach the daemon at ws:\/\/127\.0\.0\.1:9\/.*tinyllamad serve/);
-    const empty = tinyllamad(["ask", "--url", url]);
+    const empty = tinyllamad(["ask", "--url", url()]);
     assert.equal(empty.status, 2);
     assert.match(empty.stderr, /usage: tinyllamad ask/);
   });

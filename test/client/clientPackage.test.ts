@@ -11,9 +11,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { TinyllamadClient, TinyllamadError } from "../../client/index.js";
-import { DaemonProcess } from "../../harness/DaemonProcess.js";
 import { projectRoot } from "../../models/projectCacheDirectory.js";
-import { testModelPath } from "../support/testModels.js";
+import { daemonForSuite } from "../support/daemonForSuite.js";
+import { testDaemonFlags } from "../support/testDaemonFlags.js";
 
 const token = "package-test-token-7";
 
@@ -29,40 +29,21 @@ function docsExample(): string {
 describe("tinyllamad/client from a program that installed the package", () => {
   const scratch = mkdtempSync(join(tmpdir(), "tinyllamad-client-package-"));
   const consumer = join(scratch, "consumer");
-  const daemon = new DaemonProcess(
-    [
-      "--model.path",
-      testModelPath(),
-      "--model.contextSize",
-      "256",
-      "--backend.threads",
-      "1",
-      "--http.port",
-      "0",
-      "--mqtt.enabled",
-      "false",
-      "--state.directory",
-      join(scratch, "state"),
-    ],
-    { TINYLLAMAD_HTTP_TOKEN: token },
-  );
-  let url = "";
+  const { url } = daemonForSuite(testDaemonFlags({ "backend.threads": 1, "state.directory": join(scratch, "state") }), {
+    TINYLLAMAD_HTTP_TOKEN: token,
+  });
 
-  before(async () => {
-    url = await daemon.start();
+  before(() => {
     // As `npm install /path/to/tinyllamad` leaves it: the package under node_modules/tinyllamad.
     mkdirSync(join(consumer, "node_modules"), { recursive: true });
     symlinkSync(projectRoot(), join(consumer, "node_modules", "tinyllamad"));
     writeFileSync(join(consumer, "package.json"), JSON.stringify({ name: "consumer", type: "module" }));
-    const example = docsExample().replace("ws://127.0.0.1:8765/", url).replace("max_tokens: 64", "max_tokens: 6");
+    const example = docsExample().replace("ws://127.0.0.1:8765/", url()).replace("max_tokens: 64", "max_tokens: 6");
     writeFileSync(join(consumer, "example.mjs"), example);
     writeFileSync(join(consumer, "example.ts"), example);
   });
 
-  after(async () => {
-    await daemon.stop();
-    rmSync(scratch, { recursive: true, force: true });
-  });
+  after(() => rmSync(scratch, { recursive: true, force: true }));
 
   const runExample = (nodeFlags: string[]) =>
     spawnSync(process.execPath, [...nodeFlags, "example.mjs"], {
@@ -73,7 +54,7 @@ describe("tinyllamad/client from a program that installed the package", () => {
     });
 
   it("refuses a client without the token with E_UNAUTHORIZED at once (no retries)", async () => {
-    const client = new TinyllamadClient({ url, connectTimeoutMs: 60_000 });
+    const client = new TinyllamadClient({ url: url(), connectTimeoutMs: 60_000 });
     await assert.rejects(client.complete({ prompt: "Hi" }), (error: unknown) => {
       assert.ok(error instanceof TinyllamadError);
       assert.equal(error.code, "E_UNAUTHORIZED");

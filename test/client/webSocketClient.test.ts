@@ -11,27 +11,20 @@ import { after, before, describe, it } from "node:test";
 import { TinyllamadClient, TinyllamadError } from "../../client/index.js";
 import { DaemonProcess } from "../../harness/DaemonProcess.js";
 import { freePort } from "../../harness/freePort.js";
-import { testModelPath } from "../support/testModels.js";
+import { testDaemonFlags } from "../support/testDaemonFlags.js";
 
 const scratch = mkdtempSync(join(tmpdir(), "tinyllamad-client-"));
 after(() => rmSync(scratch, { recursive: true, force: true }));
 
-function daemonOn(port: number, extra: string[] = []): DaemonProcess {
-  return new DaemonProcess([
-    "--model.path",
-    testModelPath(),
-    "--model.contextSize",
-    "2048",
-    "--backend.threads",
-    "1",
-    "--http.port",
-    String(port),
-    "--mqtt.enabled",
-    "false",
-    "--state.directory",
-    join(scratch, `state-${port}`),
-    ...extra,
-  ]);
+function daemonOn(port: number): DaemonProcess {
+  return new DaemonProcess(
+    testDaemonFlags({
+      "model.contextSize": 2048,
+      "backend.threads": 1,
+      "http.port": port,
+      "state.directory": join(scratch, `state-${port}`),
+    }),
+  );
 }
 
 // Greedy (temperature 0), this request runs all 1900 tokens on the test model without an end of text

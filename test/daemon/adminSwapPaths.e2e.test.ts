@@ -13,6 +13,7 @@ import { after, describe, it } from "node:test";
 import type { ServerMessage } from "../../daemon/protocol/messages.js";
 import { DaemonProcess } from "../../harness/DaemonProcess.js";
 import { ProtocolClient } from "../../harness/ProtocolClient.js";
+import { testDaemonFlags } from "../support/testDaemonFlags.js";
 import { testModelPath } from "../support/testModels.js";
 
 const scratch = mkdtempSync(join(tmpdir(), "tinyllamad-swap-paths-"));
@@ -32,16 +33,6 @@ symlinkSync(join(outside, "elsewhere.gguf"), join(store, "link.gguf"));
 execFileSync("mkfifo", [join(store, "pipe.gguf")]);
 
 const token = "op-token-31";
-const common = [
-  "--model.path",
-  testModelPath(),
-  "--model.contextSize",
-  "256",
-  "--mqtt.enabled",
-  "false",
-  "--http.port",
-  "0",
-];
 
 async function swap(client: ProtocolClient, id: string, modelPath: string): Promise<ServerMessage> {
   const answer = client.firstMessage((message) => message.id === id, 60_000);
@@ -55,7 +46,7 @@ function errorCode(message: ServerMessage): string | undefined {
 
 describe("admin swap_model paths", () => {
   it("refuses relative, escaping, non-regular and non-GGUF paths; then a valid swap works and SIGTERM stops", async () => {
-    const daemon = new DaemonProcess(common, { TINYLLAMAD_ADMIN_TOKEN: token, XDG_DATA_HOME: home });
+    const daemon = new DaemonProcess(testDaemonFlags(), { TINYLLAMAD_ADMIN_TOKEN: token, XDG_DATA_HOME: home });
     const ws = await daemon.start();
     try {
       const client = await ProtocolClient.connect(ws);
@@ -94,7 +85,7 @@ describe("admin swap_model paths", () => {
   });
 
   it("answers E_TIMEOUT past admin.swapTimeoutMs, keeps the old model, and never blocks the next swap or SIGTERM", async () => {
-    const daemon = new DaemonProcess([...common, "--admin.swapTimeoutMs", "1"], {
+    const daemon = new DaemonProcess(testDaemonFlags({ "admin.swapTimeoutMs": 1 }), {
       TINYLLAMAD_ADMIN_TOKEN: token,
       XDG_DATA_HOME: home,
     });

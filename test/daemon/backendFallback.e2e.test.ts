@@ -8,25 +8,17 @@ import { describe, it } from "node:test";
 import { DaemonProcess } from "../../harness/DaemonProcess.js";
 import { ProtocolClient } from "../../harness/ProtocolClient.js";
 import { fakeRkllmLibraryPath, fakeRkllmModelPath } from "../support/fakeRkllmRuntime.js";
-import { testModelPath } from "../support/testModels.js";
+import { testDaemonFlags } from "../support/testDaemonFlags.js";
 
 function npuDaemon(rkllmModel: string): DaemonProcess {
-  return new DaemonProcess([
-    "--backend.kind",
-    "npu",
-    "--npu.libraryPath",
-    fakeRkllmLibraryPath(),
-    "--npu.modelPath",
-    rkllmModel,
-    "--model.path",
-    testModelPath(),
-    "--model.contextSize",
-    "512",
-    "--mqtt.enabled",
-    "false",
-    "--http.port",
-    "0",
-  ]);
+  return new DaemonProcess(
+    testDaemonFlags({
+      "backend.kind": "npu",
+      "npu.libraryPath": fakeRkllmLibraryPath(),
+      "npu.modelPath": rkllmModel,
+      "model.contextSize": 512,
+    }),
+  );
 }
 
 async function health(url: string): Promise<{ backend: string; fallbacks: Array<{ from: string; reason: string }> }> {

@@ -13,32 +13,21 @@ import { after, describe, it } from "node:test";
 import { cliPath, DaemonProcess } from "../../harness/DaemonProcess.js";
 import { projectRoot } from "../../models/projectCacheDirectory.js";
 import { fakeRkllmLibraryPath, fakeRkllmModelPath } from "../support/fakeRkllmRuntime.js";
-import { testModelPath } from "../support/testModels.js";
+import { testDaemonFlags } from "../support/testDaemonFlags.js";
 
 const state = mkdtempSync(join(tmpdir(), "tinyllamad-calibration-"));
 after(() => rmSync(state, { recursive: true, force: true }));
-const args = [
-  "--hal.root",
-  join(projectRoot(), "test", "fixtures", "boards", "opi5-npu"),
-  "--npu.libraryPath",
-  fakeRkllmLibraryPath(),
-  "--npu.modelPath",
-  fakeRkllmModelPath(),
-  "--model.path",
-  testModelPath(),
-  "--model.contextSize",
-  "256",
-  "--backend.threads",
-  "2",
-  "--state.directory",
-  state,
-  "--mqtt.enabled",
-  "false",
-];
+const args = testDaemonFlags({
+  "hal.root": join(projectRoot(), "test", "fixtures", "boards", "opi5-npu"),
+  "npu.libraryPath": fakeRkllmLibraryPath(),
+  "npu.modelPath": fakeRkllmModelPath(),
+  "backend.threads": 2,
+  "state.directory": state,
+});
 
 describe("calibration", () => {
   it("measures npu and cpu once, serves on the faster, and reuses the result on the next start", async () => {
-    const first = new DaemonProcess([...args, "--http.port", "0"]);
+    const first = new DaemonProcess(args);
     const url = await first.start(120_000);
     const done = first.logLines.find((l) => l.msg === "calibration done") as
       | { chosen: string; results: Array<{ backend: string; decodeTokensPerSecond: number | null }> }
@@ -53,7 +42,7 @@ describe("calibration", () => {
     assert.equal(health.backend, done.chosen);
     assert.equal((await first.stop()).code, 0);
 
-    const second = new DaemonProcess([...args, "--http.port", "0"]);
+    const second = new DaemonProcess(args);
     await second.start(120_000);
     try {
       const cached = second.logLines.find((l) => l.msg === "calibration cached");

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { cliPath } from "../../harness/DaemonProcess.js";
 import { projectRoot } from "../../models/projectCacheDirectory.js";
+import { testDaemonFlags } from "../support/testDaemonFlags.js";
 
 const scratch = mkdtempSync(join(tmpdir(), "tinyllamad-cli-"));
 after(() => rmSync(scratch, { recursive: true, force: true }));
@@ -71,17 +72,9 @@ describe("tinyllamad serve start-up", () => {
     const big = join(scratch, "big.gguf");
     writeFileSync(big, "");
     truncateSync(big, 1_200_000_000);
-    const result = runCli([
-      "serve",
-      "--model.path",
-      big,
-      "--hal.root",
-      board,
-      "--http.port",
-      "0",
-      "--mqtt.enabled",
-      "false",
-    ]);
+    // At the default context size (2048 tokens).
+    const settings = { "model.path": big, "model.contextSize": 2048, "hal.root": board };
+    const result = runCli(["serve", ...testDaemonFlags(settings)]);
     assert.equal(result.status, 78, result.stderr);
     assert.match(result.stderr, /does not fit this board's memory/);
     assert.match(result.stderr, /smaller model|fewer parallel sequences/);

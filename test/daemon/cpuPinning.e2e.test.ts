@@ -13,7 +13,7 @@ import { allowedCpus } from "../../hal/threads/pinThreadsToCpus.js";
 import { DaemonProcess } from "../../harness/DaemonProcess.js";
 import { ProtocolClient } from "../../harness/ProtocolClient.js";
 import { projectRoot } from "../../models/projectCacheDirectory.js";
-import { testModelPath } from "../support/testModels.js";
+import { testDaemonFlags } from "../support/testDaemonFlags.js";
 
 const scratch = mkdtempSync(join(tmpdir(), "tinyllamad-pinning-"));
 after(() => rmSync(scratch, { recursive: true, force: true }));
@@ -55,11 +55,11 @@ const here = allowedCpus();
 const skip = !here.includes(0) || !here.includes(1) ? `needs cpus 0 and 1 (this process may use ${here})` : false;
 
 describe("CPU pinning from the plan", { skip }, () => {
-  const common = ["--model.path", testModelPath(), "--model.contextSize", "256", "--backend.kind", "cpu"];
-  const flags = [...common, "--mqtt.enabled", "false", "--http.port", "0", "--hal.calibrate", "false"];
+  const flags = (settings: Record<string, string | boolean>) =>
+    testDaemonFlags({ "backend.kind": "cpu", "hal.calibrate": false, ...settings });
 
   it("pins every thread to the big core, those llama.cpp starts for inference included", async () => {
-    const daemon = new DaemonProcess([...flags, "--hal.root", twoCoreBigLittleBoard()]);
+    const daemon = new DaemonProcess(flags({ "hal.root": twoCoreBigLittleBoard() }));
     const url = await daemon.start();
     const client = await ProtocolClient.connect(url);
     try {
@@ -81,13 +81,7 @@ describe("CPU pinning from the plan", { skip }, () => {
   });
 
   it("backend.pinThreads false leaves the threads where the system put them", async () => {
-    const daemon = new DaemonProcess([
-      ...flags,
-      "--hal.root",
-      twoCoreBigLittleBoard(),
-      "--backend.pinThreads",
-      "false",
-    ]);
+    const daemon = new DaemonProcess(flags({ "hal.root": twoCoreBigLittleBoard(), "backend.pinThreads": false }));
     await daemon.start();
     try {
       const inherited = /^Cpus_allowed_list:\s*(\S+)$/m.exec(readFileSync("/proc/self/status", "utf8"))?.[1];

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { DaemonProcess } from "../../harness/DaemonProcess.js";
-import { testModelPath } from "../support/testModels.js";
+import { testDaemonFlags } from "../support/testDaemonFlags.js";
 
 const cases = [
   { kind: "uncaught", message: "uncaught exception", stack: /test crash: an exception nothing catches\n\s+at / },
@@ -17,10 +17,7 @@ const cases = [
 describe("crash policy", () => {
   for (const { kind, message, stack } of cases) {
     it(`${message}: a fatal line with the stack, then exit 70 at once`, async () => {
-      const daemon = new DaemonProcess(
-        ["--model.path", testModelPath(), "--model.contextSize", "256", "--http.port", "0", "--mqtt.enabled", "false"],
-        { TINYLLAMAD_TEST_CRASH: kind },
-      );
+      const daemon = new DaemonProcess(testDaemonFlags(), { TINYLLAMAD_TEST_CRASH: kind });
       await daemon.start();
       const { code, signal } = await daemon.exited();
       assert.equal(signal, null);
@@ -35,9 +32,7 @@ describe("crash policy", () => {
   }
 
   it("without the variable, the daemon runs on and stops cleanly on SIGTERM", async () => {
-    const daemon = new DaemonProcess([
-      ...["--model.path", testModelPath(), "--model.contextSize", "256", "--http.port", "0", "--mqtt.enabled", "false"],
-    ]);
+    const daemon = new DaemonProcess(testDaemonFlags());
     await daemon.start();
     assert.equal((await daemon.stop()).code, 0);
     assert.ok(!daemon.logLines.some((line) => line.level === "fatal"));

@@ -6,21 +6,10 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { DaemonProcess } from "../../harness/DaemonProcess.js";
 import { ProtocolClient } from "../../harness/ProtocolClient.js";
-import { testModelPath } from "../support/testModels.js";
+import { testDaemonFlags } from "../support/testDaemonFlags.js";
 
 function daemonWithGrace(graceMs: number): DaemonProcess {
-  return new DaemonProcess([
-    "--model.path",
-    testModelPath(),
-    "--model.contextSize",
-    "2048",
-    "--http.port",
-    "0",
-    "--mqtt.enabled",
-    "false",
-    "--scheduler.shutdownGraceMs",
-    String(graceMs),
-  ]);
+  return new DaemonProcess(testDaemonFlags({ "model.contextSize": 2048, "scheduler.shutdownGraceMs": graceMs }));
 }
 
 describe("graceful shutdown", () => {

@@ -13,6 +13,7 @@ import { estimateMemoryBytes } from "../../hal/plan/estimateMemoryBytes.js";
 import { DaemonProcess } from "../../harness/DaemonProcess.js";
 import { ProtocolClient } from "../../harness/ProtocolClient.js";
 import { projectRoot } from "../../models/projectCacheDirectory.js";
+import { testDaemonFlags } from "../support/testDaemonFlags.js";
 import { testModelPath } from "../support/testModels.js";
 
 const scratch = mkdtempSync(join(tmpdir(), "tinyllamad-memory-swap-"));
@@ -41,11 +42,13 @@ function boardWithRoomFor(models: number): string {
 
 async function swapAndWatch(board: string) {
   const daemon = new DaemonProcess(
-    [
-      ...["--model.path", first, "--model.contextSize", "256", "--scheduler.parallelSequences", "1"],
-      ...["--mqtt.enabled", "false", "--http.port", "0", "--hal.root", board, "--hal.calibrate", "false"],
-      ...["--admin.modelDirectories", dirname(second)],
-    ],
+    testDaemonFlags({
+      "model.path": first,
+      "scheduler.parallelSequences": 1,
+      "hal.root": board,
+      "hal.calibrate": false,
+      "admin.modelDirectories": dirname(second),
+    }),
     { TINYLLAMAD_ADMIN_TOKEN: token },
   );
   const url = await daemon.start();

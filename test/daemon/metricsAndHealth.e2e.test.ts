@@ -7,19 +7,10 @@ import { after, before, describe, it } from "node:test";
 import parsePrometheusTextFormat from "parse-prometheus-text-format";
 import { DaemonProcess } from "../../harness/DaemonProcess.js";
 import { ProtocolClient } from "../../harness/ProtocolClient.js";
-import { testModelPath } from "../support/testModels.js";
+import { testDaemonFlags } from "../support/testDaemonFlags.js";
 
 describe("metrics and health over HTTP", () => {
-  const daemon = new DaemonProcess([
-    "--model.path",
-    testModelPath(),
-    "--model.contextSize",
-    "256",
-    "--mqtt.enabled",
-    "false",
-    "--http.port",
-    "0",
-  ]);
+  const daemon = new DaemonProcess(testDaemonFlags());
   let base = "";
   before(async () => {
     base = (await daemon.start()).replace("ws://", "http://");
@@ -96,7 +87,7 @@ describe("metrics and health over HTTP", () => {
 describe("logs under systemd", () => {
   it("prefixes each JSON line with its syslog priority when JOURNAL_STREAM is set", async () => {
     const daemon = new DaemonProcess(
-      ["--model.path", "/nonexistent/model.gguf", "--mqtt.enabled", "false", "--http.port", "0"],
+      testDaemonFlags({ "model.path": "/nonexistent/model.gguf", "model.contextSize": 2048 }),
       { JOURNAL_STREAM: "8:12345" },
     );
     await assert.rejects(daemon.start(20_000));

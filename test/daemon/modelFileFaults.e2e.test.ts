@@ -12,25 +12,14 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { cliPath, DaemonProcess } from "../../harness/DaemonProcess.js";
 import { ProtocolClient } from "../../harness/ProtocolClient.js";
+import { testDaemonFlags } from "../support/testDaemonFlags.js";
 import { testModelPath } from "../support/testModels.js";
 
 const scratch = mkdtempSync(join(tmpdir(), "tinyllamad-model-faults-"));
 after(() => rmSync(scratch, { recursive: true, force: true }));
 
-const serveArgs = (modelPath: string) => [
-  "--model.path",
-  modelPath,
-  "--model.contextSize",
-  "256",
-  "--backend.threads",
-  "2",
-  "--http.port",
-  "0",
-  "--mqtt.enabled",
-  "false",
-  "--hal.calibrate",
-  "false",
-];
+const serveArgs = (modelPath: string) =>
+  testDaemonFlags({ "model.path": modelPath, "backend.threads": 2, "hal.calibrate": false });
 
 function serveOnce(modelPath: string) {
   return spawnSync(process.execPath, [cliPath, "serve", ...serveArgs(modelPath)], {

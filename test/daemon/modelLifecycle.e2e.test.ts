@@ -13,6 +13,7 @@ import { makeTestModel } from "../../devtools/testModel/makeTestModel.js";
 import { DaemonProcess } from "../../harness/DaemonProcess.js";
 import { freePort } from "../../harness/freePort.js";
 import { ProtocolClient } from "../../harness/ProtocolClient.js";
+import { testDaemonFlags } from "../support/testDaemonFlags.js";
 import { writeTestModelCatalog } from "../support/testModelCatalog.js";
 import { testModelPath } from "../support/testModels.js";
 
@@ -34,7 +35,8 @@ async function mirrorServing(file: string): Promise<{ url: string; server: Serve
   return { url: `http://127.0.0.1:${port}`, server };
 }
 
-const common = ["--model.contextSize", "256", "--mqtt.enabled", "false", "--http.port", "0"];
+/** model.path empty (its default): the board's default model, pulled into the store when missing. */
+const defaultModel = (settings: Record<string, string>) => testDaemonFlags({ "model.path": "", ...settings });
 
 describe("model lifecycle", () => {
   it("pulls the default model on first start from the site mirror, verifies its sha256, then serves it", async () => {
@@ -42,7 +44,7 @@ describe("model lifecycle", () => {
     const home = join(scratch, "home-pull");
     // A catalog whose default is the test model with its real digest: the pull is verified, as on a board.
     const catalog = writeTestModelCatalog(scratch, defaultFile);
-    const daemon = new DaemonProcess([...common, "--model.mirrorUrl", url, "--model.catalog", catalog], {
+    const daemon = new DaemonProcess(defaultModel({ "model.mirrorUrl": url, "model.catalog": catalog }), {
       XDG_DATA_HOME: home,
     });
     try {
@@ -62,7 +64,7 @@ describe("model lifecycle", () => {
   it("offline, start-up stops at once with exit 78 and says how to get the model", async () => {
     const port = await freePort();
     const home = join(scratch, "home-offline");
-    const daemon = new DaemonProcess([...common, "--model.mirrorUrl", `http://127.0.0.1:${port}`], {
+    const daemon = new DaemonProcess(defaultModel({ "model.mirrorUrl": `http://127.0.0.1:${port}` }), {
       XDG_DATA_HOME: home,
     });
     await assert.rejects(daemon.start(60_000));
@@ -82,7 +84,7 @@ describe("model lifecycle", () => {
   it("a mirror serving a file that is not the default model: E_CHECKSUM_MISMATCH, exit 78, nothing loaded", async () => {
     const { url, server } = await mirrorServing(testModelPath());
     const home = join(scratch, "home-mismatch");
-    const daemon = new DaemonProcess([...common, "--model.mirrorUrl", url], { XDG_DATA_HOME: home });
+    const daemon = new DaemonProcess(defaultModel({ "model.mirrorUrl": url }), { XDG_DATA_HOME: home });
     try {
       await assert.rejects(daemon.start(60_000));
       assert.equal((await daemon.exited()).code, 78);
@@ -102,6 +104,7 @@ describe("model lifecycle", () => {
     const second = makeTestModel({ shape: "tiny", quant: "q8_0", seed: 2, out: join(scratch, "second.gguf") }).path;
     const config = join(scratch, "config.json");
     writeFileSync(config, JSON.stringify({ model: { path: testModelPath(), contextSize: 512 } }));
+    // Not testDaemonFlags: its --model.path would override the configuration file's, which SIGHUP rereads.
     const daemon = new DaemonProcess(["--config", config, "--mqtt.enabled", "false", "--http.port", "0"]);
     const ws = await daemon.start();
     try {
@@ -135,7 +138,7 @@ describe("model lifecycle", () => {
 
   it("an admin request with the admin token swaps the model; without it, E_UNAUTHORIZED", async () => {
     const third = makeTestModel({ shape: "tiny", quant: "q4_0", seed: 3, out: join(scratch, "third.gguf") }).path;
-    const daemon = new DaemonProcess(["--model.path", testModelPath(), ...common], {
+    const daemon = new DaemonProcess(testDaemonFlags(), {
       TINYLLAMAD_ADMIN_TOKEN: "op-secret-42",
       // third.gguf is outside the model store: admin swaps load only from the store and these directories
       TINYLLAMAD_ADMIN_MODEL_DIRECTORIES: scratch,

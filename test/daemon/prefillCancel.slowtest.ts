@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { DaemonProcess } from "../../harness/DaemonProcess.js";
 import { ProtocolClient } from "../../harness/ProtocolClient.js";
+import { testDaemonFlags } from "../support/testDaemonFlags.js";
 import { testModelPath } from "../support/testModels.js";
 
 const chunk = 512;
@@ -14,20 +15,14 @@ const chunk = 512;
 const longPrompt = (tag: string) => `${tag}:${" word".repeat(1500)}`;
 
 describe("a long prefill on the full-size model", () => {
-  const daemon = new DaemonProcess([
-    "--model.path",
-    testModelPath("tinyllama-1.1b", "q4_0"),
-    "--model.contextSize",
-    "2048",
-    "--scheduler.parallelSequences",
-    "1",
-    "--log.level",
-    "debug",
-    "--mqtt.enabled",
-    "false",
-    "--http.port",
-    "0",
-  ]);
+  const daemon = new DaemonProcess(
+    testDaemonFlags({
+      "model.path": testModelPath("tinyllama-1.1b", "q4_0"),
+      "model.contextSize": 2048,
+      "scheduler.parallelSequences": 1,
+      "log.level": "debug",
+    }),
+  );
   let client: ProtocolClient;
   /** How long the first chunk of the cancelled request took, to aim the deadline inside a prefill. */
   let firstChunkMs = 0;

@@ -14,7 +14,7 @@ import OpenAI from "openai";
 import type { DoneMessage } from "../../daemon/protocol/messages.js";
 import { DaemonProcess } from "../../harness/DaemonProcess.js";
 import { ProtocolClient } from "../../harness/ProtocolClient.js";
-import { testModelPath } from "../support/testModels.js";
+import { testDaemonFlags } from "../support/testDaemonFlags.js";
 
 type Message = { role: "system" | "user" | "assistant"; content: string };
 
@@ -23,26 +23,16 @@ const personaOf = (name: string, trade: string) =>
 
 describe("prefix reuse without a session id", () => {
   const state = mkdtempSync(join(tmpdir(), "tinyllamad-reuse-"));
-  const daemon = new DaemonProcess([
-    "--model.path",
-    testModelPath(),
-    "--model.contextSize",
-    "512",
-    "--backend.threads",
-    "2",
-    "--backend.flashAttention",
-    "off",
-    "--scheduler.parallelSequences",
-    "2",
-    "--backend.sequenceStateMinTokens",
-    "16",
-    "--state.directory",
-    state,
-    "--ws.port",
-    "0",
-    "--mqtt.enabled",
-    "false",
-  ]);
+  const daemon = new DaemonProcess(
+    testDaemonFlags({
+      "model.contextSize": 512,
+      "backend.threads": 2,
+      "backend.flashAttention": "off",
+      "scheduler.parallelSequences": 2,
+      "backend.sequenceStateMinTokens": 16,
+      "state.directory": state,
+    }),
+  );
   let client: ProtocolClient;
   let base = "";
   let counter = 0;

@@ -11,7 +11,7 @@ import { after, describe, it } from "node:test";
 import { DaemonProcess } from "../../harness/DaemonProcess.js";
 import { ProtocolClient } from "../../harness/ProtocolClient.js";
 import { projectRoot } from "../../models/projectCacheDirectory.js";
-import { testModelPath } from "../support/testModels.js";
+import { testDaemonFlags } from "../support/testDaemonFlags.js";
 
 const board = mkdtempSync(join(tmpdir(), "tinyllamad-hot-board-"));
 after(() => rmSync(board, { recursive: true, force: true }));
@@ -26,22 +26,9 @@ describe("thermal guard", () => {
   it("pauses batch work while the board is hot and resumes when it cools", async () => {
     cpSync(join(projectRoot(), "test", "fixtures", "boards", "opi5-no-npu"), board, { recursive: true });
     setTemperature(86);
-    const daemon = new DaemonProcess([
-      "--model.path",
-      testModelPath(),
-      "--model.contextSize",
-      "256",
-      "--mqtt.enabled",
-      "false",
-      "--http.port",
-      "0",
-      "--hal.root",
-      board,
-      "--thermal.limitCelsius",
-      "80",
-      "--thermal.pollMs",
-      "200",
-    ]);
+    const daemon = new DaemonProcess(
+      testDaemonFlags({ "hal.root": board, "thermal.limitCelsius": 80, "thermal.pollMs": 200 }),
+    );
     const url = await daemon.start();
     try {
       await daemon.waitForLog((l) => l.msg === "board too hot: pausing batch-priority work", 10_000);

@@ -6,7 +6,7 @@ import { describe, it } from "node:test";
 import { WebSocket } from "ws";
 import { ProtocolClient } from "../../harness/ProtocolClient.js";
 import { daemonForSuite } from "../support/daemonForSuite.js";
-import { testModelPath } from "../support/testModels.js";
+import { testDaemonFlags } from "../support/testDaemonFlags.js";
 
 const token = "s3cret-token";
 
@@ -23,10 +23,7 @@ function upgradeStatus(url: string, headers: Record<string, string> = {}): Promi
 }
 
 describe("WebSocket bearer token", () => {
-  const { daemon, url } = daemonForSuite(
-    ["--model.path", testModelPath(), "--model.contextSize", "256", "--http.port", "0", "--mqtt.enabled", "false"],
-    { TINYLLAMAD_HTTP_TOKEN: token },
-  );
+  const { daemon, url } = daemonForSuite(testDaemonFlags(), { TINYLLAMAD_HTTP_TOKEN: token });
 
   it("refuses a client without a token or with a wrong one (401)", async () => {
     assert.equal(await upgradeStatus(url()), 401);

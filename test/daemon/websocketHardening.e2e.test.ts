@@ -14,7 +14,7 @@ import { cliPath, DaemonProcess } from "../../harness/DaemonProcess.js";
 import { freePort } from "../../harness/freePort.js";
 import { ProtocolClient } from "../../harness/ProtocolClient.js";
 import { errorCodeOf, httpGet, upgradeAttempt } from "../support/httpProbe.js";
-import { testModelPath } from "../support/testModels.js";
+import { testDaemonFlags } from "../support/testDaemonFlags.js";
 
 const maxMessageBytes = 65536;
 const maxConnections = 4;
@@ -33,12 +33,14 @@ async function closeOf(socket: WebSocket): Promise<{ code: number; reason: strin
 }
 
 describe("WebSocket and HTTP hardening on loopback", () => {
-  const daemon = new DaemonProcess([
-    ...["--model.path", testModelPath(), "--model.contextSize", "256", "--mqtt.enabled", "false"],
-    ...["--http.port", "0", "--limits.maxMessageBytes", String(maxMessageBytes)],
-    ...["--ws.maxConnections", String(maxConnections), "--ws.idleTimeoutMs", String(idleTimeoutMs)],
-    ...["--http.allowedOrigins", dashboard],
-  ]);
+  const daemon = new DaemonProcess(
+    testDaemonFlags({
+      "limits.maxMessageBytes": maxMessageBytes,
+      "ws.maxConnections": maxConnections,
+      "ws.idleTimeoutMs": idleTimeoutMs,
+      "http.allowedOrigins": dashboard,
+    }),
+  );
   let url = "";
   let hostHeader = "";
   before(async () => {
@@ -258,19 +260,13 @@ describe("beyond loopback: the token guards /metrics and the health detail", () 
   before(async () => {
     const closedPort = await freePort();
     daemon = new DaemonProcess(
-      [
-        ...[
-          "--model.path",
-          testModelPath(),
-          "--model.contextSize",
-          "256",
-          "--http.host",
-          "0.0.0.0",
-          "--http.port",
-          "0",
-        ],
-        ...["--mqtt.url", `mqtt://tester:${urlSecret}@127.0.0.1:${closedPort}`, "--mqtt.protocolVersion", "4"],
-      ],
+      testDaemonFlags({
+        "http.host": "0.0.0.0",
+        // MQTT on, to a broker that is not there: the URL's password must not leak either.
+        "mqtt.enabled": true,
+        "mqtt.url": `mqtt://tester:${urlSecret}@127.0.0.1:${closedPort}`,
+        "mqtt.protocolVersion": 4,
+      }),
       { TINYLLAMAD_HTTP_TOKEN: token },
     );
     const url = await daemon.start();

@@ -3,19 +3,28 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import type { ExpectedRate } from "../../hal/plan/expectedDecodeRate.js";
+import type { BackendPlan } from "../../hal/plan/planBackend.js";
 import { cliPath } from "../../harness/DaemonProcess.js";
 import { projectRoot } from "../../models/projectCacheDirectory.js";
 
 const boards = join(projectRoot(), "test", "fixtures", "boards");
 const fakeRkllm = join(projectRoot(), "test", "fixtures", "rkllm-runtime", "tinyllama-fake.rkllm");
 
-function doctor(args: string[]): Record<string, any> {
+/** The parts of `doctor --json`'s report these tests read (daemon/doctor/runDoctor.ts writes it). */
+interface DoctorReport {
+  plan: BackendPlan;
+  expectedDecode: ExpectedRate;
+  modelFits: Array<{ model: string; fits: boolean; message: string }>;
+}
+
+function doctor(args: string[]): DoctorReport {
   const result = spawnSync(process.execPath, [cliPath, "doctor", "--json", ...args], {
     encoding: "utf8",
     timeout: 60_000,
   });
   assert.equal(result.status, 0, result.stderr);
-  return JSON.parse(result.stdout) as Record<string, any>;
+  return JSON.parse(result.stdout) as DoctorReport;
 }
 
 describe("tinyllamad doctor", () => {
@@ -31,8 +40,8 @@ describe("tinyllamad doctor", () => {
     assert.equal(report.plan.backend, "cpu");
     assert.equal(report.plan.threads, 4);
     assert.deepEqual(report.plan.cpuList, [4, 5, 6, 7]);
-    assert.ok(report.plan.reasons.some((r: string) => /A76/.test(r)));
-    assert.ok(report.expectedDecode.tokensPerSecond > 0);
+    assert.ok(report.plan.reasons.some((r) => /A76/.test(r)));
+    assert.ok((report.expectedDecode.tokensPerSecond ?? 0) > 0, "an expected rate, not unknown");
   });
 
   it("a 1 GB Raspberry Pi 4 refuses the Q8_0 model and names one that fits", () => {
@@ -46,7 +55,8 @@ describe("tinyllamad doctor", () => {
       "--model.contextSize",
       "512",
     ]);
-    const q8 = report.modelFits.find((f: { model: string }) => f.model === "tinyllama-1.1b-chat:q8_0");
+    const q8 = report.modelFits.find((f) => f.model === "tinyllama-1.1b-chat:q8_0");
+    assert.ok(q8, "the catalog's Q8_0 model is reported");
     assert.equal(q8.fits, false);
     assert.match(q8.message, /q4/i);
   });

@@ -10,6 +10,7 @@ import { DaemonProcess } from "../../harness/DaemonProcess.js";
 import { ProtocolClient } from "../../harness/ProtocolClient.js";
 import { fakeRkllmLibraryPath, fakeRkllmModelPath } from "../support/fakeRkllmRuntime.js";
 import { NotifySocketListener } from "../support/NotifySocketListener.js";
+import { testDaemonFlags } from "../support/testDaemonFlags.js";
 import { testModelPath } from "../support/testModels.js";
 
 describe("systemd notify protocol", () => {
@@ -18,10 +19,7 @@ describe("systemd notify protocol", () => {
 
   it("READY after the model loads, STATUS lines, watchdog pings, RELOADING on SIGHUP, STOPPING on SIGTERM", async () => {
     await listener.start();
-    const daemon = new DaemonProcess(
-      ["--model.path", testModelPath(), "--model.contextSize", "256", "--mqtt.enabled", "false", "--http.port", "0"],
-      { NOTIFY_SOCKET: listener.path, WATCHDOG_USEC: "400000" },
-    );
+    const daemon = new DaemonProcess(testDaemonFlags(), { NOTIFY_SOCKET: listener.path, WATCHDOG_USEC: "400000" });
     const url = await daemon.start();
     await listener.waitFor(() => listener.with("READY").length === 1, 10_000, "READY=1");
     const ready = listener.with("READY")[0]!;
@@ -67,26 +65,15 @@ describe("systemd notify protocol", () => {
     // shared test machine, however loaded, is never slower than expected: what is under test is that
     // a prefill hundreds of times longer than scheduler.stallTimeoutMs is not taken for a hang.
     const daemon = new DaemonProcess(
-      [
-        "--model.path",
-        testModelPath("tinyllama-1.1b", "q4_0"),
-        "--model.contextSize",
-        "600",
-        "--scheduler.parallelSequences",
-        "1",
-        "--scheduler.stallTimeoutMs",
-        "100",
-        "--scheduler.prefillTokensPerSecond",
-        "1",
-        "--backend.prefillChunkTokens",
-        "64",
-        "--log.level",
-        "debug",
-        "--mqtt.enabled",
-        "false",
-        "--http.port",
-        "0",
-      ],
+      testDaemonFlags({
+        "model.path": testModelPath("tinyllama-1.1b", "q4_0"),
+        "model.contextSize": 600,
+        "scheduler.parallelSequences": 1,
+        "scheduler.stallTimeoutMs": 100,
+        "scheduler.prefillTokensPerSecond": 1,
+        "backend.prefillChunkTokens": 64,
+        "log.level": "debug",
+      }),
       { NOTIFY_SOCKET: listener.path, WATCHDOG_USEC: "300000" },
     );
     const url = await daemon.start(120_000);
@@ -124,24 +111,16 @@ describe("systemd notify protocol", () => {
     // the expected NPU rate (a few ms for this short prompt), else scheduler.stallTimeoutMs. The fake
     // runtime's PREFILL_MS_ marker makes this prefill last 3 s: a hang, as far as the check can tell.
     const daemon = new DaemonProcess(
-      [
-        "--backend.kind",
-        "npu",
-        "--npu.libraryPath",
-        fakeRkllmLibraryPath(),
-        "--npu.modelPath",
-        fakeRkllmModelPath(),
-        "--model.contextSize",
-        "512",
-        "--scheduler.parallelSequences",
-        "1",
-        "--scheduler.stallTimeoutMs",
-        "500",
-        "--mqtt.enabled",
-        "false",
-        "--http.port",
-        "0",
-      ],
+      testDaemonFlags({
+        // No GGUF model (model.path's default, ""): the NPU serves its .rkllm model alone.
+        "model.path": "",
+        "backend.kind": "npu",
+        "npu.libraryPath": fakeRkllmLibraryPath(),
+        "npu.modelPath": fakeRkllmModelPath(),
+        "model.contextSize": 512,
+        "scheduler.parallelSequences": 1,
+        "scheduler.stallTimeoutMs": 500,
+      }),
       { NOTIFY_SOCKET: listener.path, WATCHDOG_USEC: "300000" },
     );
     const url = await daemon.start(60_000);
@@ -173,10 +152,7 @@ describe("systemd notify protocol", () => {
 
   it("sends nothing at all without NOTIFY_SOCKET", async () => {
     const before = listener.received.length;
-    const daemon = new DaemonProcess(
-      ["--model.path", testModelPath(), "--model.contextSize", "256", "--mqtt.enabled", "false", "--http.port", "0"],
-      { NOTIFY_SOCKET: "", WATCHDOG_USEC: "400000" },
-    );
+    const daemon = new DaemonProcess(testDaemonFlags(), { NOTIFY_SOCKET: "", WATCHDOG_USEC: "400000" });
     await daemon.start();
     await new Promise((resolve) => setTimeout(resolve, 600));
     assert.equal((await daemon.stop()).code, 0);

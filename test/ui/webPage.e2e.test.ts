@@ -16,7 +16,7 @@ import WebSocket from "ws";
 import { DaemonProcess } from "../../harness/DaemonProcess.js";
 import { projectRoot } from "../../models/projectCacheDirectory.js";
 import { daemonForSuite } from "../support/daemonForSuite.js";
-import { testModelPath } from "../support/testModels.js";
+import { testDaemonFlags } from "../support/testDaemonFlags.js";
 
 /* The callbacks given to page.evaluate run in Chromium; this Node compilation has no DOM types. */
 // biome-ignore lint/suspicious/noExplicitAny: the browser's globals, seen from Node
@@ -34,27 +34,19 @@ const screenshotDirectory =
     ? join(projectRoot(), "docs", "images")
     : mkdtempSync(join(tmpdir(), "tinyllamad-page-"));
 
-function daemonFlags(state: string, extra: string[] = []): string[] {
-  return [
-    "--model.path",
-    testModelPath(),
-    "--model.contextSize",
+function daemonFlags(state: string, settings: Record<string, string | number | boolean> = {}): string[] {
+  return testDaemonFlags({
     // Room for a long answer: the cancel test must click while the tiny model is still generating.
-    "2048",
-    "--backend.threads",
-    "1",
-    "--http.port",
-    "0",
-    "--http.token",
-    token,
-    "--mqtt.embeddedPort",
-    "0",
-    "--mqtt.nodeId",
-    "pi-kitchen",
-    "--state.directory",
-    state,
-    ...extra,
-  ];
+    "model.contextSize": 2048,
+    "backend.threads": 1,
+    "http.token": token,
+    // MQTT on (its embedded broker): the page shows the node's MQTT link and node id.
+    "mqtt.enabled": true,
+    "mqtt.embeddedPort": 0,
+    "mqtt.nodeId": "pi-kitchen",
+    "state.directory": state,
+    ...settings,
+  });
 }
 
 const text = (page: Page, selector: string) => page.$eval(selector, (element) => element.textContent ?? "");
@@ -283,7 +275,7 @@ describe("the web page in headless Chromium", { skip: !existsSync(chromiumPath) 
 
 describe("http.ui=false", () => {
   const state = mkdtempSync(join(tmpdir(), "tinyllamad-page-off-"));
-  const suite = daemonForSuite(daemonFlags(state, ["--http.ui", "false", "--mqtt.enabled", "false"]));
+  const suite = daemonForSuite(daemonFlags(state, { "http.ui": false, "mqtt.enabled": false }));
   after(() => rmSync(state, { recursive: true, force: true }));
 
   it("answers 404 for the page, its scripts and its status stream; health still answers", async () => {
