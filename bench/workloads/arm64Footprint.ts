@@ -6,8 +6,10 @@
  * measured separately, as the bundle's aarch64 Node at idle against this machine's Node at idle.
  *
  * The daemon of the bundle runs the plan the HAL makes for a 1 GB Raspberry Pi 4 (the board whose budget is
- * tight), with the model and settings the x86-64 daemon runs in the same workload, idle and while every
- * sequence evaluates a long prompt; both are set against the daemon's own estimate.
+ * tight), idle and while every sequence evaluates a prompt longer than a batch; the linux-x64 bundle's daemon
+ * runs natively with the same model and settings — the same Node runtime (the bundles' Node 22, not this
+ * machine's), so the two differ only by architecture and emulation. qemu's own mappings are split out
+ * (harness/qemuOwnMemory.ts); both are set against the daemon's own estimate.
  */
 import { spawn } from "node:child_process";
 import { once } from "node:events";
@@ -19,10 +21,10 @@ import { planMemoryProfile } from "../../hal/plan/planMemoryProfile.js";
 import { prepareAarch64Emulation } from "../../harness/aarch64Emulation.js";
 import { ProtocolClient } from "../../harness/ProtocolClient.js";
 import { type ProcessMemory, peakMemoryDuring, processMemory } from "../../harness/processMemory.js";
+import { type QemuOwnMemory, qemuOwnMemory } from "../../harness/qemuOwnMemory.js";
 import { buildBundle, unpackBundle } from "../../harness/releaseBundle.js";
 import { startBundle } from "../../harness/startBundle.js";
 import { terminateChild } from "../../harness/terminateChild.js";
-import { DaemonLeg } from "../legs/daemonLeg.js";
 import { uniquePrompt } from "../uniquePrompt.js";
 import type { BenchContext } from "./benchContext.js";
 import { edgeBoards } from "./memoryFootprint.js";
@@ -64,6 +66,38 @@ async function generateAll(url: string, prompts: string[], tokens: number): Prom
   }
 }
 
+/** The bundle's daemon with `flags`: idle after one short answer, then its peak while every sequence evaluates `prompts`. */
+async function measureBundle(
+  root: string,
+  flags: string[],
+  prompts: string[],
+  warmUp: string,
+  tokens: number,
+  emulated: boolean,
+) {
+  const { child, url } = await startBundle(root, flags, {}, 900_000);
+  try {
+    await generateAll(url, [warmUp], tokens);
+    const pid = child.pid!;
+    const idle = processMemory(pid);
+    const idleQemu = emulated ? qemuOwnMemory(pid) : undefined;
+    let peakQemu: QemuOwnMemory | undefined = idleQemu;
+    const sampler = setInterval(() => {
+      if (!emulated) return;
+      const now = qemuOwnMemory(pid);
+      if (!peakQemu || now.emulatedProgramMiB > peakQemu.emulatedProgramMiB) peakQemu = now;
+    }, 1000);
+    try {
+      const { result, peak } = await peakMemoryDuring(pid, generateAll(url, prompts, tokens));
+      return { idle, peak, promptTokens: result, ...(emulated ? { qemu: { idle: idleQemu, peak: peakQemu } } : {}) };
+    } finally {
+      clearInterval(sampler);
+    }
+  } finally {
+    await terminateChild(child);
+  }
+}
+
 export async function arm64Footprint(ctx: BenchContext, modelPath: string, modelLabel: string) {
   const skipped = prepareAarch64Emulation();
   if (skipped) return { skipped };
@@ -79,15 +113,6 @@ export async function arm64Footprint(ctx: BenchContext, modelPath: string, model
     ...memory,
   });
   if (!plan.fits) return { skipped: `${modelLabel} does not fit the ${board} plan`, plan };
-  // Both daemons get the same settings; DaemonLeg sets the sequences itself.
-  const settings = [
-    "--model.contextSize",
-    String(plan.contextSize),
-    "--backend.kvCacheType",
-    plan.kvCacheType,
-    "--backend.batchSize",
-    String(plan.batchSize),
-  ];
   const estimate = estimateMemoryBytes({
     modelFileBytes: fileBytes,
     contextSize: plan.contextSize,
@@ -95,80 +120,53 @@ export async function arm64Footprint(ctx: BenchContext, modelPath: string, model
     kvCacheType: plan.kvCacheType as KvCacheType,
     batchSize: plan.batchSize,
   });
-  // Long enough to fill a batch on every sequence at once (compute buffers and KV touched as in use); few
-  // tokens out, since each costs seconds under emulation and adds no memory.
-  const prompts = () => Array.from({ length: plan.parallelSequences }, () => uniquePrompt(ctx.nextPromptIndex(), 180));
-  const tokens = 8;
+  // One prompt per sequence, each longer than a batch (compute buffers and KV touched as in use); two
+  // tokens out, since each costs seconds under emulation and adds no memory. The same prompts on both.
+  const prompts = Array.from({ length: plan.parallelSequences }, () =>
+    uniquePrompt(ctx.nextPromptIndex(), plan.batchSize + 32),
+  );
+  const warmUp = uniquePrompt(ctx.nextPromptIndex(), 12);
+  const tokens = 2;
 
-  ctx.log("arm64Footprint: building the linux-arm64 bundle (cross-compile.sh; cached after the first run) …");
-  const bundle = buildBundle("linux-arm64");
-  const root = unpackBundle(bundle);
+  ctx.log("arm64Footprint: building the linux-arm64 and linux-x64 bundles (cross-compile.sh; cached) …");
+  const roots = { arm64: unpackBundle(buildBundle("linux-arm64")), x64: unpackBundle(buildBundle("linux-x64")) };
   const stateDirectory = mkdtempSync(join(tmpdir(), "tinyllamad-bench-arm64-"));
+  const flags = (state: string) => [
+    "--model.path",
+    modelPath,
+    "--backend.kind",
+    "cpu",
+    "--backend.threads",
+    String(ctx.threads),
+    "--http.port",
+    "0",
+    "--mqtt.enabled",
+    "false",
+    "--state.directory",
+    state,
+    "--model.contextSize",
+    String(plan.contextSize),
+    "--scheduler.parallelSequences",
+    String(plan.parallelSequences),
+    "--backend.kvCacheType",
+    plan.kvCacheType,
+    "--backend.batchSize",
+    String(plan.batchSize),
+  ];
   try {
     const nodeIdle = {
-      x64Native: await idleNode(process.execPath),
-      arm64UnderQemu: await idleNode(join(root, "runtime", "bin", "node")),
+      x64: await idleNode(join(roots.x64, "runtime", "bin", "node")),
+      arm64UnderQemu: await idleNode(join(roots.arm64, "runtime", "bin", "node")),
     };
-
-    const x64 = new DaemonLeg({
-      modelPath,
-      threads: ctx.threads,
-      parallelSequences: plan.parallelSequences,
-      extraArgs: settings,
-    });
-    await x64.start();
-    let x64Result: { idle: ProcessMemory; peak: ProcessMemory };
-    try {
-      await x64.viaWebSocket(uniquePrompt(ctx.nextPromptIndex(), 12), tokens);
-      const idle = x64.memory();
-      const { peak } = await peakMemoryDuring(
-        x64.pid,
-        Promise.all(prompts().map((prompt) => x64.viaWebSocket(prompt, tokens))),
-      );
-      x64Result = { idle, peak };
-    } finally {
-      await x64.stop();
-    }
-
-    ctx.log(`arm64Footprint: the bundle's daemon under qemu-aarch64 (${qemuCpu}), ${modelLabel} …`);
-    const { child, url } = await startBundle(
-      root,
-      [
-        "--model.path",
-        modelPath,
-        "--backend.kind",
-        "cpu",
-        "--backend.threads",
-        String(ctx.threads),
-        "--http.port",
-        "0",
-        "--mqtt.enabled",
-        "false",
-        "--state.directory",
-        stateDirectory,
-        "--scheduler.parallelSequences",
-        String(plan.parallelSequences),
-        ...settings,
-      ],
-      {},
-      900_000,
-    );
-    let arm64Result: { idle: ProcessMemory; peak: ProcessMemory; promptTokens: number[] };
-    try {
-      await generateAll(url, [uniquePrompt(ctx.nextPromptIndex(), 12)], tokens);
-      const idle = processMemory(child.pid!);
-      const { result, peak } = await peakMemoryDuring(child.pid!, generateAll(url, prompts(), tokens));
-      arm64Result = { idle, peak, promptTokens: result };
-    } finally {
-      await terminateChild(child);
-    }
-
-    const qemuShareMiB = Math.round((nodeIdle.arm64UnderQemu.rssMiB - nodeIdle.x64Native.rssMiB) * 10) / 10;
+    ctx.log(`arm64Footprint: the linux-x64 bundle's daemon, ${modelLabel} …`);
+    const x64 = await measureBundle(roots.x64, flags(join(stateDirectory, "x64")), prompts, warmUp, tokens, false);
+    ctx.log(`arm64Footprint: the linux-arm64 bundle's daemon under qemu-aarch64 (${qemuCpu}), ${modelLabel} …`);
+    const arm64 = await measureBundle(roots.arm64, flags(join(stateDirectory, "arm64")), prompts, warmUp, tokens, true);
+    const emulatedPeakMiB = arm64.qemu?.peak?.emulatedProgramMiB ?? Number.NaN;
     return {
       board,
       model: { label: modelLabel, fileBytes },
       qemuCpu,
-      bundle: bundle.name,
       plan: {
         parallelSequences: plan.parallelSequences,
         contextSize: plan.contextSize,
@@ -177,18 +175,18 @@ export async function arm64Footprint(ctx: BenchContext, modelPath: string, model
       },
       estimateMiB: mib(estimate.totalBytes),
       nodeIdle,
-      x64: x64Result,
-      arm64: arm64Result,
-      /** What the aarch64 Node under qemu holds beyond this machine's Node at idle: qemu plus any difference of the runtimes. */
-      qemuAndRuntimeDifferenceMiB: qemuShareMiB,
-      estimateOverArm64Peak: Math.round((estimate.totalBytes / 1048576 / arm64Result.peak.rssMiB) * 1000) / 1000,
-      leftForTheOsMiB: {
-        arm64Peak: Math.round((mib(memory.totalBytes) - arm64Result.peak.rssMiB) * 10) / 10,
-        arm64PeakLessQemu: Math.round((mib(memory.totalBytes) - arm64Result.peak.rssMiB + qemuShareMiB) * 10) / 10,
+      x64,
+      arm64,
+      estimateOverX64Peak: Math.round((estimate.totalBytes / 1048576 / x64.peak.rssMiB) * 1000) / 1000,
+      estimateOverArm64EmulatedPeak: Math.round((estimate.totalBytes / 1048576 / emulatedPeakMiB) * 1000) / 1000,
+      leftOfMemTotalMiB: {
+        x64Peak: Math.round((mib(memory.totalBytes) - x64.peak.rssMiB) * 10) / 10,
+        arm64EmulatedPeak: Math.round((mib(memory.totalBytes) - emulatedPeakMiB) * 10) / 10,
+        arm64WholeQemuProcessPeak: Math.round((mib(memory.totalBytes) - arm64.peak.rssMiB) * 10) / 10,
       },
     };
   } finally {
     rmSync(stateDirectory, { recursive: true, force: true });
-    rmSync(dirname(root), { recursive: true, force: true });
+    for (const root of Object.values(roots)) rmSync(dirname(root), { recursive: true, force: true });
   }
 }

@@ -13,6 +13,8 @@ describe("tinyllamad serve --backend.kind npu", () => {
   const { url } = daemonForSuite(
     testDaemonFlags({
       "backend.kind": "npu",
+      // The NPU daemon needs no GGUF model: as before the shared flags, none is given.
+      "model.path": "",
       "npu.libraryPath": fakeRkllmLibraryPath(),
       "npu.modelPath": fakeRkllmModelPath(),
       "model.contextSize": "512",

@@ -24,7 +24,7 @@ import { probeBoardFixture } from "./probeBoardFixture.js";
 const defaults = { backend: "auto" as const, threads: 0, contextSize: 2048, parallelSequences: 4 };
 const words = "the robot walked into a quiet garden where old machines told stories about rain and light".split(" ");
 
-/** A prompt of `count` words no other prompt of this suite starts like (≈1.3 tokens a word: more than a batch of 128). */
+/** A prompt of `count` words no other prompt of this suite starts like (one token or more a word). */
 function longPrompt(index: number, count: number): string {
   return [
     `Story ${index}:`,
@@ -95,7 +95,9 @@ describe("the memory estimate against the measured footprint, full-size model", 
         const { result: promptTokens, peak } = await peakMemoryDuring(
           pid,
           Promise.all(
-            Array.from({ length: plan.parallelSequences }, () => ask(longPrompt(promptIndex, 180), promptIndex++)),
+            Array.from({ length: plan.parallelSequences }, () =>
+              ask(longPrompt(promptIndex, plan.batchSize + 32), promptIndex++),
+            ),
           ),
         );
         for (const tokens of promptTokens)
