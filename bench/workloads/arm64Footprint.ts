@@ -16,8 +16,6 @@ import { once } from "node:events";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { estimateMemoryBytes, type KvCacheType } from "../../hal/plan/estimateMemoryBytes.js";
-import { planMemoryProfile } from "../../hal/plan/planMemoryProfile.js";
 import { prepareAarch64Emulation } from "../../harness/aarch64Emulation.js";
 import { ProtocolClient } from "../../harness/ProtocolClient.js";
 import { type ProcessMemory, peakMemoryDuring, processMemory } from "../../harness/processMemory.js";
@@ -27,7 +25,7 @@ import { startBundle } from "../../harness/startBundle.js";
 import { terminateChild } from "../../harness/terminateChild.js";
 import { uniquePrompt } from "../uniquePrompt.js";
 import type { BenchContext } from "./benchContext.js";
-import { edgeBoards } from "./memoryFootprint.js";
+import { edgeBoards, planForEdgeBoard } from "./memoryFootprint.js";
 
 /** A Raspberry Pi 4's cores, as the arm64 bundle test emulates them. */
 const qemuCpu = "cortex-a72";
@@ -104,22 +102,9 @@ export async function arm64Footprint(ctx: BenchContext, modelPath: string, model
   const board = "Raspberry Pi 4, 1 GB";
   const memory = edgeBoards[board];
   const fileBytes = statSync(modelPath).size;
-  const plan = planMemoryProfile({
-    contextSize: 2048,
-    parallelSequences: 4,
-    kvCacheType: "auto",
-    batchSize: 0,
-    modelFileBytes: fileBytes,
-    ...memory,
-  });
+  const plan = planForEdgeBoard(memory, fileBytes);
   if (!plan.fits) return { skipped: `${modelLabel} does not fit the ${board} plan`, plan };
-  const estimate = estimateMemoryBytes({
-    modelFileBytes: fileBytes,
-    contextSize: plan.contextSize,
-    parallelSequences: plan.parallelSequences,
-    kvCacheType: plan.kvCacheType as KvCacheType,
-    batchSize: plan.batchSize,
-  });
+  const { estimate } = plan;
   // One prompt per sequence, each longer than a batch (compute buffers and KV touched as in use); two
   // tokens out, since each costs seconds under emulation and adds no memory. The same prompts on both.
   const prompts = Array.from({ length: plan.parallelSequences }, () =>

@@ -5,7 +5,6 @@
  * model and settings, their measured footprint against the daemon's own estimate.
  */
 import { statSync } from "node:fs";
-import { estimateMemoryBytes, type KvCacheType } from "../../hal/plan/estimateMemoryBytes.js";
 import { planMemoryProfile } from "../../hal/plan/planMemoryProfile.js";
 import { peakMemoryDuring } from "../../harness/processMemory.js";
 import { DaemonLeg } from "../legs/daemonLeg.js";
@@ -20,6 +19,18 @@ export const edgeBoards = {
 };
 
 const mib = (bytes: number) => Math.round((bytes / 1048576) * 10) / 10;
+
+/** The plan the HAL makes for `memory` with a model file of `modelFileBytes`, from the daemon's defaults (4 × 2048, KV type and batch its to choose). Its `estimate` is the plan's own. */
+export function planForEdgeBoard(memory: { totalBytes: number; availableBytes: number }, modelFileBytes: number) {
+  return planMemoryProfile({
+    contextSize: 2048,
+    parallelSequences: 4,
+    kvCacheType: "auto",
+    batchSize: 0,
+    modelFileBytes,
+    ...memory,
+  });
+}
 
 export async function memoryFootprint(ctx: BenchContext, edgeModels: Record<string, string>) {
   const { modelPath, threads } = ctx;
@@ -60,15 +71,7 @@ export async function memoryFootprint(ctx: BenchContext, edgeModels: Record<stri
   const edge: Record<string, unknown> = {};
   for (const [board, memory] of Object.entries(edgeBoards))
     for (const [label, path] of Object.entries(edgeModels)) {
-      const fileBytes = statSync(path).size;
-      const plan = planMemoryProfile({
-        contextSize: 2048,
-        parallelSequences: 4,
-        kvCacheType: "auto",
-        batchSize: 0,
-        modelFileBytes: fileBytes,
-        ...memory,
-      });
+      const plan = planForEdgeBoard(memory, statSync(path).size);
       const key = `${board}, ${label}`;
       if (!plan.fits) {
         edge[key] = { plan: { ...plan, estimate: undefined }, fits: false };
@@ -100,13 +103,7 @@ export async function memoryFootprint(ctx: BenchContext, edgeModels: Record<stri
       const long = Array.from({ length: plan.parallelSequences }, () => uniquePrompt(ctx.nextPromptIndex(), 180));
       const { peak } = await peakMemoryDuring(daemon.pid, Promise.all(long.map((p) => daemon.viaWebSocket(p, 32))));
       await daemon.stop();
-      const estimate = estimateMemoryBytes({
-        modelFileBytes: fileBytes,
-        contextSize: plan.contextSize,
-        parallelSequences: plan.parallelSequences,
-        kvCacheType: plan.kvCacheType as KvCacheType,
-        batchSize: plan.batchSize,
-      });
+      const { estimate } = plan;
       edge[key] = {
         plan: {
           parallelSequences: plan.parallelSequences,

@@ -94,16 +94,22 @@ describe("sequence states saved when the backend unloads", () => {
     assert.equal(count(laterEvents, "replaced"), 1);
   });
 
-  it("with no time left, saves nothing and counts the conversation as unsaved", async () => {
-    const directory = join(root, "no-time");
+  /** A persona's conversation, then an unload with `options`: what was counted and the backend (model freed). */
+  async function conversationThenUnload(name: string, options: Parameters<LlamaCppBackend["unload"]>[0]) {
+    const directory = join(root, name);
     const events: SequenceStateEvent[] = [];
     const backend = backendWith(directory, events);
     await backend.load(loadOptions);
     try {
       await collect(backend, jobFor(persona, { maxTokens: 8 }));
     } finally {
-      await backend.unload({ signal: AbortSignal.abort() });
+      await backend.unload(options);
     }
+    return { directory, events, backend };
+  }
+
+  it("with no time left, saves nothing and counts the conversation as unsaved", async () => {
+    const { directory, events, backend } = await conversationThenUnload("no-time", { signal: AbortSignal.abort() });
     assert.equal(count(events, "unsaved"), 1);
     assert.equal(count(events, "saved"), 0);
     assert.deepEqual(stateFiles(directory), []);
@@ -111,15 +117,7 @@ describe("sequence states saved when the backend unloads", () => {
   });
 
   it("an unload told not to save (a calibration run) writes nothing and counts nothing", async () => {
-    const directory = join(root, "calibration");
-    const events: SequenceStateEvent[] = [];
-    const backend = backendWith(directory, events);
-    await backend.load(loadOptions);
-    try {
-      await collect(backend, jobFor(persona, { maxTokens: 8 }));
-    } finally {
-      await backend.unload({ saveStates: false });
-    }
+    const { directory, events } = await conversationThenUnload("calibration", { saveStates: false });
     assert.equal(count(events, "saved") + count(events, "unsaved"), 0);
     assert.deepEqual(stateFiles(directory), []);
   });

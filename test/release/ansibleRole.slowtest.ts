@@ -18,6 +18,7 @@ import { cliPath, DaemonProcess } from "../../harness/DaemonProcess.js";
 import { freePort } from "../../harness/freePort.js";
 import { sha256Of } from "../../harness/releaseBundle.js";
 import { projectRoot } from "../../models/projectCacheDirectory.js";
+import { testDaemonFlags } from "../support/testDaemonFlags.js";
 import { testModelPath } from "../support/testModels.js";
 
 const ansibleDirectory = join(projectRoot(), "deploy", "ansible");
@@ -91,20 +92,13 @@ describe("the tinyllamad Ansible role", { skip: missingTool(), timeout: 15 * 60_
   const scratch = mkdtempSync(join(tmpdir(), "tinyllamad-ansible-"));
   const bundles = join(scratch, "bundles");
   const modelPath = testModelPath();
-  const daemon = new DaemonProcess([
-    "--model.path",
-    modelPath,
-    "--model.contextSize",
-    "256",
-    "--backend.threads",
-    "2",
-    "--http.port",
-    "0",
-    "--mqtt.enabled",
-    "false",
-    "--state.directory",
-    join(scratch, "daemon-state"),
-  ]);
+  const daemon = new DaemonProcess(
+    testDaemonFlags({
+      "model.path": modelPath,
+      "backend.threads": 2,
+      "state.directory": join(scratch, "daemon-state"),
+    }),
+  );
   let livePort = 0;
   let common: Record<string, unknown>;
 

@@ -5,28 +5,20 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { ProtocolClient } from "../../harness/ProtocolClient.js";
+import { testDaemonFlags } from "../support/testDaemonFlags.js";
 
 export const greedyPrompt = "The robot in the garden said";
 const maxTokens = 32;
 
 /** `serve` flags for a small, quick daemon on a free port with its own state folder. */
 export function serveFlags(modelPath: string, stateDirectory: string, backend = "cpu"): string[] {
-  return [
-    "--model.path",
-    modelPath,
-    "--model.contextSize",
-    "512",
-    "--backend.kind",
-    backend,
-    "--backend.threads",
-    "2",
-    "--http.port",
-    "0",
-    "--mqtt.enabled",
-    "false",
-    "--state.directory",
-    stateDirectory,
-  ];
+  return testDaemonFlags({
+    "model.path": modelPath,
+    "model.contextSize": 512,
+    "backend.kind": backend,
+    "backend.threads": 2,
+    "state.directory": stateDirectory,
+  });
 }
 
 /** ELF class and machine of a file: "2 183" is ELF64 aarch64. */

@@ -8,6 +8,8 @@ import { execFileSync } from "node:child_process";
 let sessions = 0;
 
 export class TmuxPane {
+  private killed = false;
+
   private constructor(private readonly socket: string) {}
 
   static start(command: string[], options: { width?: number; height?: number } = {}): TmuxPane {
@@ -43,19 +45,24 @@ export class TmuxPane {
     return this.tmux("capture-pane", "-p", "-J", "-S", "-");
   }
 
-  /** Waits until the pane's text passes `test` (a terminal has no events to wait on: it is read every 100 ms). */
-  async waitFor(test: RegExp | ((text: string) => boolean), timeoutMs = 30_000): Promise<string> {
+  /**
+   * Waits until the pane's text passes `test` (a terminal has no events to wait on: it is read every 100 ms).
+   * No clock of its own: a wait that never passes is ended by the test's timeout, whose clean-up kills the
+   * pane; the wait then fails with the pane's last text.
+   */
+  async waitFor(test: RegExp | ((text: string) => boolean)): Promise<string> {
     const passes = typeof test === "function" ? test : (text: string) => test.test(text);
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const text = this.capture();
+    let text = "";
+    while (!this.killed) {
+      text = this.capture();
       if (passes(text)) return text;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${String(test)} in the pane:\n${text}`);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
+    throw new Error(`the pane was closed while waiting for ${String(test)}; its last text:\n${text}`);
   }
 
   kill(): void {
+    this.killed = true;
     try {
       this.tmux("kill-server");
     } catch {
